@@ -1,0 +1,84 @@
+"""Input checks shared by every module, with error messages that say how to fix them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator is used before ``fit``."""
+
+
+def as_float_array(X, name: str = "X", *, min_samples: int = 1) -> np.ndarray:
+    """Return ``X`` as a C-contiguous float32 array of shape (n_samples, n_features).
+
+    Accepts numpy arrays, torch tensors and nested sequences. Raises a ``ValueError``
+    naming the problem for 1-D or 3-D input, too few samples and non-finite values.
+    """
+    if hasattr(X, "detach"):  # torch tensor, without importing torch here
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric array-like, got {type(X).__name__}: {exc}") from exc
+    if arr.ndim != 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}{hint}"
+        )
+    if arr.shape[0] < min_samples:
+        raise ValueError(f"{name} needs at least {min_samples} samples, got {arr.shape[0]}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {arr.shape})")
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(map(str, rows[:5])) + (", ..." if rows.size > 5 else "")
+        raise ValueError(
+            f"{name} contains NaN or inf in {rows.size} row(s) (rows {shown}); "
+            "drop or impute those rows first"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
+    """Return integer class labels of shape (n_samples,), checking length and type."""
+    if hasattr(y, "detach"):
+        y = y.detach().cpu().numpy()
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} labels but the data has {n_samples} samples; "
+            "pass one label per sample"
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(
+                f"{name} must hold integer class indices 0..n_classes-1, got dtype {arr.dtype}; "
+                "map class names to integers first (e.g. sklearn.preprocessing.LabelEncoder)"
+            )
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be non-negative class indices, found {arr.min()}")
+    return arr.astype(np.int64)
+
+
+def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
+    """Return ``value`` as float if it is finite and in [low, high], else raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}") from exc
+    if not np.isfinite(v) or not (low <= v <= high):
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
+    return v
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as int if it is an integer >= 1, else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
