@@ -1,0 +1,321 @@
+"""``Session``: the user-facing object that ties classifier, embedding, edits and fine-tuning.
+
+It owns the loop and the worker thread; the widget only listens to its events and
+calls its methods. This module never imports ipywidgets.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from plsd_widget._validation import as_labels, check_positive_int
+from plsd_widget.activations import extract_activations, get_layer
+from plsd_widget.edits import EditLog, make_edit
+from plsd_widget.finetune import PLSDTrainer
+from plsd_widget.metrics import MetricsTable, class_report
+
+logger = logging.getLogger(__name__)
+
+EVENTS = ("positions", "targets", "progress", "status", "metrics", "error")
+
+
+class Session:
+    """An interactive PLSD session on one classifier layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained classifier. Fine-tuning updates it in place, one completed epoch at
+        a time; ``rollback(0)`` restores the weights it had when the session started.
+    layer : str
+        Name of the layer ``m`` to embed, as in ``model.named_modules()``.
+    x : array-like of shape (n_samples, ...)
+        Inputs of the points shown and fine-tuned on.
+    y : array-like of shape (n_samples,)
+        Integer class labels.
+    x_test, y_test : array-like, optional
+        A held-out split for the metrics; without it metrics use ``x``, ``y``.
+    class_names : list of str, optional
+        Defaults to ``"0"``, ``"1"``, ...
+    embedding : ParametricTSNE, optional
+        An already fitted embedding of this layer; otherwise one is fitted here.
+    perplexity : float, default=30
+        Perplexity of the embedding fitted here.
+    device : str, default="auto"
+    random_state : int, default=0
+    verbose : bool, default=False
+        Show progress bars while fitting the embedding.
+    """
+
+    def __init__(self, model, layer, x, y, *, x_test=None, y_test=None, class_names=None,
+                 embedding=None, perplexity=30.0, device="auto", random_state=0, verbose=False):
+        from plsd_widget.embedding import ParametricTSNE
+
+        get_layer(model, layer)
+        self.model = model
+        self.layer = layer
+        self.x = np.asarray(x, dtype=np.float32)
+        self.y = as_labels(y, len(self.x))
+        if (x_test is None) != (y_test is None):
+            raise ValueError("pass both x_test and y_test, or neither")
+        self.x_test = None if x_test is None else np.asarray(x_test, dtype=np.float32)
+        self.y_test = None if y_test is None else as_labels(y_test, len(self.x_test), "y_test")
+        n_classes = int(max(self.y.max(), -1 if self.y_test is None else self.y_test.max())) + 1
+        self.class_names = [str(i) for i in range(n_classes)] if class_names is None else [str(c) for c in class_names]
+        if len(self.class_names) < n_classes:
+            raise ValueError(
+                f"labels go up to {n_classes - 1} but only {len(self.class_names)} class names were given"
+            )
+        self.device = device
+        self.random_state = random_state
+
+        H = extract_activations(model, layer, self.x)
+        if embedding is None:
+            embedding = ParametricTSNE(perplexity=perplexity, random_state=random_state,
+                                       device=device, verbose=verbose).fit(H)
+        self.embedding = embedding
+        self._positions = embedding.transform(H)
+        self._edits = EditLog(self._positions)
+        self._selection = np.zeros(0, dtype=np.uint32)
+        self._listeners = defaultdict(list)
+        self._original_state = copy.deepcopy(model.state_dict())
+        self.checkpoints = [self._original_state]
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.last_error: BaseException | None = None
+        self.history: list[dict] = []
+        self._lr = 0.01
+        self.reports = {"before": self._evaluate(model)}
+
+    # ---- state the widget reads -------------------------------------------------
+    @property
+    def positions(self) -> np.ndarray:
+        """Current embedding of ``x`` through the (possibly fine-tuned) model, (n, 2) float32."""
+        return self._positions
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.y
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Edit targets of shape (n, 2), NaN for points no edit touched."""
+        return self._edits.targets()
+
+    @property
+    def edits(self) -> EditLog:
+        return self._edits
+
+    @property
+    def selection(self) -> np.ndarray:
+        return self._selection
+
+    @property
+    def is_training(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    @property
+    def metrics(self) -> MetricsTable:
+        """Per-class precision/recall/F1: before, baseline (if run) and after PLSD."""
+        order = [k for k in ("before", "baseline (CE)", "PLSD") if k in self.reports]
+        return MetricsTable({k: self.reports[k] for k in order}, self.class_names)
+
+    # ---- events -------------------------------------------------------------------
+    def on(self, event: str, callback) -> None:
+        """Call ``callback(**payload)`` on ``event`` (one of ``EVENTS``), maybe from a worker thread."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; use one of {EVENTS}")
+        self._listeners[event].append(callback)
+
+    def _emit(self, event: str, **payload) -> None:
+        for callback in list(self._listeners[event]):
+            try:
+                callback(**payload)
+            except Exception:  # a broken listener must not kill training
+                logger.exception("listener for %r failed", event)
+
+    # ---- selection and edits -------------------------------------------------------
+    def _indices(self, what) -> np.ndarray:
+        """Indices for a class name, a list of class names, or an index array."""
+        names = [what] if isinstance(what, str) else what
+        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+            unknown = [n for n in names if n not in self.class_names]
+            if unknown:
+                raise ValueError(f"unknown class name(s) {unknown}; known classes: {self.class_names}")
+            codes = [self.class_names.index(n) for n in names]
+            idx = np.flatnonzero(np.isin(self.y, codes))
+            if idx.size == 0:
+                raise ValueError(f"class(es) {names} have no points in this session")
+            return idx
+        return np.asarray(what)
+
+    def select(self, what) -> None:
+        """Set the selection to a class name, list of class names or index array."""
+        idx = self._indices(what)
+        if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= len(self.y)):
+            raise ValueError(f"selection must be integer indices in [0, {len(self.y) - 1}]")
+        self._selection = np.unique(idx).astype(np.uint32)
+        self._emit("targets")
+
+    def _add_edit(self, edit) -> None:
+        self._edits.add(edit)
+        self._emit("targets")
+
+    def shift(self, what, delta) -> None:
+        """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1)."""
+        label = what if isinstance(what, str) else ""
+        self._add_edit(make_edit("shift", self._indices(what), len(self.y), delta=delta, label=label))
+
+    def contract(self, what, kappa: float) -> None:
+        """Contract a class, classes or index set toward its centroid by ``kappa`` (Eq. 2)."""
+        label = what if isinstance(what, str) else ""
+        self._add_edit(make_edit("contract", self._indices(what), len(self.y), kappa=kappa, label=label))
+
+    def move_points(self, indices, targets) -> None:
+        """Place points ``indices`` at absolute ``targets`` of shape (k, 2) (a drag)."""
+        self._add_edit(make_edit("move", indices, len(self.y), targets=targets))
+
+    def undo(self) -> bool:
+        done = self._edits.undo()
+        self._emit("targets")
+        return done
+
+    def redo(self) -> bool:
+        done = self._edits.redo()
+        self._emit("targets")
+        return done
+
+    def reset_edits(self) -> None:
+        self._edits.reset()
+        self._emit("targets")
+
+    # ---- fine-tuning -----------------------------------------------------------------
+    def _evaluate(self, model):
+        x, y = (self.x, self.y) if self.x_test is None else (self.x_test, self.y_test)
+        model.eval()
+        with torch.no_grad():
+            dev = next(model.parameters()).device
+            preds = torch.cat([model(torch.from_numpy(x[i:i + 1024]).to(dev)).argmax(1).cpu()
+                               for i in range(0, len(x), 1024)]).numpy()
+        return class_report(y, preds, len(self.class_names))
+
+    def _refresh(self) -> None:
+        H = extract_activations(self.model, self.layer, self.x)
+        self._positions = self.embedding.transform(H)
+        self._emit("positions")
+        self.reports["PLSD"] = self._evaluate(self.model)
+        self._emit("metrics", html=self.metrics.to_html())
+
+    def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
+                 *, batch_size: int = 64, block: bool = False):
+        """Fine-tune the classifier with the PLSD loss toward the current edit targets.
+
+        Runs in a worker thread and returns at once unless ``block=True``; positions
+        and metrics update after each epoch (listen with ``on``). ``stop()`` ends the
+        run within one batch, keeping the last completed epoch.
+
+        Parameters
+        ----------
+        epochs : int, default=1
+        lam : float, default=0.5
+            λ in [0, 1]: weight of the embedding term of Eq. 3.
+        edited_only : bool, default=True
+            Embedding term only for edited points; else unedited points are held in place.
+        lr : float, optional
+            SGD learning rate (Nesterov 0.9); defaults to the last one used, 0.01 at first.
+        batch_size : int, default=64
+        block : bool, default=False
+            Wait for the run to finish and re-raise any error it met.
+        """
+        if self.is_training:
+            raise RuntimeError("fine-tuning is already running; call session.stop() or session.wait() first")
+        epochs = check_positive_int(epochs, "epochs")
+        self._lr = self._lr if lr is None else lr
+        trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
+                              lr=self._lr, batch_size=batch_size, device=self.device,
+                              random_state=self.random_state + len(self.checkpoints))
+        targets = self.targets
+        trainer.prepare_targets(targets, self._positions)  # validate before starting the thread
+        self._stop.clear()
+        self.last_error = None
+        self._worker = threading.Thread(target=self._run, args=(trainer, targets, epochs),
+                                        name="plsd-finetune", daemon=True)
+        self._emit("status", message=f"training: 0/{epochs} epochs", training=True)
+        self._worker.start()
+        if block:
+            self.wait()
+            if self.last_error is not None:
+                raise self.last_error
+
+    def _run(self, trainer, targets, epochs):
+        def on_step(_step, logs):
+            self._emit("progress", **{k: logs[k] for k in ("epoch", "n_epochs", "batch", "n_batches", "loss")})
+            if logs["epoch_end"]:
+                self.checkpoints.append(copy.deepcopy(self.model.state_dict()))
+                self.history.append({k: logs[k] for k in ("ce", "emb", "loss")} | {"epoch": len(self.checkpoints) - 1})
+                self._refresh()
+                self._emit("status", message=f"training: {logs['epoch']}/{epochs} epochs", training=True)
+            return False
+
+        try:
+            result = trainer.fit(self.x, self.y, targets, epochs=epochs, positions=self._positions,
+                                 callback=on_step, stop_event=self._stop)
+            how = "stopped" if result.stopped else "done"
+            self._emit("status", message=f"{how}: {result.epochs_completed}/{epochs} epochs", training=False)
+        except Exception as exc:
+            self.last_error = exc
+            logger.exception("fine-tuning failed")
+            self._emit("error", message=f"{type(exc).__name__}: {exc}")
+            self._emit("status", message="failed; the model keeps its last completed epoch", training=False)
+
+    def stop(self) -> None:
+        """Ask a running fine-tuning to stop; it does within one batch."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the worker; returns True if no run is going on anymore."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+        return not self.is_training
+
+    def run_baseline(self) -> None:
+        """Train the starting model with cross-entropy only for as many epochs as PLSD ran.
+
+        The result appears as "baseline (CE)" in ``metrics``, the fair comparison for PLSD.
+        """
+        epochs = len(self.checkpoints) - 1
+        if epochs < 1:
+            raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self._original_state)
+        trainer = PLSDTrainer(model, self.layer, self.embedding.encoder_, lam=0.0, lr=self._lr,
+                              device=self.device, random_state=self.random_state + 1)
+        trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs)
+        self.reports["baseline (CE)"] = self._evaluate(model)
+        self._emit("metrics", html=self.metrics.to_html())
+
+    def rollback(self, epoch: int = 0) -> None:
+        """Restore the model to its weights after fine-tuning epoch ``epoch`` (0 = the original)."""
+        if self.is_training:
+            raise RuntimeError("stop the running fine-tuning before rolling back")
+        if not 0 <= epoch < len(self.checkpoints):
+            raise ValueError(f"epoch must be in [0, {len(self.checkpoints) - 1}], got {epoch}")
+        self.model.load_state_dict(self.checkpoints[epoch])
+        del self.checkpoints[epoch + 1:]
+        self._refresh()
+
+    # ---- display -------------------------------------------------------------------------
+    def widget(self):
+        """The interactive widget for this session (one per session; display it again freely)."""
+        if getattr(self, "_widget", None) is None:
+            from plsd_widget.widget import PLSDWidget
+
+            self._widget = PLSDWidget(self)
+        return self._widget
