@@ -1,8 +1,12 @@
 """PLSD fine-tuning (Eq. 3): cross-entropy plus a pull of the embedded activations to targets.
 
-``L = (1 − λ)·CE(C(x), y) + λ·mean_i ‖E(C_m(x_i)) − y'_i‖²`` where ``E`` is the frozen
+``L = (1 − λ)·CE(C(x), y) + λ·mean_i ‖E(C_m(x_i)) − y'_i‖² / s²`` where ``E`` is the frozen
 parametric t-SNE encoder and the mean runs over the points of the batch whose target
 counts (edited points only, or every point with unedited ones held where they were).
+``s`` is the embedding's scale (RMS distance of the points from their mean): t-SNE
+coordinates span tens of units, so without it the embedding term swamps the
+cross-entropy and SGD diverges; with ``s`` the same λ means the same on any
+embedding, and ``scale=1`` gives the paper's Eq. 3 literally.
 
 The user's model is never trained in place: a working copy is trained and its weights
 are copied into the user's model only after each completed epoch, so a stop or a crash
@@ -27,7 +31,7 @@ from plsd_widget.devices import resolve_device
 logger = logging.getLogger(__name__)
 
 
-def plsd_loss(logits, labels, embedded, targets, mask, lam: float):
+def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0):
     """Eq. 3 for one batch.
 
     Parameters
@@ -42,6 +46,8 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float):
         Points whose embedding term counts.
     lam : float
         Weight λ in [0, 1] of the embedding term.
+    scale : float, default=1
+        Distances are divided by ``scale`` before squaring.
 
     Returns
     -------
@@ -50,7 +56,7 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float):
     """
     ce = nn.functional.cross_entropy(logits, labels)
     if mask.any():
-        diff = embedded[mask] - targets[mask]
+        diff = (embedded[mask] - targets[mask]) / scale
         emb = diff.pow(2).sum(dim=1).mean()
     else:
         emb = embedded.sum() * 0.0
@@ -84,13 +90,15 @@ class PLSDTrainer:
         best setting); otherwise unedited points are held at ``positions``.
     lr : float, default=0.01
         Learning rate of SGD with Nesterov momentum 0.9 (the paper's optimiser).
+    scale : float, default=1
+        Embedding scale ``s`` the distances are measured in (see the module docstring).
     batch_size : int, default=64
     device : str or torch.device, default="auto"
     random_state : int, default=0
         Seeds the batch order through a local generator.
     """
 
-    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, lr=0.01,
+    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, lr=0.01, scale=1.0,
                  batch_size=64, device="auto", random_state=0):
         self.model = model
         self.layer = layer
@@ -100,6 +108,9 @@ class PLSDTrainer:
         self.lr = float(lr)
         if not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
+        self.scale = float(scale)
+        if not np.isfinite(self.scale) or self.scale <= 0:
+            raise ValueError(f"scale must be a positive number, got {scale!r}")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.device = resolve_device(device)
         self.random_state = random_state
@@ -188,7 +199,8 @@ class PLSDTrainer:
                             )
                         emb = encoder(h.float())
                     loss, ce, em = plsd_loss(
-                        logits.float(), yb, emb.float(), tgt[idx].to(self.device), mask[idx].to(self.device), self.lam
+                        logits.float(), yb, emb.float(), tgt[idx].to(self.device), mask[idx].to(self.device),
+                        self.lam, self.scale,
                     )
                     if not torch.isfinite(loss):
                         raise FloatingPointError(

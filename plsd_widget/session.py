@@ -81,6 +81,8 @@ class Session:
                                        device=device, verbose=verbose).fit(H)
         self.embedding = embedding
         self._positions = embedding.transform(H)
+        centred = self._positions - self._positions.mean(axis=0)
+        self.embedding_scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
         self._edits = EditLog(self._positions)
         self._selection = np.zeros(0, dtype=np.uint32)
         self._listeners = defaultdict(list)
@@ -239,7 +241,7 @@ class Session:
         epochs = check_positive_int(epochs, "epochs")
         self._lr = self._lr if lr is None else lr
         trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
-                              lr=self._lr, batch_size=batch_size, device=self.device,
+                              lr=self._lr, scale=self.embedding_scale, batch_size=batch_size, device=self.device,
                               random_state=self.random_state + len(self.checkpoints))
         targets = self.targets
         trainer.prepare_targets(targets, self._positions)  # validate before starting the thread
