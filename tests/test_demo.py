@@ -1,0 +1,34 @@
+"""The headless demo (the README's main job) and the quick-start notebook, executed for real."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_headless_demo_prints_table_and_writes_report(tmp_path, capsys):
+    from plsd_widget.cli import main
+
+    out = tmp_path / "report.html"
+    assert main(["demo", "--headless", "--out", str(out), "--epochs", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "F1 before" in printed and "F1 PLSD" in printed and "F1 baseline (CE)" in printed
+    html = out.read_text()
+    assert html.count("<svg") == 2 and "plsd-metrics" in html
+    assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widget_views) == 1
+    last = nb.cells[-2].outputs[-1]["data"]["text/html"]
+    assert "F1 baseline (CE)" in last and "F1 PLSD" in last

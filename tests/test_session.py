@@ -1,0 +1,162 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from plsd_widget.models import SmallCNN
+from plsd_widget.session import Session
+
+
+@pytest.fixture(scope="module")
+def fitted_embedding(digits, trained_cnn_state):
+    from plsd_widget.activations import extract_activations
+    from plsd_widget.embedding import ParametricTSNE
+
+    model = SmallCNN()
+    model.load_state_dict(trained_cnn_state)
+    H = extract_activations(model, "latent", digits[0].images)
+    return ParametricTSNE(perplexity=30, random_state=0).fit(H)
+
+
+@pytest.fixture
+def session(digits, trained_cnn, fitted_embedding):
+    train, test = digits
+    return Session(trained_cnn, "latent", train.images, train.labels, x_test=test.images, y_test=test.labels,
+                   class_names=train.class_names, embedding=fitted_embedding)
+
+
+class Recorder:
+    def __init__(self, session):
+        self.events = []
+        self.done = threading.Event()
+        for name in ("positions", "progress", "status", "metrics", "error", "targets"):
+            session.on(name, lambda _n=name, **kw: self._record(_n, kw))
+
+    def _record(self, name, payload):
+        self.events.append((name, payload))
+        if name == "status" and not payload["training"]:
+            self.done.set()
+
+    def names(self):
+        return [n for n, _ in self.events]
+
+
+def test_state_for_the_widget(session, digits):
+    n = len(digits[0].labels)
+    assert session.positions.shape == (n, 2) and session.positions.dtype == np.float32
+    assert np.isnan(session.targets).all()
+    assert list(session.metrics.reports) == ["before"]
+    assert session.embedding_scale > 0
+
+
+def test_shift_by_class_name_edits_exactly_that_class(session):
+    session.shift("3", (1.0, 2.0))
+    edited = np.isfinite(session.targets).all(axis=1)
+    np.testing.assert_array_equal(edited, session.labels == 3)
+    np.testing.assert_allclose(session.targets[edited], session.positions[edited] + [1.0, 2.0], rtol=1e-5)
+
+
+def test_contract_several_classes_and_undo(session):
+    session.contract(["3", "5"], 0.5)
+    assert np.isfinite(session.targets[np.isin(session.labels, [3, 5])]).all()
+    assert session.undo() and np.isnan(session.targets).all()
+    assert session.redo() and np.isfinite(session.targets).any()
+    session.reset_edits()
+    assert np.isnan(session.targets).all()
+
+
+def test_bad_edits_name_the_fix_and_apply_nothing(session):
+    with pytest.raises(ValueError, match=r"unknown class name\(s\) \['cat'\]; known classes"):
+        session.shift("cat", (1, 1))
+    with pytest.raises(ValueError, match="finite"):
+        session.shift("3", (np.nan, 1))
+    with pytest.raises(ValueError, match=r"in \[0, "):
+        session.move_points([0, 10_000], [[0, 0], [1, 1]])
+    with pytest.raises(ValueError, match="selection must be integer indices"):
+        session.select([-1])
+    assert np.isnan(session.targets).all() and not session.edits.edits
+
+
+def test_finetune_in_background_updates_positions_and_metrics(session):
+    rec = Recorder(session)
+    before = session.positions.copy()
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=2, lam=0.5)
+    assert rec.done.wait(120), "fine-tuning did not finish"
+    assert session.wait(10) and session.last_error is None
+    assert {"progress", "positions", "metrics", "status"} <= set(rec.names())
+    assert rec.events[-1] == ("status", {"message": "done: 2/2 epochs", "training": False})
+    assert not np.allclose(before, session.positions)
+    assert len(session.checkpoints) == 3 and len(session.history) == 2
+    assert list(session.metrics.reports) == ["before", "PLSD"]
+
+
+def test_stop_ends_within_a_batch_and_keeps_completed_epochs(session):
+    rec = Recorder(session)
+    session.shift("3", (5.0, 0.0))
+    first_batch = threading.Event()
+    session.on("progress", lambda **kw: first_batch.set())
+    session.finetune(epochs=50)
+    assert first_batch.wait(60)
+    session.stop()
+    assert rec.done.wait(60)
+    message = rec.events[-1][1]["message"]
+    assert message.startswith("stopped:") and not message.startswith("stopped: 50")
+
+
+def test_finetune_argument_errors_raise_before_starting(session):
+    with pytest.raises(ValueError, match="no point has an edit target"):
+        session.finetune()
+    session.shift("3", (1, 1))
+    with pytest.raises(ValueError, match="lam must be in"):
+        session.finetune(lam=2)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        session.finetune(epochs=0)
+    assert not session.is_training and len(session.checkpoints) == 1
+
+
+def test_second_run_while_training_is_refused(session):
+    session.shift("3", (1, 1))
+    session.finetune(epochs=30)
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            session.finetune(epochs=1)
+    finally:
+        session.stop()
+        session.wait(60)
+
+
+def test_diverging_run_reports_error_and_keeps_model(session):
+    rec = Recorder(session)
+    original = {k: v.clone() for k, v in session.model.state_dict().items()}
+    session.shift("3", (1e4, 1e4))
+    session.finetune(epochs=2, lam=1.0, lr=1e6)
+    assert rec.done.wait(60)
+    assert isinstance(session.last_error, FloatingPointError)
+    assert "error" in rec.names()
+    state = session.model.state_dict()
+    assert all(torch.equal(state[k], original[k]) for k in original)
+
+
+def test_baseline_and_rollback(session):
+    with pytest.raises(ValueError, match="run finetune"):
+        session.run_baseline()
+    original = {k: v.clone() for k, v in session.model.state_dict().items()}
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=1, block=True)
+    session.run_baseline()
+    assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]
+    session.rollback(0)
+    state = session.model.state_dict()
+    assert all(torch.equal(state[k], original[k]) for k in original)
+
+
+def test_construction_errors(digits, trained_cnn, fitted_embedding):
+    train, _ = digits
+    with pytest.raises(ValueError, match="has 10 labels but the data has"):
+        Session(trained_cnn, "latent", train.images, train.labels[:10], embedding=fitted_embedding)
+    with pytest.raises(ValueError, match="available layers"):
+        Session(trained_cnn, "fc9", train.images, train.labels, embedding=fitted_embedding)
+    with pytest.raises(ValueError, match="pass both x_test and y_test"):
+        Session(trained_cnn, "latent", train.images, train.labels, x_test=train.images, embedding=fitted_embedding)
