@@ -192,9 +192,9 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
     Notes
     -----
     A row can fail to reach the target only when more than ``perplexity`` of its
-    neighbours are exact duplicates of it (its entropy never drops below the log of
-    their number); such rows spread their mass over the duplicates and are reported
-    with a ``logging`` warning.
+    neighbours tie at its smallest distance, as when they are exact duplicates (its
+    entropy never drops below the log of their number); such rows spread their mass
+    evenly over the tied neighbours and are reported with a ``logging`` warning.
     """
     d = np.asarray(sq_distances, dtype=np.float64)
     n, k = d.shape
@@ -218,8 +218,8 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
         lo[active] = np.where(too_flat, lb, lo[active])
         hi[active] = np.where(too_flat, hi[active], lb)
         lo_a, hi_a = lo[active], hi[active]
-        slope = np.exp(2 * lb) * var  # -dH/dlog(beta)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            slope = np.exp(2 * lb) * var  # -dH/dlog(beta)
             newton = lb + diff / slope
         inside = (slope > 0) & (newton > lo_a) & (newton < hi_a)
         bisect = np.where(
@@ -227,15 +227,17 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
             0.5 * (lo_a + hi_a),
             np.where(too_flat, lb + 2.0, lb - 2.0),
         )
-        log_beta[active] = np.where(done, lb, np.where(inside, newton, bisect))
+        # |log beta| <= 300 keeps beta * d and beta^2 * Var finite in float64.
+        log_beta[active] = np.clip(np.where(done, lb, np.where(inside, newton, bisect)), -300.0, 300.0)
         active = active[~done]
         if active.size == 0:
             break
     if active.size:
         logger.warning(
             "perplexity calibration did not converge for %d of %d points (entropy "
-            "tolerance %g); these usually have more than %g exact duplicates among "
-            "their neighbours. Deduplicate the data or raise perplexity.",
+            "tolerance %g); such points have more than %g neighbours at exactly the "
+            "same, smallest distance (usually exact duplicates), and their affinity is "
+            "spread evenly over those. Deduplicate the data or raise perplexity.",
             active.size, n, tol, perplexity,
         )
     return p, np.exp(log_beta)

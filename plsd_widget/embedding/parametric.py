@@ -314,6 +314,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         log("training (%d + %d epochs) in %.2f s", self.pretrain_epochs, n_iter,
             time.perf_counter() - start)
 
+        optimizer.zero_grad(set_to_none=True)
         encoder.eval().requires_grad_(False)
         self.encoder_ = encoder
         self.n_iter_ = n_iter

@@ -1,0 +1,171 @@
+"""Tests of the t-SNE input affinities (plsd_widget.embedding.affinity)."""
+
+import logging
+import math
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy.optimize import brentq
+
+from plsd_widget.embedding import affinity, joint_probabilities
+from plsd_widget.embedding.affinity import conditional_probabilities, nearest_neighbors
+
+
+def blobs(n, d=5, centers=4, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=6.0, size=(centers, d))
+    return (means[rng.integers(centers, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def entropies(p_cond):
+    p = np.where(p_cond > 0, p_cond, 1.0)
+    return -(p_cond * np.log(p)).sum(axis=1)
+
+
+def test_joint_probabilities_is_sparse_symmetric_normalised():
+    X = blobs(300)
+    P = joint_probabilities(X, perplexity=15)
+    assert isinstance(P, sp.csr_matrix)
+    assert P.shape == (300, 300)
+    assert P.nnz <= 2 * 300 * 45
+    assert np.all(P.data > 0)
+    assert P.diagonal().max() == 0
+    assert abs(P - P.T).max() < 1e-15
+    assert P.sum() == pytest.approx(1.0, abs=1e-10)
+
+
+def test_conditional_rows_sum_to_one_and_hit_the_perplexity():
+    X = blobs(400, d=8)
+    _, sq = nearest_neighbors(X, 60)
+    p_cond, beta = conditional_probabilities(sq, 20.0)
+    np.testing.assert_allclose(p_cond.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(entropies(p_cond), math.log(20.0), atol=1e-5)
+    assert np.all(beta > 0)
+
+
+def test_calibration_agrees_with_a_per_row_root_finder():
+    X = blobs(120, d=3, seed=3)
+    _, sq = nearest_neighbors(X, 30)
+    p_cond, _ = conditional_probabilities(sq, 10.0)
+    for i in range(0, 120, 17):
+        d = sq[i] - sq[i].min()
+
+        def gap(log_beta, d=d):
+            w = np.exp(-d * np.exp(log_beta))
+            p = w / w.sum()
+            return -(p * np.log(np.where(p > 0, p, 1.0))).sum() - math.log(10.0)
+
+        log_beta = brentq(gap, -30, 30, xtol=1e-12)
+        w = np.exp(-d * np.exp(log_beta))
+        np.testing.assert_allclose(p_cond[i], w / w.sum(), atol=1e-5)
+
+
+def test_calibration_adapts_to_the_data_scale():
+    X = blobs(200, d=4)
+    P = joint_probabilities(X, perplexity=10)
+    for factor in (1e-4, 1e4):
+        P_scaled = joint_probabilities(X * factor, perplexity=10)
+        assert abs(P_scaled - P).max() < 1e-6 * P.max()
+
+
+def test_duplicate_points_get_finite_affinities():
+    X = blobs(200)
+    X[1] = X[0]
+    X[2] = X[0]
+    X[50] = X[49]
+    P = joint_probabilities(X, perplexity=10)
+    assert np.all(np.isfinite(P.data))
+    assert P.sum() == pytest.approx(1.0)
+    # duplicates are each other's nearest neighbours, with the largest affinity
+    assert P[0, 1] > 0 and P[0, 1] == P[0].max()
+    assert P[49, 50] > 0 and P[49, 50] == P[49].max()
+    _, sq = nearest_neighbors(X, 30)
+    np.testing.assert_allclose(entropies(conditional_probabilities(sq, 10)[0]), math.log(10), atol=1e-5)
+
+
+def test_too_many_duplicates_are_reported(caplog):
+    X = blobs(150)
+    X[:40] = X[0]  # 40 copies: every neighbour of a copy is at distance 0
+    with caplog.at_level(logging.WARNING, logger="plsd_widget.embedding.affinity"):
+        P = joint_probabilities(X, perplexity=10)
+    # the 40 copies, plus any point whose nearest neighbours are all those copies
+    count = int(re.search(r"did not converge for (\d+) of 150 points", caplog.text).group(1))
+    assert 40 <= count <= 50
+    assert np.all(np.isfinite(P.data))
+    # a copy spreads its conditional affinity evenly over its k = 30 neighbours, all copies
+    idx, sq = nearest_neighbors(X, 30)
+    p_cond, _ = conditional_probabilities(sq, 10.0)
+    assert np.all(idx[0] < 40)
+    np.testing.assert_allclose(p_cond[0], 1 / 30)
+    assert P.sum() == pytest.approx(1.0)
+
+
+def test_constant_data_is_rejected():
+    with pytest.raises(ValueError, match="rows of X are identical"):
+        joint_probabilities(np.ones((100, 4)), perplexity=5)
+
+
+def test_too_large_perplexity_suggests_one_that_fits():
+    X = blobs(90)
+    with pytest.raises(ValueError, match=r"perplexity 50 needs at least 151 samples, got 90; "
+                                         r"lower perplexity to at most 29"):
+        joint_probabilities(X, perplexity=50)
+    assert joint_probabilities(X, perplexity=29).shape == (90, 90)
+
+
+@pytest.mark.parametrize("perplexity", [0, -5, 0.5, float("nan"), float("inf")])
+def test_invalid_perplexity(perplexity):
+    with pytest.raises(ValueError, match="perplexity must be"):
+        joint_probabilities(blobs(100), perplexity=perplexity)
+
+
+def test_bad_input_shapes_and_values():
+    with pytest.raises(ValueError, match="2-D"):
+        joint_probabilities(np.arange(100.0), perplexity=5)
+    X = blobs(100)
+    X[[3, 7]] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or inf in 2 row\(s\) \(rows 3, 7\)"):
+        joint_probabilities(X, perplexity=5)
+    with pytest.raises(ValueError, match="must exceed perplexity"):
+        joint_probabilities(blobs(100), perplexity=10, n_neighbors=10)
+    with pytest.raises(ValueError, match="method must be one of"):
+        joint_probabilities(blobs(100), perplexity=10, method="annoy")
+
+
+def test_torch_tensor_input():
+    X = blobs(120)
+    P = joint_probabilities(torch.from_numpy(X), perplexity=10)
+    assert abs(P - joint_probabilities(X, perplexity=10)).max() == 0
+
+
+@pytest.mark.slow
+def test_pynndescent_path_for_large_data_matches_exact(monkeypatch):
+    """n = 2,500 through pynndescent (first use compiles numba code: ~30 s)."""
+    X = blobs(2500, d=10, centers=6, seed=1)
+    X[1] = X[0]  # a duplicate: the point itself need not come first in its list
+    calls = []
+    real = affinity._pynndescent_knn
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(affinity, "_pynndescent_knn", spy)
+    monkeypatch.setattr(affinity, "EXACT_KNN_MAX_SAMPLES", 2000)
+    P_approx = joint_probabilities(X, perplexity=30, random_state=0)
+    assert calls == [(2500, 10)]
+    P_exact = joint_probabilities(X, perplexity=30, method="exact")
+    assert len(calls) == 1
+    assert P_approx.sum() == pytest.approx(1.0)
+    assert abs(P_approx - P_approx.T).max() < 1e-15
+    assert sp.linalg.norm(P_approx - P_exact) / sp.linalg.norm(P_exact) < 0.02
+
+    idx_approx, sq_approx = nearest_neighbors(X, 90, method="pynndescent", random_state=0)
+    idx_exact, _ = nearest_neighbors(X, 90, method="exact")
+    assert not np.any(idx_approx == np.arange(2500)[:, None])
+    assert np.all(np.diff(sq_approx, axis=1) >= 0)
+    recall = np.mean([np.isin(a, e).mean() for a, e in zip(idx_approx, idx_exact)])
+    assert recall > 0.98

@@ -1,0 +1,223 @@
+"""Tests of the parametric t-SNE estimator and its loss (plsd_widget.embedding)."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+
+from plsd_widget import NotFittedError
+from plsd_widget.embedding import ParametricTSNE
+from plsd_widget.embedding.losses import tsne_kl_loss
+
+FAST = dict(perplexity=10, hidden=(32, 16), n_epochs=30, pretrain_epochs=5, random_state=0)
+
+
+def blobs(n=300, d=10, centers=3, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=8.0, size=(centers, d))
+    labels = rng.integers(centers, size=n)
+    return (means[labels] + rng.normal(size=(n, d))).astype(np.float32), labels
+
+
+def knn_accuracy(Y, labels, seed=0):
+    Y_train, Y_test, l_train, l_test = train_test_split(Y, labels, test_size=0.3, random_state=seed,
+                                                        stratify=labels)
+    return KNeighborsClassifier(5).fit(Y_train, l_train).score(Y_test, l_test)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blobs()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return ParametricTSNE(**FAST).fit(data[0])
+
+
+# ------------------------------------------------------------------- the loss
+def dense_kl(Y, P, dof=1.0):
+    D = torch.cdist(Y, Y) ** 2
+    W = (1 + D / dof) ** (-(dof + 1) / 2)
+    W.fill_diagonal_(0)
+    Q = W / W.sum()
+    mask = P > 0
+    return (P[mask] * torch.log(P[mask] / Q[mask])).sum()
+
+
+@pytest.mark.parametrize("dof", [1.0, 0.5])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_kl_loss_value_and_gradient(dof, symmetric):
+    g = torch.Generator().manual_seed(0)
+    Y = torch.randn(40, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    P = torch.rand(40, 40, generator=g, dtype=torch.float64)
+    P = P * (torch.rand(40, 40, generator=g, dtype=torch.float64) < 0.3)
+    if symmetric:
+        P = P + P.T
+    P.fill_diagonal_(0)
+    P /= P.sum()
+    assert tsne_kl_loss(Y, P, dof=dof).item() == pytest.approx(dense_kl(Y, P, dof).item(), abs=1e-12)
+    assert tsne_kl_loss(Y, 3 * P.to_sparse(), dof=dof).item() == pytest.approx(dense_kl(Y, P, dof).item())
+    assert torch.autograd.gradcheck(lambda Y: tsne_kl_loss(Y, P, dof=dof, exaggeration=4.0), (Y,))
+
+
+def test_kl_loss_accepts_edges_and_checks_shape():
+    Y = torch.randn(5, 2, dtype=torch.float64)
+    rows, cols = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 0, 3, 2])
+    vals = torch.ones(4, dtype=torch.float64)
+    P = torch.zeros(5, 5, dtype=torch.float64)
+    P[rows, cols] = 1
+    assert tsne_kl_loss(Y, (rows, cols, vals)).item() == pytest.approx(tsne_kl_loss(Y, P).item())
+    with pytest.raises(ValueError, match=r"shape \(5, 5\)"):
+        tsne_kl_loss(Y, torch.zeros(4, 4))
+
+
+# ------------------------------------------------------------ the estimator
+def test_fit_attributes_shapes_and_dtypes(fitted, data):
+    X, _ = data
+    assert fitted.n_features_in_ == 10
+    assert fitted.embedding_.shape == (300, 2) and fitted.embedding_.dtype == np.float32
+    assert fitted.n_iter_ == 30
+    assert np.isfinite(fitted.kl_divergence_) and fitted.kl_divergence_ > 0
+    Y = fitted.transform(X[:7])
+    assert Y.shape == (7, 2) and Y.dtype == np.float32
+    # a different batch size may change float rounding, nothing more
+    np.testing.assert_allclose(Y, fitted.embedding_[:7], rtol=1e-5, atol=1e-5)
+    assert fitted.device_ == torch.device("cpu")
+
+
+def test_blobs_are_separated(fitted, data):
+    assert knn_accuracy(fitted.embedding_, data[1]) == 1.0
+
+
+def test_init_stores_arguments_only_and_sklearn_api():
+    model = ParametricTSNE(perplexity=5, hidden=(8,), callback=print)
+    assert not hasattr(model, "encoder_")
+    assert model.get_params()["hidden"] == (8,)
+    assert model.set_params(n_epochs=7) is model and model.n_epochs == 7
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_transform_before_fit():
+    with pytest.raises(NotFittedError, match=r"call fit\(X\) first"):
+        ParametricTSNE().transform(np.zeros((3, 4)))
+
+
+def test_wrong_number_of_features(fitted):
+    with pytest.raises(ValueError, match="X has 4 features, but ParametricTSNE was fitted with 10"):
+        fitted.transform(np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(hidden=(0,)), "hidden must be"),
+    (dict(n_epochs=0), "n_epochs must be a positive integer"),
+    (dict(learning_rate=-1.0), "learning_rate must be"),
+    (dict(early_exaggeration_fraction=2.0), "early_exaggeration_fraction"),
+    (dict(pretrain_epochs=-1), "pretrain_epochs"),
+    (dict(perplexity=200), "perplexity 200 needs at least 601 samples, got 300"),
+])
+def test_invalid_parameters(data, params, match):
+    with pytest.raises(ValueError, match=match):
+        ParametricTSNE(**{**FAST, **params}).fit(data[0])
+
+
+def test_same_seed_same_embedding_without_touching_global_rng(data, fitted):
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
+    again = ParametricTSNE(**FAST).fit(data[0])
+    np.testing.assert_array_equal(again.embedding_, fitted.embedding_)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
+    other = ParametricTSNE(**{**FAST, "random_state": 1}).fit(data[0])
+    assert not np.array_equal(other.embedding_, fitted.embedding_)
+
+
+def test_torch_tensor_input(data, fitted):
+    X = torch.from_numpy(data[0])
+    model = ParametricTSNE(**FAST).fit(X)
+    np.testing.assert_array_equal(model.embedding_, fitted.embedding_)
+    np.testing.assert_array_equal(model.transform(X), fitted.embedding_)
+
+
+def test_callback_sees_progress_and_can_stop(data):
+    seen = []
+
+    def callback(epoch, logs):
+        seen.append((epoch, logs))
+        return epoch == 4
+
+    model = ParametricTSNE(**{**FAST, "callback": callback}).fit(data[0])
+    assert model.n_iter_ == 4 < FAST["n_epochs"]
+    assert [epoch for epoch, _ in seen] == [1, 2, 3, 4]
+    logs = seen[-1][1]
+    assert {"epoch", "n_steps", "loss", "exaggeration", "embedding"} <= logs.keys()
+    assert logs["exaggeration"] == 4.0  # still inside early exaggeration
+    assert logs["embedding"].shape == (300, 2)
+    assert model.embedding_.shape == (300, 2)
+
+
+def test_verbose_shows_a_progress_bar(data, capsys):
+    ParametricTSNE(**{**FAST, "n_epochs": 3, "verbose": True}).fit(data[0])
+    assert "ParametricTSNE" in capsys.readouterr().err
+
+
+def test_save_load_round_trip(fitted, data, tmp_path):
+    weights, config = fitted.save(tmp_path)
+    assert weights.name == "parametric_tsne.safetensors" and config.name == "parametric_tsne.json"
+    loaded = ParametricTSNE.load(tmp_path)
+    X = data[0]
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(loaded.embedding_, fitted.embedding_)
+    assert loaded.get_params() == fitted.get_params()
+    assert (loaded.n_iter_, loaded.kl_divergence_) == (fitted.n_iter_, pytest.approx(fitted.kl_divergence_))
+    assert not any(p.requires_grad for p in loaded.encoder_.parameters())
+    assert json.loads(config.read_text())["n_features_in_"] == 10
+
+    stem = tmp_path / "nested" / "model.v1"
+    fitted.save(stem)
+    assert (tmp_path / "nested" / "model.v1.safetensors").is_file()
+    reloaded = ParametricTSNE.load(str(stem) + ".json")
+    np.testing.assert_array_equal(reloaded.transform(X), fitted.embedding_)
+    with pytest.raises(FileNotFoundError, match="pass the directory or file stem"):
+        ParametricTSNE.load(tmp_path / "missing")
+
+
+def test_gradient_flows_through_the_frozen_encoder(fitted, data):
+    encoder = fitted.encoder_
+    assert isinstance(encoder, torch.nn.Module) and not encoder.training
+    assert all(not p.requires_grad for p in encoder.parameters())
+    x = torch.from_numpy(data[0][:16]).clone().requires_grad_(True)
+    y = encoder(x)
+    assert y.shape == (16, 2)
+    y.pow(2).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in encoder.parameters())
+    # the standardisation lives inside the module, so it travels with it
+    assert {"mean", "scale"} <= dict(encoder.named_buffers()).keys()
+
+
+def test_neighbour_batches_for_data_larger_than_a_batch(data):
+    X, labels = data
+    model = ParametricTSNE(**{**FAST, "batch_size": 64, "n_epochs": 10}).fit(X)
+    assert model.embedding_.shape == (300, 2)
+    assert np.isfinite(model.kl_divergence_)
+    assert knn_accuracy(model.embedding_, labels) > 0.95
+
+
+@pytest.mark.slow
+def test_quality_and_speed_on_digits():
+    from sklearn.datasets import load_digits
+
+    X, labels = load_digits(return_X_y=True)
+    start = time.perf_counter()
+    model = ParametricTSNE(random_state=0).fit(X / 16.0)
+    elapsed = time.perf_counter() - start
+    accuracy = knn_accuracy(model.embedding_, labels)
+    print(f"digits: fit {elapsed:.1f} s, 5-NN accuracy {accuracy:.3f}, KL {model.kl_divergence_:.3f}")
+    assert accuracy >= 0.93
+    assert model.kl_divergence_ < 1.0
+    assert elapsed < 60  # about 6 s on 2 CPU cores; generous for slow CI machines
