@@ -14,7 +14,8 @@ from plsd_widget import NotFittedError
 from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.embedding.losses import tsne_kl_loss
 
-FAST = dict(perplexity=10, hidden=(32, 16), n_epochs=30, pretrain_epochs=5, random_state=0)
+# device="cpu": bit-for-bit determinism is promised on CPU only
+FAST = dict(perplexity=10, hidden=(32, 16), n_epochs=30, pretrain_epochs=5, random_state=0, device="cpu")
 
 
 def blobs(n=300, d=10, centers=3, seed=0):
@@ -206,6 +207,20 @@ def test_neighbour_batches_for_data_larger_than_a_batch(data):
     assert model.embedding_.shape == (300, 2)
     assert np.isfinite(model.kl_divergence_)
     assert knn_accuracy(model.embedding_, labels) > 0.95
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda(data):
+    X, labels = data
+    model = ParametricTSNE(**{**FAST, "device": "auto"}).fit(X)
+    assert model.device_.type == "cuda"
+    assert next(model.encoder_.parameters()).device.type == "cuda"
+    assert model.embedding_.dtype == np.float32 and np.isfinite(model.kl_divergence_)
+    assert knn_accuracy(model.embedding_, labels) == 1.0
+    np.testing.assert_allclose(model.transform(X), model.embedding_)
+    x = torch.from_numpy(X[:8]).cuda().requires_grad_(True)
+    model.encoder_(x).sum().backward()
+    assert x.grad.abs().sum() > 0
 
 
 @pytest.mark.slow
