@@ -57,11 +57,11 @@ def check_perplexity(perplexity, n_samples: int) -> float:
         data; the message says which perplexity would fit.
     """
     if isinstance(perplexity, bool):
-        raise TypeError(f"perplexity must be a number > 0, got {perplexity!r}")
+        raise TypeError(f"perplexity must be a number >= 1, got {perplexity!r}")
     try:
         value = float(perplexity)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"perplexity must be a number > 0, got {perplexity!r}") from exc
+        raise TypeError(f"perplexity must be a number >= 1, got {perplexity!r}") from exc
     if not math.isfinite(value) or value < 1:
         raise ValueError(
             f"perplexity must be a finite number >= 1 (it is an effective number of "
