@@ -133,6 +133,14 @@ class EditLog:
     def edits(self) -> tuple:
         return tuple(self._edits)
 
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._edits)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
     def add(self, edit) -> None:
         """Append an edit (clears the redo stack)."""
         self._edits.append(edit)

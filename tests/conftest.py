@@ -35,3 +35,26 @@ def trained_cnn(trained_cnn_state):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def fitted_embedding(digits, trained_cnn_state):
+    """A ParametricTSNE of the trained CNN's latent layer on the digits (shared, never refitted)."""
+    from plsd_widget.activations import extract_activations
+    from plsd_widget.embedding import ParametricTSNE
+    from plsd_widget.models import SmallCNN
+
+    model = SmallCNN()
+    model.load_state_dict(trained_cnn_state)
+    H = extract_activations(model, "latent", digits[0].images)
+    return ParametricTSNE(perplexity=30, random_state=0).fit(H)
+
+
+@pytest.fixture
+def session(digits, trained_cnn, fitted_embedding):
+    """A fresh session on the digits with the shared CNN weights and embedding."""
+    from plsd_widget.session import Session
+
+    train, test = digits
+    return Session(trained_cnn, "latent", train.images, train.labels, x_test=test.images, y_test=test.labels,
+                   class_names=train.class_names, embedding=fitted_embedding)

@@ -8,24 +8,6 @@ from plsd_widget.models import SmallCNN
 from plsd_widget.session import Session
 
 
-@pytest.fixture(scope="module")
-def fitted_embedding(digits, trained_cnn_state):
-    from plsd_widget.activations import extract_activations
-    from plsd_widget.embedding import ParametricTSNE
-
-    model = SmallCNN()
-    model.load_state_dict(trained_cnn_state)
-    H = extract_activations(model, "latent", digits[0].images)
-    return ParametricTSNE(perplexity=30, random_state=0).fit(H)
-
-
-@pytest.fixture
-def session(digits, trained_cnn, fitted_embedding):
-    train, test = digits
-    return Session(trained_cnn, "latent", train.images, train.labels, x_test=test.images, y_test=test.labels,
-                   class_names=train.class_names, embedding=fitted_embedding)
-
-
 class Recorder:
     def __init__(self, session):
         self.events = []

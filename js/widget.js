@@ -1,0 +1,324 @@
+// The anywidget view of a plsd_widget Session: scatter, selection, drag, training panel.
+// All state lives in traits on the kernel side; this file only renders it and sends
+// the user's actions (selection trait, messages for edits and training).
+import "./widget.css";
+import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
+import { draggedTargets, editedPoint } from "./geometry.js";
+import { createRenderer } from "./scatter.js";
+
+const MODES = [
+  ["lasso", "Lasso", "Draw a lasso to select points"],
+  ["box", "Box", "Drag a rectangle to select points"],
+  ["pan", "Pan", "Pan and zoom (wheel)"],
+  ["move", "Move", "Drag the selection to a new place"],
+];
+
+function h(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function isDarkTheme() {
+  return document.body?.dataset?.jpThemeLight === "false";
+}
+
+function render({ model, el }) {
+  const state = {
+    positions: new Float32Array(0),
+    targets: new Float32Array(0),
+    labels: new Uint8Array(0),
+    selection: [],
+    mode: "lasso",
+  };
+  const dark = isDarkTheme();
+
+  // ---- DOM -----------------------------------------------------------------------
+  const modeButtons = MODES.map(([mode, label, title]) =>
+    h("button", { "data-testid": `mode-${mode}`, title, text: label, onclick: () => setMode(mode) }));
+  const undo = h("button", { "data-testid": "undo", text: "Undo", onclick: () => model.send({ type: "undo" }) });
+  const redo = h("button", { "data-testid": "redo", text: "Redo", onclick: () => model.send({ type: "redo" }) });
+  const reset = h("button", { "data-testid": "reset", text: "Reset edits", onclick: () => model.send({ type: "reset" }) });
+  const selectionInfo = h("span", { class: "plsd-selection-info" });
+  const toolbar = h("div", { class: "plsd-toolbar" }, [
+    h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]), selectionInfo,
+  ]);
+
+  const glCanvas = h("canvas", { class: "plsd-gl" });
+  const overlay = h("canvas", { class: "plsd-overlay", "data-testid": "overlay" });
+  const plotBox = h("div", { class: "plsd-plot", "data-testid": "plot" }, [glCanvas, overlay]);
+
+  const legend = h("div", { class: "plsd-legend", "data-testid": "legend" });
+  const epochs = h("input", { type: "number", min: "1", step: "1", "data-testid": "epochs" });
+  const lam = h("input", { type: "number", min: "0", max: "1", step: "0.05", "data-testid": "lam" });
+  const editedOnly = h("input", { type: "checkbox", "data-testid": "edited-only" });
+  const finetune = h("button", { class: "plsd-primary", "data-testid": "finetune", text: "Fine-tune",
+    onclick: () => model.send({ type: "finetune" }) });
+  const stop = h("button", { "data-testid": "stop", text: "Stop", onclick: () => model.send({ type: "stop" }) });
+  const bar = h("div", { class: "plsd-bar" });
+  const progressText = h("div", { class: "plsd-progress-text", "data-testid": "progress" });
+  const status = h("div", { class: "plsd-status", "data-testid": "status" });
+  const errorText = h("span");
+  const errorBox = h("div", { class: "plsd-error", "data-testid": "error", role: "alert" }, [
+    errorText, h("button", { text: "×", title: "Dismiss", onclick: () => { model.set("error", ""); model.save_changes(); } }),
+  ]);
+  const train = h("div", { class: "plsd-train" }, [
+    h("label", {}, ["Epochs ", epochs]),
+    h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
+    h("label", {}, [editedOnly, " edited classes only"]),
+    h("div", { class: "plsd-buttons" }, [finetune, stop]),
+    h("div", { class: "plsd-progress" }, [bar]), progressText, status,
+  ]);
+  const side = h("div", { class: "plsd-side" }, [legend, train]);
+  const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
+  const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget" }, [
+    toolbar, errorBox, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
+  ]);
+  if (dark) root.classList.add("plsd-dark");
+  el.append(root);
+
+  // ---- renderer --------------------------------------------------------------------
+  const size = () => [Math.max(320, plotBox.clientWidth || 560), 460];
+  let [width, height] = size();
+  const renderer = createRenderer(glCanvas, {
+    width, height, dark,
+    bounds: model.get("bounds"),
+    colors: model.get("colors"),
+    onSelect: (indices) => {
+      state.selection = indices;
+      model.set("selection", encodeIndices(indices));
+      model.save_changes();
+      showSelection();
+    },
+    onView: () => drawOverlay(),
+  });
+  const ctx = overlay.getContext("2d");
+
+  function sizeOverlay() {
+    overlay.width = width;
+    overlay.height = height;
+    overlay.style.width = `${width}px`;
+    overlay.style.height = `${height}px`;
+  }
+  sizeOverlay();
+  const resizeObserver = new ResizeObserver(() => {
+    const [w, hgt] = size();
+    if (w === width && hgt === height) return;
+    [width, height] = [w, hgt];
+    renderer.resize(width, height);
+    sizeOverlay();
+    drawOverlay();
+  });
+  resizeObserver.observe(plotBox);
+
+  // ---- edits on the overlay ----------------------------------------------------------
+  let drag = null;
+  const colors = model.get("colors");
+
+  // Targets of edited points as rings, joined to where the model puts them now.
+  function drawOverlay(dx = 0, dy = 0) {
+    ctx.clearRect(0, 0, overlay.width, overlay.height);
+    const { positions, targets, labels } = state;
+    ctx.lineWidth = 1;
+    for (let i = 0; i < targets.length / 2; i++) {
+      if (!Number.isFinite(targets[2 * i])) continue;
+      const [px, py] = renderer.dataToScreen(positions[2 * i], positions[2 * i + 1]);
+      const [tx, ty] = renderer.dataToScreen(targets[2 * i], targets[2 * i + 1]);
+      ctx.strokeStyle = colors[labels[i]] ?? "#888";
+      ctx.globalAlpha = 0.25;
+      ctx.beginPath(); ctx.moveTo(px, py); ctx.lineTo(tx, ty); ctx.stroke();
+      ctx.globalAlpha = 0.9;
+      ctx.beginPath(); ctx.arc(tx, ty, 3, 0, 2 * Math.PI); ctx.stroke();
+    }
+    if (drag) {
+      ctx.globalAlpha = 0.9;
+      for (const i of state.selection) {
+        const [x, y] = editedPoint(positions, targets, i);
+        const [sx, sy] = renderer.dataToScreen(x, y);
+        ctx.fillStyle = colors[labels[i]] ?? "#888";
+        ctx.beginPath(); ctx.arc(sx + dx, sy + dy, 3, 0, 2 * Math.PI); ctx.fill();
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  function localPoint(event) {
+    const rect = overlay.getBoundingClientRect();
+    return [event.clientX - rect.left, event.clientY - rect.top];
+  }
+  overlay.addEventListener("pointerdown", (event) => {
+    if (state.mode !== "move" || event.button !== 0) return;
+    if (!state.selection.length) {
+      showError("Select points first (Lasso or Box), then drag them in Move mode.");
+      return;
+    }
+    overlay.setPointerCapture(event.pointerId);
+    drag = { start: localPoint(event) };
+    drawOverlay();
+  });
+  overlay.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const [x, y] = localPoint(event);
+    drawOverlay(x - drag.start[0], y - drag.start[1]);
+  });
+  const endDrag = (event) => {
+    if (!drag) return;
+    const [x0, y0] = renderer.screenToData(...drag.start);
+    const [x1, y1] = renderer.screenToData(...localPoint(event));
+    drag = null;
+    drawOverlay();
+    if (x0 === x1 && y0 === y1) return;
+    // Committed on release as one edit: indices + absolute targets, binary.
+    const indices = Uint32Array.from(state.selection);
+    const targets = draggedTargets(state.positions, state.targets, indices, x1 - x0, y1 - y0);
+    model.send({ type: "move" }, undefined, [indices.buffer, targets.buffer]);
+  };
+  overlay.addEventListener("pointerup", endDrag);
+  overlay.addEventListener("pointercancel", () => { drag = null; drawOverlay(); });
+
+  // ---- trait -> view ----------------------------------------------------------------
+  function setMode(mode) {
+    state.mode = mode;
+    renderer.setMode(mode);
+    overlay.style.pointerEvents = mode === "move" ? "auto" : "none";
+    plotBox.dataset.mode = mode;
+    for (const [i, [m]] of MODES.entries()) modeButtons[i].classList.toggle("plsd-active", m === mode);
+  }
+
+  function showSelection() {
+    selectionInfo.textContent = state.selection.length ? `${state.selection.length} selected` : "";
+    root.dataset.nSelected = String(state.selection.length);
+  }
+
+  function showError(message) {
+    errorText.textContent = message;
+    errorBox.style.display = message ? "flex" : "none";
+  }
+
+  function renderLegend() {
+    const names = model.get("class_names");
+    const counts = new Array(names.length).fill(0);
+    for (const label of state.labels) counts[label] += 1;
+    legend.replaceChildren(...names.map((name, c) => h("button", {
+      class: "plsd-legend-item", title: `Select class ${name}`, "data-class": String(c),
+      onclick: () => {
+        const indices = [];
+        state.labels.forEach((label, i) => { if (label === c) indices.push(i); });
+        renderer.select(indices);
+        state.selection = indices;
+        model.set("selection", encodeIndices(indices));
+        model.save_changes();
+        showSelection();
+      },
+    }, [h("span", { class: "plsd-swatch", style: `background:${colors[c]}` }), `${name} (${counts[c]})`])));
+  }
+
+  function onPositions({ transition = true } = {}) {
+    state.positions = decodeFloat32(model.get("positions"));
+    root.dataset.nPoints = String(state.positions.length / 2);
+    root.dataset.positionsChecksum = checksum(state.positions);
+    renderer.draw(state.positions, state.labels, { transition }).then(() => {
+      root.dataset.ready = "true";
+      drawOverlay();
+    });
+  }
+
+  function onTargets() {
+    state.targets = decodeFloat32(model.get("targets"));
+    let edited = 0;
+    for (let i = 0; i < state.targets.length; i += 2) if (Number.isFinite(state.targets[i])) edited += 1;
+    root.dataset.nEdited = String(edited);
+    drawOverlay();
+  }
+
+  function onSelectionTrait() {
+    state.selection = Array.from(decodeUint32(model.get("selection")));
+    renderer.select(state.selection);
+    showSelection();
+  }
+
+  function onTraining() {
+    const training = model.get("training");
+    finetune.disabled = training;
+    stop.disabled = !training;
+    root.dataset.training = String(training);
+  }
+
+  function onProgress() {
+    const p = model.get("progress") || {};
+    if (!p.n_epochs) { bar.style.width = "0%"; progressText.textContent = ""; return; }
+    const done = (p.epoch - 1 + p.batch / p.n_batches) / p.n_epochs;
+    bar.style.width = `${Math.round(100 * Math.min(1, Math.max(0, done)))}%`;
+    progressText.textContent = `epoch ${p.epoch}/${p.n_epochs} · batch ${p.batch}/${p.n_batches} · loss ${Number(p.loss).toFixed(4)}`;
+  }
+
+  function onStatus() {
+    status.textContent = model.get("status");
+    root.dataset.status = model.get("status");
+  }
+
+  function onHistory() {
+    undo.disabled = !model.get("can_undo");
+    redo.disabled = !model.get("can_redo");
+  }
+
+  const syncInputs = () => {
+    epochs.value = model.get("epochs");
+    lam.value = model.get("lam");
+    editedOnly.checked = model.get("edited_only");
+  };
+  const writeInput = (name, value) => { model.set(name, value); model.save_changes(); };
+  epochs.addEventListener("change", () => {
+    const value = Number.parseInt(epochs.value, 10);
+    if (Number.isInteger(value) && value >= 1) writeInput("epochs", value); else syncInputs();
+  });
+  lam.addEventListener("change", () => {
+    const value = Number.parseFloat(lam.value);
+    if (value >= 0 && value <= 1) writeInput("lam", value); else syncInputs();
+  });
+  editedOnly.addEventListener("change", () => writeInput("edited_only", editedOnly.checked));
+
+  const handlers = [
+    ["change:positions", () => onPositions()],
+    ["change:targets", onTargets],
+    ["change:selection", onSelectionTrait],
+    ["change:training", onTraining],
+    ["change:progress", onProgress],
+    ["change:status", onStatus],
+    ["change:metrics_html", () => { metrics.innerHTML = model.get("metrics_html"); }],
+    ["change:error", () => showError(model.get("error"))],
+    ["change:can_undo", onHistory],
+    ["change:can_redo", onHistory],
+    ["change:epochs", syncInputs],
+    ["change:lam", syncInputs],
+    ["change:edited_only", syncInputs],
+  ];
+  for (const [event, handler] of handlers) model.on(event, handler);
+
+  state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
+  renderLegend();
+  setMode("lasso");
+  onTargets();
+  onSelectionTrait();
+  onTraining();
+  onProgress();
+  onStatus();
+  onHistory();
+  syncInputs();
+  metrics.innerHTML = model.get("metrics_html");
+  showError(model.get("error"));
+  onPositions({ transition: false });
+
+  return () => {
+    for (const [event, handler] of handlers) model.off(event, handler);
+    resizeObserver.disconnect();
+    renderer.destroy();
+  };
+}
+
+export default { render };

@@ -1,0 +1,185 @@
+"""``PLSDWidget``: the anywidget view of a :class:`~plsd_widget.session.Session`.
+
+Traits carry state (positions, targets, selection, training status); messages carry
+the user's actions (move, fine-tune, stop, undo, redo, reset). Every edit goes through
+the session's ``EditLog``: no edit state lives only in the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import threading
+import time
+
+import anywidget
+import numpy as np
+import traitlets
+
+from plsd_widget.palette import class_colors
+from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+
+logger = logging.getLogger(__name__)
+
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
+BOUNDS_MARGIN = 1.15
+
+
+def _bundle(name: str) -> pathlib.Path:
+    path = STATIC / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the widget's front-end bundle {path} is missing. Build it from the repository root "
+            "with `npm ci && npm run build` (or `make setup`), or install a built wheel."
+        )
+    return path
+
+
+def square_bounds(positions: np.ndarray) -> list[float]:
+    """``[xmin, xmax, ymin, ymax]``: a square around the points with a margin, so the view is undistorted."""
+    if len(positions) == 0:
+        return [-1.0, 1.0, -1.0, 1.0]
+    lo, hi = positions.min(axis=0), positions.max(axis=0)
+    centre = (lo + hi) / 2
+    half = max(float((hi - lo).max()) / 2 * BOUNDS_MARGIN, 1e-6)
+    return [float(centre[0] - half), float(centre[0] + half), float(centre[1] - half), float(centre[1] + half)]
+
+
+class PLSDWidget(anywidget.AnyWidget):
+    """Scatter of a session's embedding: select, drag to edit, fine-tune, watch points move.
+
+    Create it with ``session.widget()`` rather than directly; display it as many times
+    as you like, every view shows the same state.
+
+    Parameters
+    ----------
+    session : Session
+    """
+
+    # Declared as traits so the bundle is read when a widget is made (with a clear error
+    # if it was never built), not when this module is imported.
+    _esm = traitlets.Unicode().tag(sync=True)
+    _css = traitlets.Unicode().tag(sync=True)
+    positions = Buffer().tag(sync=True)
+    targets = Buffer().tag(sync=True)
+    labels = Buffer().tag(sync=True)
+    label_dtype = traitlets.Unicode("uint8").tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    bounds = traitlets.List(traitlets.Float(), minlen=4, maxlen=4, default_value=[-1, 1, -1, 1]).tag(sync=True)
+    selection = Buffer().tag(sync=True, echo_update=False)
+    can_undo = traitlets.Bool(False).tag(sync=True)
+    can_redo = traitlets.Bool(False).tag(sync=True)
+    epochs = traitlets.Int(1).tag(sync=True)
+    lam = traitlets.Float(0.5).tag(sync=True)
+    edited_only = traitlets.Bool(True).tag(sync=True)
+    training = traitlets.Bool(False).tag(sync=True)
+    progress = traitlets.Dict().tag(sync=True)
+    status = traitlets.Unicode("ready").tag(sync=True)
+    metrics_html = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, session, **kwargs):
+        esm, css = _bundle("widget.js"), _bundle("widget.css")
+        n_classes = len(session.class_names)
+        super().__init__(
+            _esm=esm.read_text(encoding="utf-8"),
+            _css=css.read_text(encoding="utf-8"),
+            labels=array_to_bytes(session.labels, label_dtype(n_classes)),
+            label_dtype=label_dtype(n_classes),
+            class_names=list(session.class_names),
+            colors=class_colors(n_classes),
+            bounds=square_bounds(session.positions),
+            metrics_html=session.metrics.to_html(),
+            **kwargs,
+        )
+        self.session = session
+        self._echo = threading.local()  # set while this thread writes the session's selection back
+        self._last_progress = 0.0
+        self._sync_positions()
+        self._sync_edits()
+        session.on("positions", lambda: self._sync_positions())
+        session.on("targets", lambda: self._sync_edits())
+        session.on("progress", self._on_progress)
+        session.on("status", self._on_status)
+        session.on("metrics", lambda html: setattr(self, "metrics_html", html))
+        session.on("error", lambda message: setattr(self, "error", message))
+        self.on_msg(self._on_message)
+
+    # ---- session -> view ------------------------------------------------------------
+    def _sync_positions(self) -> None:
+        self.positions = array_to_bytes(self.session.positions, np.float32)
+
+    def _sync_edits(self) -> None:
+        log = self.session.edits
+        with self.hold_sync():
+            self.targets = array_to_bytes(self.session.targets, np.float32)
+            self._echo.active = True
+            try:
+                self.selection = array_to_bytes(self.session.selection, np.uint32)
+            finally:
+                self._echo.active = False
+            self.can_undo = log.can_undo
+            self.can_redo = log.can_redo
+
+    def _on_progress(self, **logs) -> None:
+        now = time.monotonic()
+        last_batch = logs["batch"] == logs["n_batches"]
+        if last_batch or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            self.progress = {k: (float(v) if k == "loss" else int(v)) for k, v in logs.items()}
+
+    def _on_status(self, message: str, training: bool) -> None:
+        with self.hold_sync():
+            self.status = message
+            self.training = training
+            if training:
+                self.error = ""
+
+    # ---- view -> session ------------------------------------------------------------
+    @traitlets.observe("selection")
+    def _selection_from_view(self, change) -> None:
+        if getattr(self._echo, "active", False):
+            return
+        try:
+            indices = bytes_to_array(change["new"], np.uint32, "selection").astype(np.int64)
+            self.session.select(indices)
+        except Exception as exc:
+            self._show_error(exc)
+            self._sync_edits()
+
+    def _on_message(self, _widget, content, buffers) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        try:
+            if kind == "move":
+                self._apply_move(buffers)
+            elif kind == "finetune":
+                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only)
+            elif kind == "stop":
+                self.session.stop()
+            elif kind == "undo":
+                self.session.undo()
+            elif kind == "redo":
+                self.session.redo()
+            elif kind == "reset":
+                self.session.reset_edits()
+            else:
+                raise ValueError(f"unknown message type {kind!r} from the view")
+            self.error = ""
+        except Exception as exc:
+            self._show_error(exc)
+
+    def _apply_move(self, buffers) -> None:
+        if len(buffers) != 2:
+            raise ValueError(f"a move needs 2 buffers (indices, targets), got {len(buffers)}")
+        indices = bytes_to_array(buffers[0], np.uint32, "move indices").astype(np.int64)
+        targets = bytes_to_array(buffers[1], np.float32, "move targets")
+        if targets.size != 2 * indices.size:
+            raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
+                             f"got {targets.size}")
+        self.session.move_points(indices, targets.reshape(-1, 2))
+
+    def _show_error(self, exc: BaseException) -> None:
+        logger.warning("plsd_widget: %s", exc)
+        self.error = f"{type(exc).__name__}: {exc}"

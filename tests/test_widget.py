@@ -1,0 +1,150 @@
+"""The widget's Python side: traits mirror the session, messages from the view become edits.
+
+The front-end itself is tested in ``js/*.test.js`` (vitest) and in a real browser in
+``tests/browser/``.
+"""
+
+import numpy as np
+import pytest
+
+from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.session_widget import square_bounds
+
+
+def u32(values):
+    return memoryview(np.asarray(values, dtype=np.uint32).tobytes())
+
+
+def f32(values):
+    return memoryview(np.asarray(values, dtype=np.float32).tobytes())
+
+
+@pytest.fixture
+def widget(session):
+    return session.widget()
+
+
+def test_binary_round_trip_and_errors():
+    data = np.array([[1.5, -2.0], [3.0, 4.0]], dtype=np.float32)
+    raw = array_to_bytes(data, np.float32)
+    assert len(raw) == 16
+    np.testing.assert_array_equal(bytes_to_array(memoryview(raw), np.float32, "x").reshape(2, 2), data)
+    with pytest.raises(ValueError, match="whole number of uint32"):
+        bytes_to_array(b"abcde", np.uint32, "selection")
+    assert (label_dtype(10), label_dtype(256), label_dtype(257)) == ("uint8", "uint8", "uint16")
+    with pytest.raises(ValueError, match="at most 65,536"):
+        label_dtype(70_000)
+
+
+def test_buffer_trait_accepts_memoryview_and_rejects_lists():
+    import traitlets
+
+    class Holder(traitlets.HasTraits):
+        data = Buffer()
+
+    holder = Holder()
+    holder.data = memoryview(b"\x01\x02")
+    assert holder.data == b"\x01\x02"
+    with pytest.raises(traitlets.TraitError):
+        holder.data = [1, 2]
+
+
+def test_square_bounds_contain_points_and_are_square():
+    pts = np.array([[0, 0], [10, 2], [4, -1]], dtype=np.float32)
+    x0, x1, y0, y1 = square_bounds(pts)
+    assert x1 - x0 == pytest.approx(y1 - y0)
+    assert x0 < 0 and x1 > 10 and y0 < -1 and y1 > 2
+
+
+def test_widget_mirrors_session(widget, session):
+    n = len(session.labels)
+    assert len(widget.positions) == 8 * n
+    assert len(widget.labels) == n and widget.label_dtype == "uint8"
+    assert widget.class_names == session.class_names and len(widget.colors) == len(session.class_names)
+    assert widget.targets == array_to_bytes(np.full((n, 2), np.nan), np.float32)
+    assert "<table" in widget.metrics_html
+    assert session.widget() is widget
+
+
+def test_selection_from_view_reaches_session_and_back(widget, session):
+    widget.selection = u32([7, 3, 3])
+    np.testing.assert_array_equal(session.selection, [3, 7])
+    session.select("4")
+    assert np.array_equal(bytes_to_array(widget.selection, np.uint32, "s"), np.flatnonzero(session.labels == 4))
+
+
+def test_bad_selection_is_reported_and_not_applied(widget, session):
+    session.select([1, 2])
+    widget.selection = u32([1, len(session.labels)])
+    assert "selection must be integer indices" in widget.error
+    np.testing.assert_array_equal(session.selection, [1, 2])
+    np.testing.assert_array_equal(bytes_to_array(widget.selection, np.uint32, "s"), [1, 2])
+
+
+def test_move_message_edits_exactly_the_moved_points(widget, session):
+    indices = [5, 9, 11]
+    targets = session.positions[indices] + np.float32([1.0, -2.0])
+    widget._on_message(widget, {"type": "move"}, [u32(indices), f32(targets)])
+    assert widget.error == ""
+    edited = np.flatnonzero(np.isfinite(session.targets[:, 0]))
+    np.testing.assert_array_equal(edited, indices)
+    np.testing.assert_allclose(session.targets[indices], targets)
+    assert widget.targets == array_to_bytes(session.targets, np.float32)
+    assert widget.can_undo and not widget.can_redo
+
+    widget._on_message(widget, {"type": "undo"}, [])
+    assert not np.isfinite(session.targets).any() and widget.can_redo
+    widget._on_message(widget, {"type": "redo"}, [])
+    assert np.isfinite(session.targets[:, 0]).sum() == 3
+    widget._on_message(widget, {"type": "reset"}, [])
+    assert not np.isfinite(session.targets).any() and not widget.can_undo
+
+
+@pytest.mark.parametrize("buffers, message", [
+    ([u32([1, 2])], "needs 2 buffers"),
+    ([u32([1, 2]), f32([0, 0, 1])], "needs 4 target values"),
+    ([u32([1, 10_000]), f32([0, 0, 1, 1])], "indices must be in"),
+    ([u32([1]), f32([np.nan, 0])], "targets must be finite"),
+    ([memoryview(b"abc"), f32([0, 0])], "whole number of uint32"),
+])
+def test_malformed_move_is_rejected_and_nothing_applied(widget, session, buffers, message):
+    session.shift("1", (1.0, 0.0))
+    before = session.targets.copy()
+    widget._on_message(widget, {"type": "move"}, buffers)
+    assert message in widget.error
+    np.testing.assert_array_equal(session.targets, before)
+    assert len(session.edits.edits) == 1
+
+
+def test_unknown_message_is_reported(widget):
+    widget._on_message(widget, {"type": "explode"}, [])
+    assert "unknown message type 'explode'" in widget.error
+
+
+def test_finetune_message_trains_and_updates_positions(widget, session):
+    session.shift("3", (2.0, 2.0))
+    widget.epochs, widget.lam = 1, 0.5
+    before = widget.positions
+    widget._on_message(widget, {"type": "finetune"}, [])
+    assert session.wait(timeout=120)
+    assert session.last_error is None
+    assert widget.positions != before
+    assert widget.positions == array_to_bytes(session.positions, np.float32)
+    assert not widget.training and widget.status.startswith("done: 1/1")
+    assert widget.progress["epoch"] == 1 and widget.progress["batch"] == widget.progress["n_batches"]
+    assert "PLSD" in widget.metrics_html
+
+
+def test_finetune_with_invalid_lambda_shows_error(widget, session):
+    session.shift("3", (2.0, 2.0))
+    widget.lam = 1.5
+    widget._on_message(widget, {"type": "finetune"}, [])
+    assert "lam" in widget.error and not session.is_training
+
+
+def test_missing_bundle_says_how_to_build(monkeypatch, session, tmp_path):
+    from plsd_widget.widget import session_widget
+
+    monkeypatch.setattr(session_widget, "STATIC", tmp_path)
+    with pytest.raises(FileNotFoundError, match="npm run build"):
+        session_widget.PLSDWidget(session)
