@@ -273,14 +273,23 @@ function render({ model, el }) {
     editedOnly.checked = model.get("edited_only");
   };
   const writeInput = (name, value) => { model.set(name, value); model.save_changes(); };
-  epochs.addEventListener("change", () => {
+  const commitEpochs = () => {
     const value = Number.parseInt(epochs.value, 10);
     if (Number.isInteger(value) && value >= 1) writeInput("epochs", value); else syncInputs();
-  });
-  lam.addEventListener("change", () => {
+  };
+  const commitLam = () => {
     const value = Number.parseFloat(lam.value);
     if (value >= 0 && value <= 1) writeInput("lam", value); else syncInputs();
-  });
+  };
+  // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
+  // Enter ourselves and keep the key from reaching the notebook.
+  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam]]) {
+    input.addEventListener("change", commit);
+    input.addEventListener("keydown", (event) => {
+      event.stopPropagation();
+      if (event.key === "Enter") commit();
+    });
+  }
   editedOnly.addEventListener("change", () => writeInput("edited_only", editedOnly.checked));
 
   const handlers = [

@@ -1,0 +1,120 @@
+"""The whole loop in a real JupyterLab and Chromium: lasso, drag, edit reaches Python, one epoch moves points.
+
+Every wait is on a condition (a DOM attribute, a kernel value), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from tests.browser.jupyter import ARTIFACTS, kernel_json, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "e2e.ipynb"
+SETUP = """\
+import numpy as np
+from plsd_widget.demo import default_session
+session = default_session(cnn_epochs=2)
+view = session.widget()
+view"""
+ROOT_SELECTOR = "[data-testid=plsd-widget]"
+
+
+def write_notebook(directory):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(SETUP)]
+    nbformat.write(nb, directory / NOTEBOOK)
+
+
+def widget_data(page, key: str) -> str | None:
+    return page.eval_on_selector(ROOT_SELECTOR, f"el => el.dataset.{key} ?? null")
+
+
+def open_notebook_and_run(page, lab):
+    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp?.shell?.currentWidget;"
+        " return w?.sessionContext?.session?.kernel?.status === 'idle'; }",
+        timeout=120_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(f"{ROOT_SELECTOR}[data-ready=true]", timeout=240_000)
+
+
+def wait_for_status(page, prefix: str):
+    page.wait_for_function(
+        f"() => (document.querySelector('{ROOT_SELECTOR}').dataset.status || '').startsWith('{prefix}')",
+        timeout=240_000)
+
+
+def drag(page, points, steps=8):
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point, steps=steps)
+    page.mouse.up()
+
+
+def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
+    write_notebook(jupyter_lab.root)
+    try:
+        open_notebook_and_run(page, jupyter_lab)
+        with jupyter_lab.kernel_client(NOTEBOOK) as kernel:
+            n_points = kernel_json(kernel, "len(session.labels)")
+            assert widget_data(page, "nPoints") == str(n_points)
+
+            # A real mouse lasso around the middle-left of the plot.
+            box = page.locator("[data-testid=plot]").bounding_box()
+            x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+            lasso = [(x0 + w * fx, y0 + h * fy) for fx, fy in
+                     [(0.2, 0.25), (0.5, 0.25), (0.5, 0.75), (0.2, 0.75), (0.2, 0.26)]]
+            drag(page, lasso)
+            page.wait_for_function(f"() => Number(document.querySelector('{ROOT_SELECTOR}').dataset.nSelected) > 0")
+            n_selected = int(widget_data(page, "nSelected"))
+            assert 0 < n_selected < n_points
+            selected = wait_until(
+                lambda: (s := kernel_json(kernel, "session.selection.tolist()")) and len(s) == n_selected and s,
+                60, "the lasso selection to reach the Python session")
+
+            # Drag the selection right and up in Move mode.
+            page.click("[data-testid=mode-move]")
+            cx, cy = x0 + w * 0.35, y0 + h * 0.5
+            drag(page, [(cx, cy), (cx + 90, cy - 60)], steps=12)
+            page.wait_for_function(f"() => document.querySelector('{ROOT_SELECTOR}').dataset.nEdited === '{n_selected}'")
+            edit = kernel_json(kernel, "{'edited': np.flatnonzero(np.isfinite(session.targets[:, 0])).tolist(),"
+                                       " 'shift': np.nanmean(session.targets - session.positions, axis=0).tolist()}")
+            assert edit["edited"] == selected, "targets must change for exactly the selected points"
+            assert edit["shift"][0] > 0 and edit["shift"][1] > 0, "dragging right and up moves targets +x, +y"
+            page.screenshot(path=str(ARTIFACTS / "e2e_after_drag.png"))
+
+            # One epoch of PLSD from the widget's button; the positions in the view must change.
+            page.fill("[data-testid=epochs]", "1")
+            page.press("[data-testid=epochs]", "Enter")
+            page.fill("[data-testid=lam]", "0.6")
+            page.press("[data-testid=lam]", "Enter")
+            wait_until(lambda: kernel_json(kernel, "view.lam") == 0.6, 30, "λ=0.6 to reach the kernel")
+            before = widget_data(page, "positionsChecksum")
+            page.click("[data-testid=finetune]")
+            wait_for_status(page, "done: 1/1")
+            page.wait_for_function(
+                f"() => document.querySelector('{ROOT_SELECTOR}').dataset.positionsChecksum !== '{before}'")
+            assert kernel_json(kernel, "len(session.checkpoints)") == 2
+            assert "PLSD" in page.inner_text("[data-testid=metrics]")
+            page.screenshot(path=str(ARTIFACTS / "e2e_after_finetune.png"))
+
+            # A long run stops from the Stop button, keeping only completed epochs.
+            page.fill("[data-testid=epochs]", "500")
+            page.press("[data-testid=epochs]", "Enter")
+            wait_until(lambda: kernel_json(kernel, "view.epochs") == 500, 30, "epochs=500 to reach the kernel")
+            page.click("[data-testid=finetune]")
+            page.wait_for_function(f"() => document.querySelector('{ROOT_SELECTOR}').dataset.training === 'true'")
+            page.click("[data-testid=stop]")
+            wait_for_status(page, "stopped")
+            assert not kernel_json(kernel, "session.is_training")
+            assert 2 <= kernel_json(kernel, "len(session.checkpoints)") < 2 + 500
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"))
+        raise
