@@ -65,7 +65,11 @@ function render({ model, el }) {
   const status = h("div", { class: "plsd-status", "data-testid": "status" });
   const errorText = h("span");
   const errorBox = h("div", { class: "plsd-error", "data-testid": "error", role: "alert" }, [
-    errorText, h("button", { text: "×", title: "Dismiss", onclick: () => { model.set("error", ""); model.save_changes(); } }),
+    errorText, h("button", { text: "×", title: "Dismiss", onclick: () => {
+      showError("");
+      model.set("error", "");
+      model.save_changes();
+    } }),
   ]);
   const train = h("div", { class: "plsd-train" }, [
     h("label", {}, ["Epochs ", epochs]),
