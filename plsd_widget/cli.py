@@ -58,14 +58,36 @@ def open_lab(port: int | None) -> int:
     return subprocess.call(cmd)
 
 
+def _positive_int(text: str) -> int:
+    """Parse ``--epochs``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """Parse ``--lam``: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="plsd-widget", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo on the embedded default (sklearn digits)")
     demo.add_argument("--headless", action="store_true", help="no browser: scripted edit, table, HTML report")
     demo.add_argument("--out", type=Path, default=Path("plsd_report.html"), help="report path (headless)")
-    demo.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (headless)")
-    demo.add_argument("--lam", type=float, default=0.5, help="λ, weight of the embedding term (headless)")
+    demo.add_argument("--epochs", type=_positive_int, default=3, help="fine-tuning epochs (headless)")
+    demo.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (headless)")
     demo.add_argument("--port", type=int, default=None, help="JupyterLab port")
     args = parser.parse_args(argv)
     if args.headless:

@@ -26,14 +26,25 @@ def default_session(*, cnn_epochs: int = 3, random_state: int = 0, verbose: bool
 
 
 def most_confused_pair(session: Session) -> tuple[int, int]:
-    """The two classes the classifier mixes up most on the training split (a, b with a < b)."""
+    """The two classes the classifier mixes up most on the training split (a, b with a < b).
+
+    Raises
+    ------
+    ValueError
+        If the classifier confuses no two classes there: there is nothing to separate.
+    """
     import torch
 
+    model = session.model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        preds = session.model(torch.from_numpy(session.x)).argmax(1).numpy()
+        preds = model(torch.from_numpy(session.x).to(device)).argmax(1).cpu().numpy()
     cm = confusion_matrix(session.y, preds, labels=np.arange(len(session.class_names))).astype(float)
     np.fill_diagonal(cm, 0)
     cm = cm + cm.T
+    if not cm.any():
+        raise ValueError("the classifier confuses no two classes on the training split; "
+                         "there is nothing to separate (train it for fewer epochs to see the demo's edit)")
     a, b = np.unravel_index(np.argmax(cm), cm.shape)
     return int(min(a, b)), int(max(a, b))
 

@@ -32,6 +32,11 @@ def class_report(y_true, y_pred, n_classes: int) -> ClassReport:
     return ClassReport(p, r, f, s, float((y_true == y_pred).mean()) if y_true.size else float("nan"))
 
 
+def _signed(value: float) -> str:
+    """``value`` with an explicit sign and 3 decimals; a change that rounds to 0 reads "+0.000"."""
+    return f"{round(value, 3) + 0.0:+.3f}"  # + 0.0 turns -0.0 into 0.0
+
+
 class MetricsTable:
     """Per-class F1 (and precision/recall) of several runs, with deltas against the first.
 
@@ -64,12 +69,12 @@ class MetricsTable:
                 rep = self.reports[name]
                 row += [f"{rep.precision[c]:.3f}", f"{rep.recall[c]:.3f}", f"{rep.f1[c]:.3f}"]
                 if i:
-                    row.append(f"{rep.f1[c] - first.f1[c]:+.3f}")
+                    row.append(_signed(rep.f1[c] - first.f1[c]))
             out.append(row)
         acc = ["accuracy", str(int(first.support.sum()))]
         for i, name in enumerate(names):
             rep = self.reports[name]
-            acc += ["", "", f"{rep.accuracy:.3f}"] + ([f"{rep.accuracy - first.accuracy:+.3f}"] if i else [])
+            acc += ["", "", f"{rep.accuracy:.3f}"] + ([_signed(rep.accuracy - first.accuracy)] if i else [])
         out.append(acc)
         return out
 

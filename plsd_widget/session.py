@@ -51,6 +51,19 @@ class Session:
     random_state : int, default=0
     verbose : bool, default=False
         Show progress bars while fitting the embedding.
+
+    Attributes
+    ----------
+    checkpoints : list of dict
+        Model state dicts: the original weights, then one per completed epoch.
+    history : list of dict
+        One entry per completed epoch: ``epoch`` (its index in ``checkpoints``) and
+        the epoch's mean ``loss``, ``ce`` and ``emb`` over its batches.
+    reports : dict of str to ClassReport
+        ``"before"``; ``"PLSD"`` once an epoch completed; ``"baseline (CE)"`` while it
+        matches the number of PLSD epochs.
+    last_error : Exception or None
+        What ended the last fine-tuning run, if it failed.
     """
 
     def __init__(self, model, layer, x, y, *, x_test=None, y_test=None, class_names=None,
@@ -88,12 +101,12 @@ class Session:
         self._listeners = defaultdict(list)
         self._original_state = copy.deepcopy(model.state_dict())
         self.checkpoints = [self._original_state]
-        self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
         self.history: list[dict] = []
         self._lr = 0.01
+        self._baseline_epochs = 0
         self.reports = {"before": self._evaluate(model)}
 
     # ---- state the widget reads -------------------------------------------------
@@ -104,6 +117,7 @@ class Session:
 
     @property
     def labels(self) -> np.ndarray:
+        """Integer class labels of ``x``, shape (n,)."""
         return self.y
 
     @property
@@ -113,21 +127,25 @@ class Session:
 
     @property
     def edits(self) -> EditLog:
+        """The edit log the targets come from (undo/redo act on it)."""
         return self._edits
 
     @property
     def selection(self) -> np.ndarray:
+        """Indices of the selected points, sorted uint32."""
         return self._selection
 
     @property
     def is_training(self) -> bool:
+        """Whether a fine-tuning run is going on in the worker thread."""
         return self._worker is not None and self._worker.is_alive()
 
     @property
     def metrics(self) -> MetricsTable:
         """Per-class precision/recall/F1: before, baseline (if run) and after PLSD."""
-        order = [k for k in ("before", "baseline (CE)", "PLSD") if k in self.reports]
-        return MetricsTable({k: self.reports[k] for k in order}, self.class_names)
+        reports = dict(self.reports)  # a snapshot: the worker thread updates it
+        order = [k for k in ("before", "baseline (CE)", "PLSD") if k in reports]
+        return MetricsTable({k: reports[k] for k in order}, self.class_names)
 
     # ---- events -------------------------------------------------------------------
     def on(self, event: str, callback) -> None:
@@ -209,10 +227,17 @@ class Session:
         return class_report(y, preds, len(self.class_names))
 
     def _refresh(self) -> None:
+        """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
         H = extract_activations(self.model, self.layer, self.x)
         self._positions = self.embedding.transform(H)
         self._emit("positions")
-        self.reports["PLSD"] = self._evaluate(self.model)
+        epochs = len(self.checkpoints) - 1
+        if epochs:
+            self.reports["PLSD"] = self._evaluate(self.model)
+        else:
+            self.reports.pop("PLSD", None)
+        if self._baseline_epochs != epochs:  # the baseline is only a fair comparison at equal epochs
+            self.reports.pop("baseline (CE)", None)
         self._emit("metrics", html=self.metrics.to_html())
 
     def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
@@ -231,7 +256,7 @@ class Session:
         edited_only : bool, default=True
             Embedding term only for edited points; else unedited points are held in place.
         lr : float, optional
-            SGD learning rate (Nesterov 0.9); defaults to the last one used, 0.01 at first.
+            SGD learning rate (Nesterov 0.9); defaults to the last valid one passed, 0.01 at first.
         batch_size : int, default=64
         block : bool, default=False
             Wait for the run to finish and re-raise any error it met.
@@ -239,12 +264,13 @@ class Session:
         if self.is_training:
             raise RuntimeError("fine-tuning is already running; call session.stop() or session.wait() first")
         epochs = check_positive_int(epochs, "epochs")
-        self._lr = self._lr if lr is None else lr
         trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
-                              lr=self._lr, scale=self.embedding_scale, batch_size=batch_size, device=self.device,
+                              lr=self._lr if lr is None else lr, scale=self.embedding_scale,
+                              batch_size=batch_size, device=self.device,
                               random_state=self.random_state + len(self.checkpoints))
         targets = self.targets
         trainer.prepare_targets(targets, self._positions)  # validate before starting the thread
+        self._lr = trainer.lr
         self._stop.clear()
         self.last_error = None
         self._worker = threading.Thread(target=self._run, args=(trainer, targets, epochs),
@@ -257,11 +283,17 @@ class Session:
                 raise self.last_error
 
     def _run(self, trainer, targets, epochs):
+        sums = dict.fromkeys(("loss", "ce", "emb"), 0.0)  # of the current epoch's batches
+
         def on_step(_step, logs):
             self._emit("progress", **{k: logs[k] for k in ("epoch", "n_epochs", "batch", "n_batches", "loss")})
+            for k in sums:
+                sums[k] += logs[k]
             if logs["epoch_end"]:
                 self.checkpoints.append(copy.deepcopy(self.model.state_dict()))
-                self.history.append({k: logs[k] for k in ("ce", "emb", "loss")} | {"epoch": len(self.checkpoints) - 1})
+                self.history.append({"epoch": len(self.checkpoints) - 1}
+                                    | {k: v / logs["n_batches"] for k, v in sums.items()})
+                sums.update(dict.fromkeys(sums, 0.0))
                 self._refresh()
                 self._emit("status", message=f"training: {logs['epoch']}/{epochs} epochs", training=True)
             return False
@@ -290,8 +322,11 @@ class Session:
     def run_baseline(self) -> None:
         """Train the starting model with cross-entropy only for as many epochs as PLSD ran.
 
-        The result appears as "baseline (CE)" in ``metrics``, the fair comparison for PLSD.
+        The result appears as "baseline (CE)" in ``metrics``, the fair comparison for PLSD,
+        until PLSD epochs are added or rolled back; then run it again.
         """
+        if self.is_training:
+            raise RuntimeError("wait for the running fine-tuning (session.wait()) before running the baseline")
         epochs = len(self.checkpoints) - 1
         if epochs < 1:
             raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
@@ -301,16 +336,21 @@ class Session:
                               device=self.device, random_state=self.random_state + 1)
         trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs)
         self.reports["baseline (CE)"] = self._evaluate(model)
+        self._baseline_epochs = epochs
         self._emit("metrics", html=self.metrics.to_html())
 
     def rollback(self, epoch: int = 0) -> None:
-        """Restore the model to its weights after fine-tuning epoch ``epoch`` (0 = the original)."""
+        """Restore the model to its weights after fine-tuning epoch ``epoch`` (0 = the original).
+
+        Later checkpoints and their ``history`` go; so does a baseline trained for more epochs.
+        """
         if self.is_training:
             raise RuntimeError("stop the running fine-tuning before rolling back")
         if not 0 <= epoch < len(self.checkpoints):
             raise ValueError(f"epoch must be in [0, {len(self.checkpoints) - 1}], got {epoch}")
         self.model.load_state_dict(self.checkpoints[epoch])
         del self.checkpoints[epoch + 1:]
+        del self.history[epoch:]
         self._refresh()
 
     # ---- display -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The headless demo (the README's main job) and the quick-start notebook, executed for real."""
+"""The demo: CLI argument checks, the confused pair it edits, and the headless demo (the README's main job)
+and the quick-start notebook, executed for real."""
 
 from pathlib import Path
 
@@ -7,6 +8,31 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("args, message", [(["--epochs", "0"], "--epochs: must be a positive integer"),
+                                           (["--lam", "1.5"], "--lam: must be a number in [0, 1]")])
+def test_demo_rejects_bad_arguments_before_any_work(capsys, args, message):
+    from plsd_widget.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--headless", *args])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+
+
+def test_most_confused_pair_needs_a_confusion(session):
+    import torch
+
+    from plsd_widget.demo import most_confused_pair
+
+    a, b = most_confused_pair(session)
+    assert 0 <= a < b < len(session.class_names)
+    with torch.no_grad():
+        session.y = session.model(torch.from_numpy(session.x)).argmax(1).numpy()  # a classifier that is always right
+    with pytest.raises(ValueError, match="confuses no two classes"):
+        most_confused_pair(session)
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from plsd_widget.models import SmallCNN
 from plsd_widget.session import Session
 
 
@@ -71,6 +70,10 @@ def test_finetune_in_background_updates_positions_and_metrics(session):
     assert rec.events[-1] == ("status", {"message": "done: 2/2 epochs", "training": False})
     assert not np.allclose(before, session.positions)
     assert len(session.checkpoints) == 3 and len(session.history) == 2
+    for entry in session.history:  # each epoch's mean over its batches, not its last batch
+        losses = [p["loss"] for n, p in rec.events if n == "progress" and p["epoch"] == entry["epoch"]]
+        assert len(losses) == 22 and entry["loss"] == pytest.approx(np.mean(losses), rel=1e-6)
+        assert set(entry) == {"epoch", "loss", "ce", "emb"}
     assert list(session.metrics.reports) == ["before", "PLSD"]
 
 
@@ -95,7 +98,17 @@ def test_finetune_argument_errors_raise_before_starting(session):
         session.finetune(lam=2)
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         session.finetune(epochs=0)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        session.finetune(lr=-1.0)
     assert not session.is_training and len(session.checkpoints) == 1
+
+
+def test_rejected_lr_is_not_remembered(session):
+    session.shift("3", (1, 1))
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        session.finetune(lr=-1.0)
+    session.finetune(epochs=1, block=True)  # runs with the default lr, not the rejected one
+    assert len(session.checkpoints) == 2
 
 
 def test_second_run_while_training_is_refused(session):
@@ -104,6 +117,8 @@ def test_second_run_while_training_is_refused(session):
     try:
         with pytest.raises(RuntimeError, match="already running"):
             session.finetune(epochs=1)
+        with pytest.raises(RuntimeError, match="before running the baseline"):
+            session.run_baseline()
     finally:
         session.stop()
         session.wait(60)
@@ -126,12 +141,22 @@ def test_baseline_and_rollback(session):
         session.run_baseline()
     original = {k: v.clone() for k, v in session.model.state_dict().items()}
     session.shift("3", (5.0, 0.0))
-    session.finetune(epochs=1, block=True)
+    session.finetune(epochs=2, block=True)
     session.run_baseline()
     assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]
+    assert "F1 baseline (CE)" in session.metrics.to_html()
+    session.rollback(1)  # the 2-epoch baseline no longer compares with 1 PLSD epoch
+    assert len(session.checkpoints) == 2 and [h["epoch"] for h in session.history] == [1]
+    assert list(session.metrics.reports) == ["before", "PLSD"]
+    session.run_baseline()
+    assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]
+    session.finetune(epochs=1, block=True)  # PLSD now has 2 epochs, the baseline 1
+    assert list(session.metrics.reports) == ["before", "PLSD"]
     session.rollback(0)
     state = session.model.state_dict()
     assert all(torch.equal(state[k], original[k]) for k in original)
+    assert len(session.checkpoints) == 1 and session.history == []
+    assert list(session.metrics.reports) == ["before"]
 
 
 def test_construction_errors(digits, trained_cnn, fitted_embedding):
