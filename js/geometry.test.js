@@ -1,26 +1,27 @@
-import { describe, expect, it } from "vitest";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 import { draggedTargets, editedPoint, linearScale, toNdc } from "./geometry.js";
 
 describe("linearScale", () => {
   it("maps, inverts and updates its domain and range like d3", () => {
     const s = linearScale([0, 10], [0, 100]);
-    expect(s(2.5)).toBe(25);
-    expect(s.invert(75)).toBe(7.5);
+    assert.equal(s(2.5), 25);
+    assert.equal(s.invert(75), 7.5);
     s.domain([-1, 1]).range([200, 0]);
-    expect(s(1)).toBe(0);
-    expect(s.invert(100)).toBe(0);
-    expect(s.domain()).toEqual([-1, 1]);
+    assert.equal(s(1), 0);
+    assert.equal(s.invert(100), 0);
+    assert.deepEqual(s.domain(), [-1, 1]);
     const copy = s.copy();
     copy.domain([0, 1]);
-    expect(s.domain()).toEqual([-1, 1]);
+    assert.deepEqual(s.domain(), [-1, 1]);
   });
 });
 
 describe("toNdc", () => {
   it("maps the bounds onto [-1, 1] on both axes", () => {
     const { x, y } = toNdc(new Float32Array([-5, 10, 5, 30, 0, 20]), [-5, 5, 10, 30]);
-    expect(Array.from(x)).toEqual([-1, 1, 0]);
-    expect(Array.from(y)).toEqual([-1, 1, 0]);
+    assert.deepEqual(Array.from(x), [-1, 1, 0]);
+    assert.deepEqual(Array.from(y), [-1, 1, 0]);
   });
 });
 
@@ -29,13 +30,13 @@ describe("drag edits", () => {
   const targets = new Float32Array([NaN, NaN, 5, 6, NaN, NaN]);
 
   it("uses a point's target when it has one", () => {
-    expect(editedPoint(positions, targets, 1)).toEqual([5, 6]);
-    expect(editedPoint(positions, targets, 2)).toEqual([2, 2]);
-    expect(editedPoint(positions, new Float32Array(0), 1)).toEqual([1, 1]);
+    assert.deepEqual(editedPoint(positions, targets, 1), [5, 6]);
+    assert.deepEqual(editedPoint(positions, targets, 2), [2, 2]);
+    assert.deepEqual(editedPoint(positions, new Float32Array(0), 1), [1, 1]);
   });
 
   it("shifts the edited picture of the selection, composing with earlier edits", () => {
     const out = draggedTargets(positions, targets, [2, 1], 0.5, -1);
-    expect(Array.from(out)).toEqual([2.5, 1, 5.5, 5]);
+    assert.deepEqual(Array.from(out), [2.5, 1, 5.5, 5]);
   });
 });

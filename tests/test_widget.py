@@ -1,6 +1,6 @@
 """The widget's Python side: traits mirror the session, messages from the view become edits.
 
-The front-end itself is tested in ``js/*.test.js`` (vitest) and in a real browser in
+The front-end itself is tested in ``js/*.test.js`` (``node --test``) and in a real browser in
 ``tests/browser/``.
 """
 
