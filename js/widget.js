@@ -37,6 +37,7 @@ function render({ model, el }) {
     mode: "lasso",
   };
   const dark = isDarkTheme();
+  const colors = model.get("colors");
 
   // ---- DOM -----------------------------------------------------------------------
   const modeButtons = MODES.map(([mode, label, title]) =>
@@ -92,7 +93,7 @@ function render({ model, el }) {
   const renderer = createRenderer(glCanvas, {
     width, height, dark,
     bounds: model.get("bounds"),
-    colors: model.get("colors"),
+    colors,
     onSelect: (indices) => {
       state.selection = indices;
       model.set("selection", encodeIndices(indices));
@@ -122,7 +123,6 @@ function render({ model, el }) {
 
   // ---- edits on the overlay ----------------------------------------------------------
   let drag = null;
-  const colors = model.get("colors");
 
   // Targets of edited points as rings, joined to where the model puts them now.
   function drawOverlay(dx = 0, dy = 0) {
