@@ -1,0 +1,33 @@
+"""The self-contained HTML report: inline SVG and CSS, no scripts, no network."""
+
+import numpy as np
+
+from plsd_widget.metrics import MetricsTable, class_report
+from plsd_widget.report import scatter_svg, write_report
+
+
+def test_scatter_svg_draws_every_point_and_arrows_for_edits():
+    pos = np.array([[0, 0], [1, 1], [2, 0]], dtype=np.float32)
+    targets = np.full_like(pos, np.nan)
+    targets[1] = (3, 3)
+    svg = scatter_svg(pos, np.array([0, 1, 0]), ["#111111", "#222222"], targets=targets)
+    assert svg.count("<circle") == 3 and svg.count("<line") == 1
+    assert svg.count('fill="#111111"') == 2
+
+
+def test_write_report_is_self_contained(tmp_path):
+    rng = np.random.default_rng(0)
+    before = rng.normal(size=(20, 2)).astype(np.float32)
+    labels = np.repeat([0, 1], 10)
+    targets = np.full_like(before, np.nan)
+    targets[:5] = before[:5] + 1
+    y_pred = labels.copy()
+    y_pred[0] = 1
+    metrics = MetricsTable({"before": class_report(labels, y_pred, 2), "PLSD": class_report(labels, labels, 2)},
+                           ["a<b", "c"])
+    path = write_report(tmp_path / "r.html", before=before, after=before + 0.1, labels=labels,
+                        class_names=["a<b", "c"], targets=targets, metrics=metrics, summary="edit & check")
+    text = path.read_text()
+    assert text.count("<svg") == 2 and text.count("<line") == 5
+    assert "a&lt;b" in text and "edit &amp; check" in text and "F1 PLSD" in text
+    assert "<script" not in text and "src=" not in text and "<link" not in text
