@@ -61,14 +61,20 @@ class JupyterLab:
     def __init__(self, root: Path, runtime: Path):
         self.root, self.runtime = root, runtime
         self.port, self.token = free_port(), secrets.token_hex(16)
-        env = os.environ | {"JUPYTER_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1"}
+        settings = root.parent / "settings"
+        # Own user settings: nothing from the developer's JupyterLab, and no news prompt.
+        news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text(json.dumps({"fetchNews": "false"}))
+        env = os.environ | {"JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+                            "PYTHONUNBUFFERED": "1"}
         self.log = open(root.parent / "jupyterlab.log", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", f"--ServerApp.token={self.token}",
              f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
              f"--LabServerApp.workspaces_dir={root.parent / 'workspaces'}",
-             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root,
         )
         wait_until(lambda: self.api("status"), 120, "JupyterLab to answer on loopback")

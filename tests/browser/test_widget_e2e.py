@@ -70,7 +70,7 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             box = page.locator("[data-testid=plot]").bounding_box()
             x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
             lasso = [(x0 + w * fx, y0 + h * fy) for fx, fy in
-                     [(0.2, 0.25), (0.5, 0.25), (0.5, 0.75), (0.2, 0.75), (0.2, 0.26)]]
+                     [(0.2, 0.25), (0.5, 0.25), (0.5, 0.75), (0.2, 0.75)]]  # the lasso closes itself
             drag(page, lasso)
             page.wait_for_function(f"() => Number(document.querySelector('{ROOT_SELECTOR}').dataset.nSelected) > 0")
             n_selected = int(widget_data(page, "nSelected"))
