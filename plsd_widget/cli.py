@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def open_lab(port: int | None) -> int:
         print("JupyterLab is not installed; `pip install plsd_widget[notebook]`", file=sys.stderr)
         return 2
     cmd = [jupyter, "lab", str(NOTEBOOK)] + ([f"--port={port}"] if port else [])
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers often run as root; JupyterLab refuses it otherwise
     return subprocess.call(cmd)
 
 
