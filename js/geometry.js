@@ -62,3 +62,28 @@ export function draggedTargets(positions, targets, indices, dx, dy) {
   }
   return out;
 }
+
+/** Centroid of the selection's edited picture (where each point is drawn). */
+export function editedCentroid(positions, targets, indices) {
+  let sx = 0;
+  let sy = 0;
+  for (const i of indices) {
+    const [x, y] = editedPoint(positions, targets, i);
+    sx += x;
+    sy += y;
+  }
+  return indices.length ? [sx / indices.length, sy / indices.length] : [NaN, NaN];
+}
+
+/**
+ * Eq. 2 of the paper for a preview: y' = y + κ(c − y), i.e. the offset from the
+ * centroid c scaled by (1 − κ). κ > 0 contracts, κ < 0 expands.
+ */
+export function contractPoint([x, y], [cx, cy], kappa) {
+  return [x + kappa * (cx - x), y + kappa * (cy - y)];
+}
+
+/** The κ of one wheel gesture: each notch contracts (scroll up) or expands by `step`, compounding. */
+export function wheelKappa(notches, step = 0.1) {
+  return 1 - (1 - step) ** notches;
+}

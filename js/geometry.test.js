@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { draggedTargets, editedPoint, linearScale, toNdc } from "./geometry.js";
+import {
+  contractPoint, draggedTargets, editedCentroid, editedPoint, linearScale, toNdc, wheelKappa,
+} from "./geometry.js";
 
 describe("linearScale", () => {
   it("maps, inverts and updates its domain and range like d3", () => {
@@ -38,5 +40,27 @@ describe("drag edits", () => {
   it("shifts the edited picture of the selection, composing with earlier edits", () => {
     const out = draggedTargets(positions, targets, [2, 1], 0.5, -1);
     assert.deepEqual(Array.from(out), [2.5, 1, 5.5, 5]);
+  });
+});
+
+describe("contract edits", () => {
+  const positions = new Float32Array([0, 0, 2, 0, 0, 2]);
+  const targets = new Float32Array([NaN, NaN, 4, 0, NaN, NaN]);
+
+  it("finds the centroid of the edited picture", () => {
+    assert.deepEqual(editedCentroid(positions, targets, [0, 1]), [2, 0]);
+    assert.deepEqual(editedCentroid(positions, targets, []).map(Number.isNaN), [true, true]);
+  });
+
+  it("follows Eq. 2: kappa 1 collapses on the centroid, 0.5 halves, -1 doubles the offset", () => {
+    assert.deepEqual(contractPoint([4, 2], [2, 0], 1), [2, 0]);
+    assert.deepEqual(contractPoint([4, 2], [2, 0], 0.5), [3, 1]);
+    assert.deepEqual(contractPoint([4, 2], [2, 0], -1), [6, 4]);
+  });
+
+  it("compounds wheel notches into one kappa", () => {
+    assert.equal(wheelKappa(0), 0);
+    assert.ok(Math.abs(wheelKappa(2) - 0.19) < 1e-12);
+    assert.ok(Math.abs(wheelKappa(-1) + 1 / 9) < 1e-12); // expanding: kappa < 0
   });
 });

@@ -34,6 +34,8 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     mouseMode: "lasso",
     lassoType: LASSO_TYPES.lasso,
     deselectOnDblClick: true,
+    // Shift adds to the selection, Alt removes from it (lasso, box, click).
+    actionKeyMap: { merge: "shift", remove: "alt" },
   });
   let pending = null;
   let running = false;
@@ -96,6 +98,8 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     },
     dataToScreen: (x, y) => [xScale(x), yScale(y)],
     screenToData: (px, py) => [xScale.invert(px), yScale.invert(py)],
+    /** The rendered points as a canvas image source (for PNG export). */
+    canvas,
     destroy: () => plot.destroy(),
   };
 }

@@ -3,8 +3,10 @@
 // the user's actions (selection trait, messages for edits and training).
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
-import { draggedTargets, editedPoint } from "./geometry.js";
+import { contractPoint, draggedTargets, editedCentroid, editedPoint, wheelKappa } from "./geometry.js";
 import { createRenderer } from "./scatter.js";
+
+const CONTRACT_COMMIT_MS = 350; // an Alt+wheel gesture becomes one edit once the wheel rests
 
 const MODES = [
   ["lasso", "Lasso", "Draw a lasso to select points"],
@@ -45,9 +47,16 @@ function render({ model, el }) {
   const undo = h("button", { "data-testid": "undo", text: "Undo", onclick: () => model.send({ type: "undo" }) });
   const redo = h("button", { "data-testid": "redo", text: "Redo", onclick: () => model.send({ type: "redo" }) });
   const reset = h("button", { "data-testid": "reset", text: "Reset edits", onclick: () => model.send({ type: "reset" }) });
+  const clear = h("button", { "data-testid": "clear-selection", text: "Clear", title: "Clear the selection (Esc)",
+    onclick: () => setSelection([]) });
+  const invert = h("button", { "data-testid": "invert-selection", text: "Invert", title: "Select all other points",
+    onclick: () => setSelection(complement(state.selection, state.labels.length)) });
+  const png = h("button", { "data-testid": "export-png", text: "PNG", title: "Save the view as a PNG",
+    onclick: () => exportPng() });
   const selectionInfo = h("span", { class: "plsd-selection-info" });
   const toolbar = h("div", { class: "plsd-toolbar" }, [
-    h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]), selectionInfo,
+    h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]),
+    h("span", { class: "plsd-group" }, [clear, invert, png]), selectionInfo,
   ]);
 
   const glCanvas = h("canvas", { class: "plsd-gl" });
@@ -81,7 +90,7 @@ function render({ model, el }) {
   ]);
   const side = h("div", { class: "plsd-side" }, [legend, train]);
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
-  const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget" }, [
+  const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
     toolbar, errorBox, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
@@ -94,12 +103,7 @@ function render({ model, el }) {
     width, height, dark,
     bounds: model.get("bounds"),
     colors,
-    onSelect: (indices) => {
-      state.selection = indices;
-      model.set("selection", encodeIndices(indices));
-      model.save_changes();
-      showSelection();
-    },
+    onSelect: (indices) => sendSelection(indices),
     onView: () => drawOverlay(),
   });
   const ctx = overlay.getContext("2d");
@@ -122,10 +126,12 @@ function render({ model, el }) {
   resizeObserver.observe(plotBox);
 
   // ---- edits on the overlay ----------------------------------------------------------
-  let drag = null;
+  // While a drag or an Alt+wheel gesture is going on, `preview` maps a selected point's
+  // edited position (data units) to where it is drawn; nothing is sent until it ends.
+  let preview = null;
 
   // Targets of edited points as rings, joined to where the model puts them now.
-  function drawOverlay(dx = 0, dy = 0) {
+  function drawOverlay() {
     ctx.clearRect(0, 0, overlay.width, overlay.height);
     const { positions, targets, labels } = state;
     ctx.lineWidth = 1;
@@ -139,13 +145,12 @@ function render({ model, el }) {
       ctx.globalAlpha = 0.9;
       ctx.beginPath(); ctx.arc(tx, ty, 3, 0, 2 * Math.PI); ctx.stroke();
     }
-    if (drag) {
+    if (preview) {
       ctx.globalAlpha = 0.9;
       for (const i of state.selection) {
-        const [x, y] = editedPoint(positions, targets, i);
-        const [sx, sy] = renderer.dataToScreen(x, y);
+        const [sx, sy] = renderer.dataToScreen(...preview(editedPoint(positions, targets, i)));
         ctx.fillStyle = colors[labels[i]] ?? "#888";
-        ctx.beginPath(); ctx.arc(sx + dx, sy + dy, 3, 0, 2 * Math.PI); ctx.fill();
+        ctx.beginPath(); ctx.arc(sx, sy, 3, 0, 2 * Math.PI); ctx.fill();
       }
     }
     ctx.globalAlpha = 1;
@@ -155,35 +160,112 @@ function render({ model, el }) {
     const rect = overlay.getBoundingClientRect();
     return [event.clientX - rect.left, event.clientY - rect.top];
   }
+  function needSelection(what) {
+    if (state.selection.length) return true;
+    showError(`Select points first (Lasso or Box), then ${what}.`);
+    return false;
+  }
+
+  let dragStart = null;
   overlay.addEventListener("pointerdown", (event) => {
-    if (state.mode !== "move" || event.button !== 0) return;
-    if (!state.selection.length) {
-      showError("Select points first (Lasso or Box), then drag them in Move mode.");
-      return;
-    }
+    if (state.mode !== "move" || event.button !== 0 || !needSelection("drag them in Move mode")) return;
     overlay.setPointerCapture(event.pointerId);
-    drag = { start: localPoint(event) };
+    dragStart = renderer.screenToData(...localPoint(event));
+    preview = (p) => p;
     drawOverlay();
   });
   overlay.addEventListener("pointermove", (event) => {
-    if (!drag) return;
-    const [x, y] = localPoint(event);
-    drawOverlay(x - drag.start[0], y - drag.start[1]);
+    if (!dragStart) return;
+    const [x, y] = renderer.screenToData(...localPoint(event));
+    const [dx, dy] = [x - dragStart[0], y - dragStart[1]];
+    preview = ([px, py]) => [px + dx, py + dy];
+    drawOverlay();
   });
-  const endDrag = (event) => {
-    if (!drag) return;
-    const [x0, y0] = renderer.screenToData(...drag.start);
+  overlay.addEventListener("pointerup", (event) => {
+    if (!dragStart) return;
+    const [x0, y0] = dragStart;
     const [x1, y1] = renderer.screenToData(...localPoint(event));
-    drag = null;
+    dragStart = null;
+    preview = null;
     drawOverlay();
     if (x0 === x1 && y0 === y1) return;
     // Committed on release as one edit: indices + absolute targets, binary.
     const indices = Uint32Array.from(state.selection);
     const targets = draggedTargets(state.positions, state.targets, indices, x1 - x0, y1 - y0);
     model.send({ type: "move" }, undefined, [indices.buffer, targets.buffer]);
-  };
-  overlay.addEventListener("pointerup", endDrag);
-  overlay.addEventListener("pointercancel", () => { drag = null; drawOverlay(); });
+  });
+  overlay.addEventListener("pointercancel", () => { dragStart = null; preview = null; drawOverlay(); });
+
+  // Alt+wheel contracts (up) or expands (down) the selection toward its centroid (Eq. 2).
+  let wheel = null;
+  plotBox.addEventListener("wheel", (event) => {
+    if (!event.altKey) return; // a plain wheel zooms
+    event.preventDefault();
+    event.stopPropagation();
+    if (!needSelection("contract them with Alt+wheel")) return;
+    if (!wheel) wheel = { notches: 0, centre: editedCentroid(state.positions, state.targets, state.selection) };
+    wheel.notches += event.deltaY < 0 ? 1 : -1;
+    const kappa = wheelKappa(wheel.notches);
+    const { centre } = wheel;
+    preview = (p) => contractPoint(p, centre, kappa);
+    drawOverlay();
+    clearTimeout(wheel.timer);
+    wheel.timer = setTimeout(() => {
+      const indices = Uint32Array.from(state.selection);
+      wheel = null;
+      preview = null;
+      drawOverlay();
+      if (kappa !== 0) model.send({ type: "contract", kappa }, undefined, [indices.buffer]);
+    }, CONTRACT_COMMIT_MS);
+  }, { capture: true, passive: false });
+
+  // Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z redo, Esc clears; kept from JupyterLab's own shortcuts.
+  root.addEventListener("keydown", (event) => {
+    if (event.target instanceof HTMLInputElement) return;
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && event.key.toLowerCase() === "z") {
+      model.send({ type: event.shiftKey ? "redo" : "undo" });
+    } else if (event.key === "Escape") {
+      setSelection([]);
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+  });
+  plotBox.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+
+  function exportPng() {
+    const out = document.createElement("canvas");
+    out.width = renderer.canvas.width;
+    out.height = renderer.canvas.height;
+    const g = out.getContext("2d");
+    g.fillStyle = dark ? "#1b1b1b" : "#ffffff"; // opaque: a transparent PNG vanishes on dark slides
+    g.fillRect(0, 0, out.width, out.height);
+    g.drawImage(renderer.canvas, 0, 0);
+    g.drawImage(overlay, 0, 0, out.width, out.height);
+    const link = h("a", { href: out.toDataURL("image/png"), download: "plsd_embedding.png" });
+    link.click();
+  }
+
+  // ---- selection ------------------------------------------------------------------------
+  function sendSelection(indices) {
+    state.selection = indices;
+    model.set("selection", encodeIndices(indices));
+    model.save_changes();
+    showSelection();
+  }
+  function setSelection(indices) {
+    renderer.select(indices);
+    sendSelection(indices);
+  }
+  function complement(indices, n) {
+    const chosen = new Uint8Array(n);
+    for (const i of indices) chosen[i] = 1;
+    const out = [];
+    for (let i = 0; i < n; i++) if (!chosen[i]) out.push(i);
+    return out;
+  }
 
   // ---- trait -> view ----------------------------------------------------------------
   function setMode(mode) {
@@ -209,15 +291,13 @@ function render({ model, el }) {
     const counts = new Array(names.length).fill(0);
     for (const label of state.labels) counts[label] += 1;
     legend.replaceChildren(...names.map((name, c) => h("button", {
-      class: "plsd-legend-item", title: `Select class ${name}`, "data-class": String(c),
-      onclick: () => {
-        const indices = [];
-        state.labels.forEach((label, i) => { if (label === c) indices.push(i); });
-        renderer.select(indices);
-        state.selection = indices;
-        model.set("selection", encodeIndices(indices));
-        model.save_changes();
-        showSelection();
+      class: "plsd-legend-item", title: `Select class ${name} (Shift adds, Alt removes)`, "data-class": String(c),
+      onclick: (event) => {
+        const members = [];
+        state.labels.forEach((label, i) => { if (label === c) members.push(i); });
+        if (event.shiftKey) setSelection([...new Set([...state.selection, ...members])].sort((a, b) => a - b));
+        else if (event.altKey) setSelection(state.selection.filter((i) => state.labels[i] !== c));
+        else setSelection(members);
       },
     }, [h("span", { class: "plsd-swatch", style: `background:${colors[c]}` }), `${name} (${counts[c]})`])));
   }

@@ -116,6 +116,27 @@ def test_malformed_move_is_rejected_and_nothing_applied(widget, session, buffers
     assert len(session.edits.edits) == 1
 
 
+def test_contract_message_follows_eq2(widget, session):
+    indices = np.flatnonzero(session.labels == 2)
+    widget._on_message(widget, {"type": "contract", "kappa": 0.5}, [u32(indices)])
+    assert widget.error == ""
+    pos = session.positions[indices]
+    np.testing.assert_allclose(session.targets[indices], pos + 0.5 * (pos.mean(axis=0) - pos), rtol=1e-5)
+    assert np.isfinite(session.targets[:, 0]).sum() == indices.size
+
+
+@pytest.mark.parametrize("content, buffers, message", [
+    ({"type": "contract", "kappa": "half"}, [u32([1, 2])], "kappa must be a number"),
+    ({"type": "contract", "kappa": float("nan")}, [u32([1, 2])], "kappa"),
+    ({"type": "contract", "kappa": 0.5}, [], "needs 1 buffer"),
+    ({"type": "contract", "kappa": 0.5}, [u32([])], "select points before contracting"),
+])
+def test_malformed_contract_is_rejected(widget, session, content, buffers, message):
+    widget._on_message(widget, content, buffers)
+    assert message in widget.error
+    assert not session.edits.edits
+
+
 def test_unknown_message_is_reported(widget):
     widget._on_message(widget, {"type": "explode"}, [])
     assert "unknown message type 'explode'" in widget.error

@@ -1,7 +1,7 @@
 """``PLSDWidget``: the anywidget view of a :class:`~plsd_widget.session.Session`.
 
 Traits carry state (positions, targets, selection, training status); messages carry
-the user's actions (move, fine-tune, stop, undo, redo, reset). Every edit goes through
+the user's actions (move, contract, fine-tune, stop, undo, redo, reset). Every edit goes through
 the session's ``EditLog``: no edit state lives only in the browser.
 """
 
@@ -154,6 +154,8 @@ class PLSDWidget(anywidget.AnyWidget):
         try:
             if kind == "move":
                 self._apply_move(buffers)
+            elif kind == "contract":
+                self._apply_contract(content.get("kappa"), buffers)
             elif kind == "finetune":
                 self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only)
             elif kind == "stop":
@@ -179,6 +181,16 @@ class PLSDWidget(anywidget.AnyWidget):
             raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
                              f"got {targets.size}")
         self.session.move_points(indices, targets.reshape(-1, 2))
+
+    def _apply_contract(self, kappa, buffers) -> None:
+        if len(buffers) != 1:
+            raise ValueError(f"a contract needs 1 buffer (indices), got {len(buffers)}")
+        if isinstance(kappa, bool) or not isinstance(kappa, (int, float)):
+            raise ValueError(f"kappa must be a number, got {kappa!r}")
+        indices = bytes_to_array(buffers[0], np.uint32, "contract indices").astype(np.int64)
+        if indices.size == 0:
+            raise ValueError("select points before contracting them")
+        self.session.contract(indices, float(kappa))
 
     def _show_error(self, exc: BaseException) -> None:
         logger.warning("plsd_widget: %s", exc)

@@ -22,19 +22,21 @@ view"""
 ROOT_SELECTOR = "[data-testid=plsd-widget]"
 
 
-def write_notebook(directory):
+def write_notebook(directory, name=NOTEBOOK):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(SETUP)]
-    nbformat.write(nb, directory / NOTEBOOK)
+    nbformat.write(nb, directory / name)
 
 
 def widget_data(page, key: str) -> str | None:
     return page.eval_on_selector(ROOT_SELECTOR, f"el => el.dataset.{key} ?? null")
 
 
-def open_notebook_and_run(page, lab):
-    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
+def open_notebook_and_run(page, lab, name=NOTEBOOK):
+    # A workspace per notebook: JupyterLab would otherwise restore earlier tests' tabs.
+    workspace = name.removesuffix(".ipynb").replace("_", "-")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?token={lab.token}")
     page.wait_for_function(
         "() => { const w = window.jupyterapp?.shell?.currentWidget;"
         " return w?.sessionContext?.session?.kernel?.status === 'idle'; }",
@@ -42,6 +44,10 @@ def open_notebook_and_run(page, lab):
     )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(f"{ROOT_SELECTOR}[data-ready=true]", timeout=240_000)
+
+
+def wait_for_data(page, key: str, value) -> None:
+    page.wait_for_function(f"() => document.querySelector('{ROOT_SELECTOR}').dataset.{key} === '{value}'")
 
 
 def wait_for_status(page, prefix: str):
@@ -117,4 +123,66 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             assert 2 <= kernel_json(kernel, "len(session.checkpoints)") < 2 + 500
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"))
+        raise
+
+
+def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
+    name = "e2e_tools.ipynb"
+    write_notebook(jupyter_lab.root, name)
+    try:
+        open_notebook_and_run(page, jupyter_lab, name)
+        with jupyter_lab.kernel_client(name) as kernel:
+            labels = kernel_json(kernel, "session.labels.tolist()")
+            members = {c: [i for i, label in enumerate(labels) if label == c] for c in (0, 1, 3)}
+            selection = lambda: kernel_json(kernel, "session.selection.tolist()")  # noqa: E731
+
+            # Legend: click selects a class, Shift adds one, Alt removes one.
+            page.click("[data-testid=legend] [data-class='0']")
+            wait_for_data(page, "nSelected", len(members[0]))
+            page.click("[data-testid=legend] [data-class='1']", modifiers=["Shift"])
+            wait_for_data(page, "nSelected", len(members[0]) + len(members[1]))
+            page.click("[data-testid=legend] [data-class='0']", modifiers=["Alt"])
+            wait_for_data(page, "nSelected", len(members[1]))
+            wait_until(lambda: selection() == members[1], 30, "the legend selection to reach Python")
+
+            # Invert and clear; then a selection made in Python shows in the view.
+            page.click("[data-testid=invert-selection]")
+            wait_for_data(page, "nSelected", len(labels) - len(members[1]))
+            page.click("[data-testid=clear-selection]")
+            wait_for_data(page, "nSelected", 0)
+            wait_until(lambda: selection() == [], 30, "the cleared selection to reach Python")
+            kernel_json(kernel, "session.select('3') or True")
+            wait_for_data(page, "nSelected", len(members[3]))
+
+            # Alt+wheel up over the plot contracts the selection toward its centroid (Eq. 2).
+            box = page.locator("[data-testid=plot]").bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.keyboard.down("Alt")
+            page.mouse.wheel(0, -100)
+            page.mouse.wheel(0, -100)
+            page.keyboard.up("Alt")
+            wait_for_data(page, "nEdited", len(members[3]))
+            spread = kernel_json(
+                kernel, "[float(np.linalg.norm(a - a.mean(0), axis=1).mean()) for a in "
+                        "(session.positions[session.labels == 3], session.targets[session.labels == 3])]")
+            assert spread[1] < 0.95 * spread[0], f"Alt+wheel up must contract class 3, spreads {spread}"
+
+            # Keyboard undo / redo act on the session's edit log.
+            page.focus(ROOT_SELECTOR)
+            page.keyboard.press("Control+z")
+            wait_for_data(page, "nEdited", 0)
+            assert kernel_json(kernel, "[len(session.edits.edits), session.edits.can_redo]") == [0, True]
+            page.keyboard.press("Control+Shift+z")
+            wait_for_data(page, "nEdited", len(members[3]))
+
+            # PNG export: a real download of an opaque PNG.
+            with page.expect_download() as download:
+                page.click("[data-testid=export-png]")
+            path = ARTIFACTS / "e2e_export.png"
+            download.value.save_as(path)
+            data = path.read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
+            page.screenshot(path=str(ARTIFACTS / "e2e_tools.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "e2e_tools_failure.png"))
         raise
