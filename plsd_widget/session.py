@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,6 +53,11 @@ class Session:
     random_state : int, default=0
     verbose : bool, default=False
         Show progress bars while fitting the embedding.
+    autosave : str or Path, optional
+        A JSON file for the edit log. Edits saved there by an earlier session on the same
+        embedding are restored, and every change (edit, undo, redo, reset) is written to
+        it at once, atomically, so a dead kernel loses no edit. Relative paths are taken
+        from the working directory, which in JupyterLab is the notebook's folder.
 
     Attributes
     ----------
@@ -67,7 +74,7 @@ class Session:
     """
 
     def __init__(self, model, layer, x, y, *, x_test=None, y_test=None, class_names=None,
-                 embedding=None, perplexity=30.0, device="auto", random_state=0, verbose=False):
+                 embedding=None, perplexity=30.0, device="auto", random_state=0, verbose=False, autosave=None):
         from plsd_widget.embedding import ParametricTSNE
 
         get_layer(model, layer)
@@ -97,6 +104,10 @@ class Session:
         centred = self._positions - self._positions.mean(axis=0)
         self.embedding_scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
         self._edits = EditLog(self._positions)
+        self.autosave = None if autosave is None else Path(autosave)
+        if self.autosave is not None and self.autosave.exists():
+            self._edits = self._read_edits(self.autosave)
+            logger.info("restored %d edits from %s", len(self._edits.edits), self.autosave)
         self._selection = np.zeros(0, dtype=np.uint32)
         self._listeners = defaultdict(list)
         self._original_state = copy.deepcopy(model.state_dict())
@@ -184,9 +195,18 @@ class Session:
         self._selection = np.unique(idx).astype(np.uint32)
         self._emit("targets")
 
+    def _edits_changed(self) -> None:
+        if self.autosave is not None:
+            try:
+                self.save_edits(self.autosave)
+            except OSError as exc:  # the edits stay in memory; say so rather than stop editing
+                logger.exception("autosave to %s failed", self.autosave)
+                self._emit("error", message=f"autosave to {self.autosave} failed: {exc}")
+        self._emit("targets")
+
     def _add_edit(self, edit) -> None:
         self._edits.add(edit)
-        self._emit("targets")
+        self._edits_changed()
 
     def shift(self, what, delta) -> None:
         """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1)."""
@@ -204,17 +224,37 @@ class Session:
 
     def undo(self) -> bool:
         done = self._edits.undo()
-        self._emit("targets")
+        self._edits_changed()
         return done
 
     def redo(self) -> bool:
         done = self._edits.redo()
-        self._emit("targets")
+        self._edits_changed()
         return done
 
     def reset_edits(self) -> None:
         self._edits.reset()
-        self._emit("targets")
+        self._edits_changed()
+
+    def save_edits(self, path) -> Path:
+        """Write the edit log as JSON (with the embedding's fingerprint) to ``path``, atomically."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self._edits.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    def _read_edits(self, path) -> EditLog:
+        try:
+            return EditLog.from_json(Path(path).read_text(encoding="utf-8"), self._edits.positions)
+        except ValueError as exc:
+            raise ValueError(f"cannot restore the edits in {path}: {exc}. Use the embedding they were made "
+                             "with (ParametricTSNE.save/load), or move the file away to start afresh") from exc
+
+    def load_edits(self, path) -> None:
+        """Replace the edit log by the one saved in ``path``; it must be of this session's embedding."""
+        self._edits = self._read_edits(path)
+        self._edits_changed()
 
     # ---- fine-tuning -----------------------------------------------------------------
     def _evaluate(self, model):

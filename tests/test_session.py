@@ -167,3 +167,53 @@ def test_construction_errors(digits, trained_cnn, fitted_embedding):
         Session(trained_cnn, "fc9", train.images, train.labels, embedding=fitted_embedding)
     with pytest.raises(ValueError, match="pass both x_test and y_test"):
         Session(trained_cnn, "latent", train.images, train.labels, x_test=train.images, embedding=fitted_embedding)
+
+
+def make_session(digits, trained_cnn, embedding, **kwargs):
+    train, _ = digits
+    return Session(trained_cnn, "latent", train.images, train.labels, class_names=train.class_names,
+                   embedding=embedding, **kwargs)
+
+
+def test_autosave_restores_edits_after_a_lost_kernel(digits, trained_cnn, fitted_embedding, tmp_path):
+    path = tmp_path / "edits.json"
+    first = make_session(digits, trained_cnn, fitted_embedding, autosave=path)
+    first.shift("2", (1.0, -1.0))
+    first.contract(["3", "5"], 0.5)
+    first.shift("7", (4.0, 0.0))
+    first.undo()
+    expected = first.targets
+    del first  # as if the kernel died: only the file is left
+
+    second = make_session(digits, trained_cnn, fitted_embedding, autosave=path)
+    assert len(second.edits.edits) == 2
+    np.testing.assert_array_equal(second.targets, expected)
+
+
+def test_autosave_of_another_embedding_fails_loudly(digits, trained_cnn, fitted_embedding, tmp_path):
+    path = tmp_path / "edits.json"
+    make_session(digits, trained_cnn, fitted_embedding, autosave=path).shift("2", (1.0, 0.0))
+    other = make_session(digits, trained_cnn, fitted_embedding)
+    other.shift("4", (0.5, 0.5))
+    other._edits.positions = other._edits.positions + 1  # stand-in for a different embedding
+    with pytest.raises(ValueError, match="cannot restore the edits in .*move the file away"):
+        other.load_edits(path)
+    assert len(other.edits.edits) == 1  # nothing replaced
+
+
+def test_failing_autosave_keeps_the_edit_and_reports(digits, trained_cnn, fitted_embedding, tmp_path):
+    session = make_session(digits, trained_cnn, fitted_embedding, autosave=tmp_path / "missing" / "edits.json")
+    errors = []
+    session.on("error", lambda message: errors.append(message))
+    session.shift("2", (1.0, 0.0))
+    assert len(session.edits.edits) == 1
+    assert errors and "autosave" in errors[0]
+
+
+def test_save_and_load_edits_round_trip(session, tmp_path):
+    session.contract("6", 0.25)
+    path = session.save_edits(tmp_path / "e.json")
+    expected = session.targets
+    session.reset_edits()
+    session.load_edits(path)
+    np.testing.assert_array_equal(session.targets, expected)
