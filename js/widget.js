@@ -88,7 +88,19 @@ function render({ model, el }) {
     h("div", { class: "plsd-buttons" }, [finetune, stop]),
     h("div", { class: "plsd-progress" }, [bar]), progressText, status,
   ]);
-  const side = h("div", { class: "plsd-side" }, [legend, train]);
+  const editTarget = h("select", { "data-testid": "edit-target" });
+  const deltaX = h("input", { type: "number", step: "any", value: "0", "data-testid": "delta-x", title: "δx" });
+  const deltaY = h("input", { type: "number", step: "any", value: "0", "data-testid": "delta-y", title: "δy" });
+  const kappa = h("input", { type: "number", step: "0.05", value: "0.5", "data-testid": "kappa",
+    title: "κ: 1 collapses on the centroid, 0.5 halves distances, < 0 expands" });
+  const exact = h("div", { class: "plsd-exact" }, [
+    h("label", {}, ["Edit ", editTarget]),
+    h("div", { class: "plsd-row" }, ["δ ", deltaX, deltaY,
+      h("button", { "data-testid": "apply-shift", text: "Shift", onclick: () => exactEdit("shift") })]),
+    h("div", { class: "plsd-row" }, ["κ ", kappa,
+      h("button", { "data-testid": "apply-contract", text: "Contract", onclick: () => exactEdit("contract") })]),
+  ]);
+  const side = h("div", { class: "plsd-side" }, [legend, exact, train]);
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
     toolbar, errorBox, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
@@ -235,6 +247,18 @@ function render({ model, el }) {
   });
   plotBox.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
 
+  // Exact δ / κ for a class or the selection (the paper's edits are numbers like δ=(−7, 10), κ=1/2).
+  function exactEdit(kind) {
+    const content = kind === "shift"
+      ? { type: "shift", delta: [Number(deltaX.value), Number(deltaY.value)] }
+      : { type: "contract", kappa: Number(kappa.value) };
+    if (editTarget.value !== "") {
+      model.send({ ...content, class: model.get("class_names")[Number(editTarget.value)] });
+    } else if (needSelection(`${kind} them`)) {
+      model.send(content, undefined, [Uint32Array.from(state.selection).buffer]);
+    }
+  }
+
   function exportPng() {
     const out = document.createElement("canvas");
     out.width = renderer.canvas.width;
@@ -288,6 +312,8 @@ function render({ model, el }) {
 
   function renderLegend() {
     const names = model.get("class_names");
+    editTarget.replaceChildren(h("option", { value: "", text: "the selection" }),
+      ...names.map((name, c) => h("option", { value: String(c), text: `class ${name}` })));
     const counts = new Array(names.length).fill(0);
     for (const label of state.labels) counts[label] += 1;
     legend.replaceChildren(...names.map((name, c) => h("button", {
@@ -367,13 +393,17 @@ function render({ model, el }) {
   };
   // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
   // Enter ourselves and keep the key from reaching the notebook.
+  const onEnter = (input, commit) => input.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") commit();
+  });
   for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam]]) {
     input.addEventListener("change", commit);
-    input.addEventListener("keydown", (event) => {
-      event.stopPropagation();
-      if (event.key === "Enter") commit();
-    });
+    onEnter(input, commit);
   }
+  onEnter(deltaX, () => exactEdit("shift"));
+  onEnter(deltaY, () => exactEdit("shift"));
+  onEnter(kappa, () => exactEdit("contract"));
   editedOnly.addEventListener("change", () => writeInput("edited_only", editedOnly.checked));
 
   const handlers = [

@@ -125,13 +125,29 @@ def test_contract_message_follows_eq2(widget, session):
     assert np.isfinite(session.targets[:, 0]).sum() == indices.size
 
 
+def test_exact_edits_of_a_class_from_the_panel(widget, session):
+    widget._on_message(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
+    widget._on_message(widget, {"type": "contract", "class": "4", "kappa": 0.5}, [])
+    assert widget.error == ""
+    members = session.labels == 4
+    shifted = session.positions[members] + np.float32([-7, 10])
+    expected = shifted + 0.5 * (shifted.mean(axis=0) - shifted)
+    np.testing.assert_allclose(session.targets[members], expected, rtol=1e-5, atol=1e-5)
+    assert np.isnan(session.targets[~members]).all()
+
+
 @pytest.mark.parametrize("content, buffers, message", [
     ({"type": "contract", "kappa": "half"}, [u32([1, 2])], "kappa must be a number"),
     ({"type": "contract", "kappa": float("nan")}, [u32([1, 2])], "kappa"),
     ({"type": "contract", "kappa": 0.5}, [], "needs 1 buffer"),
-    ({"type": "contract", "kappa": 0.5}, [u32([])], "select points before contracting"),
+    ({"type": "contract", "kappa": 0.5}, [u32([])], "select points before editing"),
+    ({"type": "contract", "class": "cat", "kappa": 0.5}, [], "unknown class name(s) ['cat']"),
+    ({"type": "contract", "class": "4", "kappa": 0.5}, [u32([1])], "not both"),
+    ({"type": "shift", "class": "4", "delta": [1]}, [], "delta must be two numbers"),
+    ({"type": "shift", "class": "4", "delta": [1, float("inf")]}, [], "delta must be finite"),
+    ({"type": "shift", "class": 4, "delta": [1, 1]}, [], "class must be a class name"),
 ])
-def test_malformed_contract_is_rejected(widget, session, content, buffers, message):
+def test_malformed_edit_message_is_rejected(widget, session, content, buffers, message):
     widget._on_message(widget, content, buffers)
     assert message in widget.error
     assert not session.edits.edits

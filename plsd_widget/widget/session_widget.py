@@ -1,7 +1,7 @@
 """``PLSDWidget``: the anywidget view of a :class:`~plsd_widget.session.Session`.
 
 Traits carry state (positions, targets, selection, training status); messages carry
-the user's actions (move, contract, fine-tune, stop, undo, redo, reset). Every edit goes through
+the user's actions (move, shift, contract, fine-tune, stop, undo, redo, reset). Every edit goes through
 the session's ``EditLog``: no edit state lives only in the browser.
 """
 
@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 BOUNDS_MARGIN = 1.15
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _bundle(name: str) -> pathlib.Path:
@@ -154,8 +158,10 @@ class PLSDWidget(anywidget.AnyWidget):
         try:
             if kind == "move":
                 self._apply_move(buffers)
+            elif kind == "shift":
+                self._apply_shift(content, buffers)
             elif kind == "contract":
-                self._apply_contract(content.get("kappa"), buffers)
+                self._apply_contract(content, buffers)
             elif kind == "finetune":
                 self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only)
             elif kind == "stop":
@@ -182,15 +188,32 @@ class PLSDWidget(anywidget.AnyWidget):
                              f"got {targets.size}")
         self.session.move_points(indices, targets.reshape(-1, 2))
 
-    def _apply_contract(self, kappa, buffers) -> None:
+    def _edit_target(self, content, buffers):
+        """A class name (``content["class"]``) or the indices in the one buffer."""
+        if "class" in content:
+            if buffers:
+                raise ValueError("an edit names a class or sends indices, not both")
+            if not isinstance(content["class"], str):
+                raise ValueError(f"class must be a class name, got {content['class']!r}")
+            return content["class"]
         if len(buffers) != 1:
-            raise ValueError(f"a contract needs 1 buffer (indices), got {len(buffers)}")
-        if isinstance(kappa, bool) or not isinstance(kappa, (int, float)):
-            raise ValueError(f"kappa must be a number, got {kappa!r}")
-        indices = bytes_to_array(buffers[0], np.uint32, "contract indices").astype(np.int64)
+            raise ValueError(f"an edit of the selection needs 1 buffer (indices), got {len(buffers)}")
+        indices = bytes_to_array(buffers[0], np.uint32, "edit indices").astype(np.int64)
         if indices.size == 0:
-            raise ValueError("select points before contracting them")
-        self.session.contract(indices, float(kappa))
+            raise ValueError("select points before editing them")
+        return indices
+
+    def _apply_shift(self, content, buffers) -> None:
+        delta = content.get("delta")
+        if not (isinstance(delta, list) and len(delta) == 2 and all(_is_number(v) for v in delta)):
+            raise ValueError(f"delta must be two numbers [dx, dy], got {delta!r}")
+        self.session.shift(self._edit_target(content, buffers), tuple(float(v) for v in delta))
+
+    def _apply_contract(self, content, buffers) -> None:
+        kappa = content.get("kappa")
+        if not _is_number(kappa):
+            raise ValueError(f"kappa must be a number, got {kappa!r}")
+        self.session.contract(self._edit_target(content, buffers), float(kappa))
 
     def _show_error(self, exc: BaseException) -> None:
         logger.warning("plsd_widget: %s", exc)

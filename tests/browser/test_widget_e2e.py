@@ -133,7 +133,7 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
         open_notebook_and_run(page, jupyter_lab, name)
         with jupyter_lab.kernel_client(name) as kernel:
             labels = kernel_json(kernel, "session.labels.tolist()")
-            members = {c: [i for i, label in enumerate(labels) if label == c] for c in (0, 1, 3)}
+            members = {c: [i for i, label in enumerate(labels) if label == c] for c in (0, 1, 3, 5)}
             selection = lambda: kernel_json(kernel, "session.selection.tolist()")  # noqa: E731
 
             # Legend: click selects a class, Shift adds one, Alt removes one.
@@ -174,6 +174,16 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             assert kernel_json(kernel, "[len(session.edits.edits), session.edits.can_redo]") == [0, True]
             page.keyboard.press("Control+Shift+z")
             wait_for_data(page, "nEdited", len(members[3]))
+
+            # The exact-edit panel: δ = (−7, 10) for class 5, as numbers.
+            page.select_option("[data-testid=edit-target]", label="class 5")
+            page.fill("[data-testid=delta-x]", "-7")
+            page.fill("[data-testid=delta-y]", "10")
+            page.click("[data-testid=apply-shift]")
+            wait_for_data(page, "nEdited", len(members[3]) + len(members[5]))
+            shift = kernel_json(kernel, "np.unique((session.targets - session.positions)[session.labels == 5]"
+                                        ".round(3), axis=0).tolist()")
+            assert shift == [[-7.0, 10.0]]
 
             # PNG export: a real download of an opaque PNG.
             with page.expect_download() as download:
