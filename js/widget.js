@@ -36,6 +36,7 @@ function render({ model, el }) {
     targets: new Float32Array(0),
     labels: new Uint8Array(0),
     selection: [],
+    contours: null,
     mode: "lasso",
   };
   const dark = isDarkTheme();
@@ -53,10 +54,17 @@ function render({ model, el }) {
     onclick: () => setSelection(complement(state.selection, state.labels.length)) });
   const png = h("button", { "data-testid": "export-png", text: "PNG", title: "Save the view as a PNG",
     onclick: () => exportPng() });
+  const contoursToggle = h("input", { type: "checkbox", "data-testid": "show-contours" });
+  contoursToggle.addEventListener("change", () => {
+    model.set("show_contours", contoursToggle.checked);
+    model.save_changes();
+  });
   const selectionInfo = h("span", { class: "plsd-selection-info" });
   const toolbar = h("div", { class: "plsd-toolbar" }, [
     h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]),
-    h("span", { class: "plsd-group" }, [clear, invert, png]), selectionInfo,
+    h("span", { class: "plsd-group" }, [clear, invert, png]),
+    h("label", { title: "Per-class density contours (90 % of each class's mass)" }, [contoursToggle, " contours"]),
+    selectionInfo,
   ]);
 
   const glCanvas = h("canvas", { class: "plsd-gl" });
@@ -142,9 +150,25 @@ function render({ model, el }) {
   // edited position (data units) to where it is drawn; nothing is sent until it ends.
   let preview = null;
 
-  // Targets of edited points as rings, joined to where the model puts them now.
+  function drawContours() {
+    const { vertices, offsets, classes } = state.contours;
+    ctx.lineWidth = 1.5;
+    ctx.globalAlpha = 0.55;
+    for (let line = 0; line < classes.length; line++) {
+      ctx.strokeStyle = colors[classes[line]] ?? "#888";
+      ctx.beginPath();
+      for (let v = offsets[line]; v < offsets[line + 1]; v++) {
+        const [x, y] = renderer.dataToScreen(vertices[2 * v], vertices[2 * v + 1]);
+        if (v === offsets[line]) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
+  }
+
+  // Contours, then targets of edited points as rings joined to where the model puts them now.
   function drawOverlay() {
     ctx.clearRect(0, 0, overlay.width, overlay.height);
+    if (state.contours && model.get("show_contours")) drawContours();
     const { positions, targets, labels } = state;
     ctx.lineWidth = 1;
     for (let i = 0; i < targets.length / 2; i++) {
@@ -338,6 +362,16 @@ function render({ model, el }) {
     });
   }
 
+  function onContours() {
+    state.contours = {
+      vertices: decodeFloat32(model.get("contour_vertices")),
+      offsets: decodeUint32(model.get("contour_offsets")),
+      classes: decodeLabels(model.get("contour_classes"), "uint16"),
+    };
+    contoursToggle.checked = model.get("show_contours");
+    drawOverlay();
+  }
+
   function onTargets() {
     state.targets = decodeFloat32(model.get("targets"));
     let edited = 0;
@@ -409,6 +443,8 @@ function render({ model, el }) {
   const handlers = [
     ["change:positions", () => onPositions()],
     ["change:targets", onTargets],
+    ["change:contour_vertices", onContours],
+    ["change:show_contours", onContours],
     ["change:selection", onSelectionTrait],
     ["change:training", onTraining],
     ["change:progress", onProgress],
@@ -427,6 +463,7 @@ function render({ model, el }) {
   renderLegend();
   setMode("lasso");
   onTargets();
+  onContours();
   onSelectionTrait();
   onTraining();
   onProgress();

@@ -66,6 +66,29 @@ def test_widget_mirrors_session(widget, session):
     assert session.widget() is widget
 
 
+def test_contours_travel_packed_per_class(widget, session):
+    from plsd_widget.density import unpack_contours
+
+    vertices = bytes_to_array(widget.contour_vertices, np.float32, "v")
+    offsets = bytes_to_array(widget.contour_offsets, np.uint32, "o")
+    classes = bytes_to_array(widget.contour_classes, np.uint16, "c")
+    per_class = unpack_contours(vertices, offsets, classes, len(session.class_names))
+    assert all(len(lines) >= 1 for lines in per_class)  # every class has a contour
+    for c, lines in enumerate(per_class):  # most of a class lies inside its bounding boxes
+        lo = np.min([line.min(axis=0) for line in lines], axis=0)
+        hi = np.max([line.max(axis=0) for line in lines], axis=0)
+        pts = session.positions[session.labels == c]
+        assert ((pts >= lo) & (pts <= hi)).all(axis=1).mean() > 0.8
+
+
+def test_contours_skip_classes_without_points():
+    from plsd_widget.widget.session_widget import class_contours
+
+    pts = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
+    _, offsets, classes = class_contours(pts, np.repeat([0, 3], 30))
+    assert set(classes.tolist()) == {0, 3} and len(offsets) == len(classes) + 1
+
+
 def test_selection_from_view_reaches_session_and_back(widget, session):
     widget.selection = u32([7, 3, 3])
     np.testing.assert_array_equal(session.selection, [3, 7])
@@ -161,12 +184,13 @@ def test_unknown_message_is_reported(widget):
 def test_finetune_message_trains_and_updates_positions(widget, session):
     session.shift("3", (2.0, 2.0))
     widget.epochs, widget.lam = 1, 0.5
-    before = widget.positions
+    before, contours_before = widget.positions, widget.contour_vertices
     widget._on_message(widget, {"type": "finetune"}, [])
     assert session.wait(timeout=120)
     assert session.last_error is None
     assert widget.positions != before
     assert widget.positions == array_to_bytes(session.positions, np.float32)
+    assert widget.contour_vertices != contours_before
     assert not widget.training and widget.status.startswith("done: 1/1")
     assert widget.progress["epoch"] == 1 and widget.progress["batch"] == widget.progress["n_batches"]
     assert "PLSD" in widget.metrics_html

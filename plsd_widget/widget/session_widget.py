@@ -16,6 +16,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from plsd_widget.density import density_contours, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 BOUNDS_MARGIN = 1.15
+CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
 
 
 def _is_number(value) -> bool:
@@ -50,6 +52,14 @@ def square_bounds(positions: np.ndarray) -> list[float]:
     return [float(centre[0] - half), float(centre[0] + half), float(centre[1] - half), float(centre[1] + half)]
 
 
+def class_contours(positions: np.ndarray, labels: np.ndarray):
+    """Packed density contours of the classes present in ``labels`` (see ``density.pack_contours``)."""
+    present, codes = np.unique(labels, return_inverse=True)
+    vertices, offsets, classes = pack_contours(
+        density_contours(positions, codes, n_classes=len(present), grid_size=CONTOUR_GRID))
+    return vertices, offsets, present[classes].astype(np.uint16)
+
+
 class PLSDWidget(anywidget.AnyWidget):
     """Scatter of a session's embedding: select, drag to edit, fine-tune, watch points move.
 
@@ -73,6 +83,10 @@ class PLSDWidget(anywidget.AnyWidget):
     colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
     bounds = traitlets.List(traitlets.Float(), minlen=4, maxlen=4, default_value=[-1, 1, -1, 1]).tag(sync=True)
     selection = Buffer().tag(sync=True, echo_update=False)
+    contour_vertices = Buffer().tag(sync=True)
+    contour_offsets = Buffer().tag(sync=True)
+    contour_classes = Buffer().tag(sync=True)
+    show_contours = traitlets.Bool(True).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
     epochs = traitlets.Int(1).tag(sync=True)
@@ -113,7 +127,13 @@ class PLSDWidget(anywidget.AnyWidget):
 
     # ---- session -> view ------------------------------------------------------------
     def _sync_positions(self) -> None:
-        self.positions = array_to_bytes(self.session.positions, np.float32)
+        positions = self.session.positions
+        vertices, offsets, classes = class_contours(positions, self.session.labels)
+        with self.hold_sync():
+            self.positions = array_to_bytes(positions, np.float32)
+            self.contour_vertices = array_to_bytes(vertices, np.float32)
+            self.contour_offsets = array_to_bytes(offsets, np.uint32)
+            self.contour_classes = array_to_bytes(classes, np.uint16)
 
     def _sync_edits(self) -> None:
         log = self.session.edits

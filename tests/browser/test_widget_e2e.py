@@ -193,6 +193,11 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             data = path.read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
             page.screenshot(path=str(ARTIFACTS / "e2e_tools.png"))
+
+            # The contours toggle is a trait Python sees.
+            assert kernel_json(kernel, "view.show_contours") is True
+            page.click("[data-testid=show-contours]")
+            wait_until(lambda: kernel_json(kernel, "view.show_contours") is False, 30, "contours off in Python")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_tools_failure.png"))
         raise
