@@ -13,8 +13,9 @@ const LASSO_TYPES = { lasso: "freeform", box: "rectangle" };
  * @param {boolean} opts.dark dark background
  * @param {(indices: number[]) => void} opts.onSelect called on lasso/box/click selection
  * @param {() => void} opts.onView called after every pan/zoom
+ * @param {(index: number) => void} opts.onHover called with the hovered point, -1 when none
  */
-export function createRenderer(canvas, { width, height, bounds, colors, dark, onSelect, onView }) {
+export function createRenderer(canvas, { width, height, bounds, colors, dark, onSelect, onView, onHover }) {
   const xScale = linearScale([bounds[0], bounds[1]], [0, width]);
   const yScale = linearScale([bounds[2], bounds[3]], [height, 0]);
   const plot = createScatterplot({
@@ -25,6 +26,7 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     yScale,
     pointSize: 4,
     opacity: 0.85,
+    opacityInactiveMax: 0.3, // unselected points stay visible, muted
     colorBy: "valueA",
     pointColor: colors,
     pointColorActive: dark ? "#ffffff" : "#111111",
@@ -51,6 +53,8 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     onSelect([]);
   });
   plot.subscribe("view", () => onView());
+  plot.subscribe("pointover", (index) => onHover(index));
+  plot.subscribe("pointout", () => onHover(-1));
 
   // regl-scatterplot refuses a draw while one is in progress: queue, latest wins.
   async function pump() {

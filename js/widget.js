@@ -37,6 +37,8 @@ function render({ model, el }) {
     labels: new Uint8Array(0),
     selection: [],
     contours: null,
+    predictions: new Uint8Array(0),
+    thumbnails: new Uint8Array(0),
     mode: "lasso",
   };
   const dark = isDarkTheme();
@@ -69,7 +71,10 @@ function render({ model, el }) {
 
   const glCanvas = h("canvas", { class: "plsd-gl" });
   const overlay = h("canvas", { class: "plsd-overlay", "data-testid": "overlay" });
-  const plotBox = h("div", { class: "plsd-plot", "data-testid": "plot" }, [glCanvas, overlay]);
+  const thumb = h("canvas", { class: "plsd-thumb" });
+  const tooltipText = h("div");
+  const tooltip = h("div", { class: "plsd-tooltip", "data-testid": "tooltip" }, [thumb, tooltipText]);
+  const plotBox = h("div", { class: "plsd-plot", "data-testid": "plot" }, [glCanvas, overlay, tooltip]);
 
   const legend = h("div", { class: "plsd-legend", "data-testid": "legend" });
   const epochs = h("input", { type: "number", min: "1", step: "1", "data-testid": "epochs" });
@@ -125,6 +130,7 @@ function render({ model, el }) {
     colors,
     onSelect: (indices) => sendSelection(indices),
     onView: () => drawOverlay(),
+    onHover: (index) => showTooltip(index),
   });
   const ctx = overlay.getContext("2d");
 
@@ -296,6 +302,40 @@ function render({ model, el }) {
     link.click();
   }
 
+  // ---- hover: thumbnail, label and prediction ----------------------------------------
+  function showTooltip(index) {
+    if (index < 0 || dragStart || index >= state.labels.length) {
+      tooltip.style.display = "none";
+      delete root.dataset.hovered;
+      return;
+    }
+    const names = model.get("class_names");
+    const label = names[state.labels[index]];
+    const predicted = state.predictions.length ? names[state.predictions[index]] : "?";
+    tooltipText.textContent = `#${index} · label ${label} · predicted ${predicted}${predicted === label ? "" : " ✗"}`;
+    const side = model.get("thumbnail_side");
+    thumb.style.display = side ? "block" : "none";
+    if (side) drawThumbnail(index, side, model.get("thumbnail_channels"));
+    const [x, y] = renderer.dataToScreen(state.positions[2 * index], state.positions[2 * index + 1]);
+    tooltip.style.left = `${Math.min(x + 12, width - 180)}px`;
+    tooltip.style.top = `${Math.min(y + 12, height - 110)}px`;
+    tooltip.style.display = "block";
+    root.dataset.hovered = String(index);
+  }
+
+  function drawThumbnail(index, side, channels) {
+    const atlas = state.thumbnails;
+    const start = index * side * side * channels;
+    const image = new ImageData(side, side);
+    for (let p = 0; p < side * side; p++) {
+      for (let k = 0; k < 3; k++) image.data[4 * p + k] = atlas[start + p * channels + (channels === 3 ? k : 0)];
+      image.data[4 * p + 3] = 255;
+    }
+    thumb.width = side;
+    thumb.height = side;
+    thumb.getContext("2d").putImageData(image, 0, 0);
+  }
+
   // ---- selection ------------------------------------------------------------------------
   function sendSelection(indices) {
     state.selection = indices;
@@ -354,6 +394,7 @@ function render({ model, el }) {
 
   function onPositions({ transition = true } = {}) {
     state.positions = decodeFloat32(model.get("positions"));
+    state.predictions = decodeLabels(model.get("predictions"), model.get("label_dtype"));
     root.dataset.nPoints = String(state.positions.length / 2);
     root.dataset.positionsChecksum = checksum(state.positions);
     renderer.draw(state.positions, state.labels, { transition }).then(() => {
@@ -460,6 +501,7 @@ function render({ model, el }) {
   for (const [event, handler] of handlers) model.on(event, handler);
 
   state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
+  state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
   renderLegend();
   setMode("lasso");
   onTargets();

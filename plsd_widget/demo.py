@@ -33,12 +33,7 @@ def most_confused_pair(session: Session) -> tuple[int, int]:
     ValueError
         If the classifier confuses no two classes there: there is nothing to separate.
     """
-    import torch
-
-    model = session.model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        preds = model(torch.from_numpy(session.x).to(device)).argmax(1).cpu().numpy()
+    preds = session.predictions
     cm = confusion_matrix(session.y, preds, labels=np.arange(len(session.class_names))).astype(float)
     np.fill_diagonal(cm, 0)
     cm = cm + cm.T

@@ -109,6 +109,7 @@ class Session:
             self._edits = self._read_edits(self.autosave)
             logger.info("restored %d edits from %s", len(self._edits.edits), self.autosave)
         self._selection = np.zeros(0, dtype=np.uint32)
+        self._predictions = None
         self._listeners = defaultdict(list)
         self._original_state = copy.deepcopy(model.state_dict())
         self.checkpoints = [self._original_state]
@@ -257,19 +258,33 @@ class Session:
         self._edits_changed()
 
     # ---- fine-tuning -----------------------------------------------------------------
-    def _evaluate(self, model):
-        x, y = (self.x, self.y) if self.x_test is None else (self.x_test, self.y_test)
+    @property
+    def predictions(self) -> np.ndarray:
+        """The current model's predicted class for each point of ``x``, shape (n,).
+
+        Cached until the session changes the model (an epoch, a rollback).
+        """
+        if self._predictions is None:
+            self._predictions = self._predict(self.model, self.x)
+        return self._predictions
+
+    @staticmethod
+    def _predict(model, x) -> np.ndarray:
         model.eval()
         with torch.no_grad():
             dev = next(model.parameters()).device
-            preds = torch.cat([model(torch.from_numpy(x[i:i + 1024]).to(dev)).argmax(1).cpu()
-                               for i in range(0, len(x), 1024)]).numpy()
-        return class_report(y, preds, len(self.class_names))
+            return torch.cat([model(torch.from_numpy(x[i:i + 1024]).to(dev)).argmax(1).cpu()
+                              for i in range(0, len(x), 1024)]).numpy()
+
+    def _evaluate(self, model):
+        x, y = (self.x, self.y) if self.x_test is None else (self.x_test, self.y_test)
+        return class_report(y, self._predict(model, x), len(self.class_names))
 
     def _refresh(self) -> None:
         """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
         H = extract_activations(self.model, self.layer, self.x)
         self._positions = self.embedding.transform(H)
+        self._predictions = None
         self._emit("positions")
         epochs = len(self.checkpoints) - 1
         if epochs:

@@ -209,3 +209,27 @@ def test_missing_bundle_says_how_to_build(monkeypatch, session, tmp_path):
     monkeypatch.setattr(session_widget, "STATIC", tmp_path)
     with pytest.raises(FileNotFoundError, match="npm run build"):
         session_widget.PLSDWidget(session)
+
+
+def test_sprite_atlas_of_images_and_not_of_tables():
+    from plsd_widget.widget.thumbnails import sprite_atlas
+
+    x = np.zeros((5, 1, 28, 28), np.float32)
+    x[2, 0, :14, :14] = 1.0  # top-left quarter of image 2 lit
+    atlas, side, channels = sprite_atlas(x)
+    assert (side, channels) == (28, 1) and len(atlas) == 5 * 28 * 28
+    img = np.frombuffer(atlas, np.uint8).reshape(5, 28, 28)
+    assert img[2, :14, :14].min() == 255 and img[2, 14:, 14:].max() == 0 and img[0].max() == 0
+
+    atlas, side, _ = sprite_atlas(np.random.default_rng(0).random((3, 64, 64, 3)))
+    assert side == 32 and len(atlas) == 3 * 32 * 32 * 3  # block means down to at most 32 px
+    atlas, side, _ = sprite_atlas(np.zeros((1000, 28, 28)), max_bytes=200_000)
+    assert len(atlas) <= 200_000 and side == 14
+    assert sprite_atlas(np.zeros((10, 64)))[0] is None  # tabular features: no thumbnails
+    assert sprite_atlas(np.zeros((10, 1, 8, 8)), max_bytes=10)[0] is None
+
+
+def test_predictions_follow_the_model(widget, session):
+    preds = bytes_to_array(widget.predictions, np.uint8, "p")
+    np.testing.assert_array_equal(preds, session.predictions)
+    assert (preds == session.labels).mean() > 0.7

@@ -19,6 +19,7 @@ import traitlets
 from plsd_widget.density import density_contours, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.thumbnails import sprite_atlas
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ class PLSDWidget(anywidget.AnyWidget):
     targets = Buffer().tag(sync=True)
     labels = Buffer().tag(sync=True)
     label_dtype = traitlets.Unicode("uint8").tag(sync=True)
+    predictions = Buffer().tag(sync=True)
+    thumbnails = Buffer().tag(sync=True)
+    thumbnail_side = traitlets.Int(0).tag(sync=True)
+    thumbnail_channels = traitlets.Int(0).tag(sync=True)
     class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
     bounds = traitlets.List(traitlets.Float(), minlen=4, maxlen=4, default_value=[-1, 1, -1, 1]).tag(sync=True)
@@ -101,7 +106,11 @@ class PLSDWidget(anywidget.AnyWidget):
     def __init__(self, session, **kwargs):
         esm, css = _bundle("widget.js"), _bundle("widget.css")
         n_classes = len(session.class_names)
+        atlas, side, channels = sprite_atlas(session.x)
         super().__init__(
+            thumbnails=atlas or b"",
+            thumbnail_side=side,
+            thumbnail_channels=channels,
             _esm=esm.read_text(encoding="utf-8"),
             _css=css.read_text(encoding="utf-8"),
             labels=array_to_bytes(session.labels, label_dtype(n_classes)),
@@ -129,8 +138,10 @@ class PLSDWidget(anywidget.AnyWidget):
     def _sync_positions(self) -> None:
         positions = self.session.positions
         vertices, offsets, classes = class_contours(positions, self.session.labels)
+        predictions = array_to_bytes(self.session.predictions, self.label_dtype)
         with self.hold_sync():
             self.positions = array_to_bytes(positions, np.float32)
+            self.predictions = predictions
             self.contour_vertices = array_to_bytes(vertices, np.float32)
             self.contour_offsets = array_to_bytes(offsets, np.uint32)
             self.contour_classes = array_to_bytes(classes, np.uint16)

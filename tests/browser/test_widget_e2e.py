@@ -136,6 +136,27 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             members = {c: [i for i, label in enumerate(labels) if label == c] for c in (0, 1, 3, 5)}
             selection = lambda: kernel_json(kernel, "session.selection.tolist()")  # noqa: E731
 
+            # Hover: the tooltip shows the sample's thumbnail, its label and the prediction.
+            box = page.locator("[data-testid=plot]").bounding_box()
+            hovered = None
+            for fy in (0.5, 0.45, 0.55, 0.4, 0.6):  # sweep the mouse until it is over a point
+                for fx in range(30, 71):
+                    page.mouse.move(box["x"] + box["width"] * fx / 100, box["y"] + box["height"] * fy)
+                    hovered = widget_data(page, "hovered")
+                    if hovered is not None:
+                        break
+                if hovered is not None:
+                    break
+            assert hovered is not None, "no point found under the mouse along the sweep"
+            text = page.inner_text("[data-testid=tooltip]")
+            label, predicted = kernel_json(
+                kernel, f"[session.class_names[session.labels[{hovered}]], "
+                        f"session.class_names[session.predictions[{hovered}]]]")
+            assert f"#{hovered} · label {label} · predicted {predicted}" in text
+            assert page.eval_on_selector("[data-testid=tooltip] canvas", "c => c.width") == 8
+            page.screenshot(path=str(ARTIFACTS / "e2e_tooltip.png"))
+            page.mouse.move(box["x"] + 2, box["y"] + 2)
+
             # Legend: click selects a class, Shift adds one, Alt removes one.
             page.click("[data-testid=legend] [data-class='0']")
             wait_for_data(page, "nSelected", len(members[0]))
@@ -155,7 +176,6 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             wait_for_data(page, "nSelected", len(members[3]))
 
             # Alt+wheel up over the plot contracts the selection toward its centroid (Eq. 2).
-            box = page.locator("[data-testid=plot]").bounding_box()
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.keyboard.down("Alt")
             page.mouse.wheel(0, -100)
