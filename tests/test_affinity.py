@@ -155,6 +155,7 @@ def test_pynndescent_path_for_large_data_matches_exact(monkeypatch):
 
     monkeypatch.setattr(affinity, "_pynndescent_knn", spy)
     monkeypatch.setattr(affinity, "EXACT_KNN_MAX_SAMPLES", 2000)
+    monkeypatch.setattr(affinity, "EXACT_KNN_MAX_WORK", 0)
     P_approx = joint_probabilities(X, perplexity=30, random_state=0)
     assert calls == [(2500, 10)]
     P_exact = joint_probabilities(X, perplexity=30, method="exact")

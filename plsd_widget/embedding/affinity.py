@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 #: Exact search on 10,000 x 64 floats takes about half a second, while pynndescent
 #: pays a numba compilation of roughly 30 s the first time it runs in a process.
 EXACT_KNN_MAX_SAMPLES = 10_000
+#: Above that, ``method="auto"`` still searches exactly while ``n_samples**2 *
+#: n_features`` stays within this budget. Measured on the 2-core development CPU
+#: (MNIST PCA-50, 20,000 points, k = 150): exact 3.8 s, pynndescent 33 s on first
+#: use in a process (numba compilation) with 99.99% of the exact neighbours.
+EXACT_KNN_MAX_WORK = 2.5e10
 
 _KNN_METHODS = ("auto", "exact", "pynndescent")
 
@@ -118,7 +123,9 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     method : {"auto", "exact", "pynndescent"}, default="auto"
         ``"exact"`` is brute-force search; ``"pynndescent"`` is approximate
         nearest-neighbour descent; ``"auto"`` picks exact below
-        :data:`EXACT_KNN_MAX_SAMPLES` samples and pynndescent above.
+        :data:`EXACT_KNN_MAX_SAMPLES` samples or while ``n_samples**2 * n_features
+        <= EXACT_KNN_MAX_WORK`` (about 22,000 points of 50 features), and
+        pynndescent above.
     random_state : int, numpy.random.Generator or None, default=None
         Seed for pynndescent.
     verbose : bool, default=False
@@ -139,7 +146,8 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     if method not in _KNN_METHODS:
         raise ValueError(f"method must be one of {_KNN_METHODS}, got {method!r}")
     if method == "auto":
-        method = "exact" if n < EXACT_KNN_MAX_SAMPLES else "pynndescent"
+        small = n < EXACT_KNN_MAX_SAMPLES or float(n) * n * X.shape[1] <= EXACT_KNN_MAX_WORK
+        method = "exact" if small else "pynndescent"
     if method == "exact":
         return _exact_knn(X, k)
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
