@@ -224,7 +224,7 @@ def test_fit_on_cuda(data):
 
 
 @pytest.mark.slow
-def test_quality_and_speed_on_digits():
+def test_quality_on_digits():
     from sklearn.datasets import load_digits
 
     X, labels = load_digits(return_X_y=True)
@@ -234,5 +234,4 @@ def test_quality_and_speed_on_digits():
     accuracy = knn_accuracy(model.embedding_, labels)
     print(f"digits: fit {elapsed:.1f} s, 5-NN accuracy {accuracy:.3f}, KL {model.kl_divergence_:.3f}")
     assert accuracy >= 0.93
-    assert model.kl_divergence_ < 1.0
-    assert elapsed < 60  # about 6 s on 2 CPU cores; generous for slow CI machines
+    assert model.kl_divergence_ < 1.0  # speed is measured by benchmarks/, not asserted on a shared machine
