@@ -151,3 +151,21 @@ def test_bad_input_raises_with_the_fix(rng, kwargs, match):
 def test_unpack_rejects_mismatched_offsets():
     with pytest.raises(ValueError, match="pack_contours"):
         unpack_contours(np.zeros((4, 2)), [0, 2], [0, 0], 1)
+
+
+def test_crowded_targets_finds_edits_landing_in_another_class():
+    from plsd_widget.density import crowded_targets
+
+    rng = np.random.default_rng(0)
+    Y = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((10, 0), 1, (300, 2)),
+                   rng.normal((0, 10), 1, (300, 2))])
+    labels = np.repeat([0, 1, 2], 300)
+    targets = np.full_like(Y, np.nan)
+    targets[:50] = Y[:50] + (10, 0)  # 50 points of class 0 dropped into class 1
+    targets[300:320] = Y[300:320] + (0, 25)  # 20 points of class 1 sent to empty space
+    counts = crowded_targets(Y, labels, targets)
+    assert counts[0, 1] >= 40 and counts[0, 2] == 0
+    assert counts[1].sum() == 0 and np.trace(counts) == 0
+    assert not crowded_targets(Y, labels, np.full_like(Y, np.nan)).any()
+    with pytest.raises(ValueError, match="shape of Y"):
+        crowded_targets(Y, labels, targets[:10])
