@@ -6,8 +6,6 @@ import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } fr
 import { contractPoint, draggedTargets, editedCentroid, editedPoint, wheelKappa } from "./geometry.js";
 import { createRenderer } from "./scatter.js";
 
-const CONTRACT_COMMIT_MS = 350; // an Alt+wheel gesture becomes one edit once the wheel rests
-
 const MODES = [
   ["lasso", "Lasso", "Draw a lasso to select points"],
   ["box", "Box", "Drag a rectangle to select points"],
@@ -79,6 +77,7 @@ function render({ model, el }) {
   const legend = h("div", { class: "plsd-legend", "data-testid": "legend" });
   const epochs = h("input", { type: "number", min: "1", step: "1", "data-testid": "epochs" });
   const lam = h("input", { type: "number", min: "0", max: "1", step: "0.05", "data-testid": "lam" });
+  const lr = h("input", { type: "number", min: "0", step: "any", "data-testid": "lr" });
   const editedOnly = h("input", { type: "checkbox", "data-testid": "edited-only" });
   const finetune = h("button", { class: "plsd-primary", "data-testid": "finetune", text: "Fine-tune",
     onclick: () => model.send({ type: "finetune" }) });
@@ -94,9 +93,11 @@ function render({ model, el }) {
       model.save_changes();
     } }),
   ]);
+  const warning = h("div", { class: "plsd-warning", "data-testid": "warning", role: "status" });
   const train = h("div", { class: "plsd-train" }, [
     h("label", {}, ["Epochs ", epochs]),
     h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
+    h("label", { title: "SGD learning rate (Nesterov momentum 0.9)" }, ["lr ", lr]),
     h("label", {}, [editedOnly, " edited classes only"]),
     h("div", { class: "plsd-buttons" }, [finetune, stop]),
     h("div", { class: "plsd-progress" }, [bar]), progressText, status,
@@ -116,7 +117,7 @@ function render({ model, el }) {
   const side = h("div", { class: "plsd-side" }, [legend, exact, train]);
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
-    toolbar, errorBox, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
+    toolbar, errorBox, warning, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
   el.append(root);
@@ -238,27 +239,38 @@ function render({ model, el }) {
   });
   overlay.addEventListener("pointercancel", () => { dragStart = null; preview = null; drawOverlay(); });
 
-  // Alt+wheel contracts (up) or expands (down) the selection toward its centroid (Eq. 2).
+  // Alt+wheel contracts (up) or expands (down) the selection toward its centroid (Eq. 2);
+  // the gesture becomes one edit when Alt is released (or the plot loses the mouse).
   let wheel = null;
+  function endWheel() {
+    if (!wheel) return;
+    const { kappa, indices } = wheel;
+    window.removeEventListener("keyup", onAltUp, true);
+    plotBox.removeEventListener("pointerleave", endWheel);
+    wheel = null;
+    preview = null;
+    drawOverlay();
+    if (kappa !== 0) model.send({ type: "contract", kappa }, undefined, [indices.buffer]);
+  }
+  function onAltUp(event) {
+    if (event.key === "Alt") endWheel();
+  }
   plotBox.addEventListener("wheel", (event) => {
     if (!event.altKey) return; // a plain wheel zooms
     event.preventDefault();
     event.stopPropagation();
     if (!needSelection("contract them with Alt+wheel")) return;
-    if (!wheel) wheel = { notches: 0, centre: editedCentroid(state.positions, state.targets, state.selection) };
+    if (!wheel) {
+      wheel = { notches: 0, kappa: 0, indices: Uint32Array.from(state.selection),
+        centre: editedCentroid(state.positions, state.targets, state.selection) };
+      window.addEventListener("keyup", onAltUp, true);
+      plotBox.addEventListener("pointerleave", endWheel);
+    }
     wheel.notches += event.deltaY < 0 ? 1 : -1;
-    const kappa = wheelKappa(wheel.notches);
-    const { centre } = wheel;
+    wheel.kappa = wheelKappa(wheel.notches);
+    const { centre, kappa } = wheel;
     preview = (p) => contractPoint(p, centre, kappa);
     drawOverlay();
-    clearTimeout(wheel.timer);
-    wheel.timer = setTimeout(() => {
-      const indices = Uint32Array.from(state.selection);
-      wheel = null;
-      preview = null;
-      drawOverlay();
-      if (kappa !== 0) model.send({ type: "contract", kappa }, undefined, [indices.buffer]);
-    }, CONTRACT_COMMIT_MS);
   }, { capture: true, passive: false });
 
   // Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z redo, Esc clears; kept from JupyterLab's own shortcuts.
@@ -374,6 +386,11 @@ function render({ model, el }) {
     errorBox.style.display = message ? "flex" : "none";
   }
 
+  function showWarning() {
+    warning.textContent = model.get("warning");
+    warning.style.display = warning.textContent ? "block" : "none";
+  }
+
   function renderLegend() {
     const names = model.get("class_names");
     editTarget.replaceChildren(h("option", { value: "", text: "the selection" }),
@@ -455,6 +472,7 @@ function render({ model, el }) {
   const syncInputs = () => {
     epochs.value = model.get("epochs");
     lam.value = model.get("lam");
+    lr.value = model.get("lr");
     editedOnly.checked = model.get("edited_only");
   };
   const writeInput = (name, value) => { model.set(name, value); model.save_changes(); };
@@ -466,13 +484,17 @@ function render({ model, el }) {
     const value = Number.parseFloat(lam.value);
     if (value >= 0 && value <= 1) writeInput("lam", value); else syncInputs();
   };
+  const commitLr = () => {
+    const value = Number.parseFloat(lr.value);
+    if (value > 0 && Number.isFinite(value)) writeInput("lr", value); else syncInputs();
+  };
   // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
   // Enter ourselves and keep the key from reaching the notebook.
   const onEnter = (input, commit) => input.addEventListener("keydown", (event) => {
     event.stopPropagation();
     if (event.key === "Enter") commit();
   });
-  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam]]) {
+  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam], [lr, commitLr]]) {
     input.addEventListener("change", commit);
     onEnter(input, commit);
   }
@@ -492,10 +514,12 @@ function render({ model, el }) {
     ["change:status", onStatus],
     ["change:metrics_html", () => { metrics.innerHTML = model.get("metrics_html"); }],
     ["change:error", () => showError(model.get("error"))],
+    ["change:warning", showWarning],
     ["change:can_undo", onHistory],
     ["change:can_redo", onHistory],
     ["change:epochs", syncInputs],
     ["change:lam", syncInputs],
+    ["change:lr", syncInputs],
     ["change:edited_only", syncInputs],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
@@ -514,6 +538,7 @@ function render({ model, el }) {
   syncInputs();
   metrics.innerHTML = model.get("metrics_html");
   showError(model.get("error"));
+  showWarning();
   onPositions({ transition: false });
 
   return () => {

@@ -25,6 +25,9 @@ from plsd_widget.metrics import MetricsTable, class_report
 logger = logging.getLogger(__name__)
 
 EVENTS = ("positions", "targets", "progress", "status", "metrics", "error")
+#: What a "progress" event carries, once per batch: counters, and the batch's total loss,
+#: cross-entropy and (unweighted) embedding term.
+PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
 
 
 class Session:
@@ -341,7 +344,7 @@ class Session:
         sums = dict.fromkeys(("loss", "ce", "emb"), 0.0)  # of the current epoch's batches
 
         def on_step(_step, logs):
-            self._emit("progress", **{k: logs[k] for k in ("epoch", "n_epochs", "batch", "n_batches", "loss")})
+            self._emit("progress", **{k: logs[k] for k in PROGRESS_KEYS})
             for k in sums:
                 sums[k] += logs[k]
             if logs["epoch_end"]:
@@ -409,6 +412,14 @@ class Session:
         self._refresh()
 
     # ---- display -------------------------------------------------------------------------
+    def dashboard(self):
+        """The widget above live panels: the loss terms per batch and F1 per class (bqplot)."""
+        if getattr(self, "_dashboard", None) is None:
+            from plsd_widget.widget.panels import dashboard
+
+            self._dashboard = dashboard(self)
+        return self._dashboard
+
     def widget(self):
         """The interactive widget for this session (one per session; display it again freely)."""
         if getattr(self, "_widget", None) is None:

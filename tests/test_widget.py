@@ -233,3 +233,31 @@ def test_predictions_follow_the_model(widget, session):
     preds = bytes_to_array(widget.predictions, np.uint8, "p")
     np.testing.assert_array_equal(preds, session.predictions)
     assert (preds == session.labels).mean() > 0.7
+
+
+def test_dashboard_panels_follow_training(session):
+    board = session.dashboard()
+    assert session.dashboard() is board and board.children[0] is session.widget()
+    loss_figure, f1_figure = board.children[1].children
+    bars = f1_figure.marks[0]
+    assert list(bars.labels) == ["before"] and bars.y.shape == (1, len(session.class_names))
+
+    session.shift("3", (2.0, 2.0))
+    session.finetune(epochs=1, block=True)
+    lines = loss_figure.marks[0]
+    n_batches = -(-len(session.labels) // 64)
+    assert lines.y.shape == (2, n_batches)  # cross-entropy and embedding term, one value a batch
+    assert np.isfinite(lines.y).all() and lines.y[1].mean() > 0
+    assert list(bars.labels) == ["before", "PLSD"]
+    np.testing.assert_allclose(bars.y[1], session.reports["PLSD"].f1)
+
+
+def test_warning_when_an_edit_lands_in_another_class(widget, session):
+    assert widget.warning == ""
+    centre_of_0 = session.positions[session.labels == 0].mean(axis=0)
+    members = np.flatnonzero(session.labels == 6)
+    targets = np.tile(centre_of_0, (members.size, 1)) + np.random.default_rng(0).normal(0, 0.3, (members.size, 2))
+    widget._on_message(widget, {"type": "move"}, [u32(members), f32(targets)])
+    assert f"of {members.size} edited '6' points land inside '0'" in widget.warning
+    widget._on_message(widget, {"type": "undo"}, [])
+    assert widget.warning == ""

@@ -16,7 +16,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from plsd_widget.density import density_contours, pack_contours
+from plsd_widget.density import crowded_targets, density_contours, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
 from plsd_widget.widget.thumbnails import sprite_atlas
@@ -27,6 +27,7 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
+CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 
 
 def _is_number(value) -> bool:
@@ -51,6 +52,20 @@ def square_bounds(positions: np.ndarray) -> list[float]:
     centre = (lo + hi) / 2
     half = max(float((hi - lo).max()) / 2 * BOUNDS_MARGIN, 1e-6)
     return [float(centre[0] - half), float(centre[0] + half), float(centre[1] - half), float(centre[1] + half)]
+
+
+def crowding_warning(positions, labels, targets, class_names) -> str:
+    """A warning naming edits whose targets land inside another class's contour, or ``""``."""
+    counts = crowded_targets(positions, labels, targets, n_classes=len(class_names), grid_size=CONTOUR_GRID)
+    edited = np.bincount(labels[np.isfinite(targets).all(axis=1)], minlength=len(class_names))
+    parts = []
+    for a, b in zip(*np.nonzero(counts)):
+        if counts[a, b] >= max(1, CROWDED_SHARE * edited[a]):
+            parts.append(f"{counts[a, b]} of {edited[a]} edited '{class_names[a]}' points land inside "
+                         f"'{class_names[b]}'")
+    if not parts:
+        return ""
+    return "; ".join(parts) + ". Decluttering works best when the target region is empty."
 
 
 def class_contours(positions: np.ndarray, labels: np.ndarray):
@@ -96,12 +111,14 @@ class PLSDWidget(anywidget.AnyWidget):
     can_redo = traitlets.Bool(False).tag(sync=True)
     epochs = traitlets.Int(1).tag(sync=True)
     lam = traitlets.Float(0.5).tag(sync=True)
+    lr = traitlets.Float(0.01).tag(sync=True)
     edited_only = traitlets.Bool(True).tag(sync=True)
     training = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("ready").tag(sync=True)
     metrics_html = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    warning = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session, **kwargs):
         esm, css = _bundle("widget.js"), _bundle("widget.css")
@@ -145,10 +162,16 @@ class PLSDWidget(anywidget.AnyWidget):
             self.contour_vertices = array_to_bytes(vertices, np.float32)
             self.contour_offsets = array_to_bytes(offsets, np.uint32)
             self.contour_classes = array_to_bytes(classes, np.uint16)
+            self._sync_warning()
+
+    def _sync_warning(self) -> None:
+        session = self.session
+        self.warning = crowding_warning(session.positions, session.labels, session.targets, session.class_names)
 
     def _sync_edits(self) -> None:
         log = self.session.edits
         with self.hold_sync():
+            self._sync_warning()
             self.targets = array_to_bytes(self.session.targets, np.float32)
             self._echo.active = True
             try:
@@ -163,7 +186,7 @@ class PLSDWidget(anywidget.AnyWidget):
         last_batch = logs["batch"] == logs["n_batches"]
         if last_batch or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
-            self.progress = {k: (float(v) if k == "loss" else int(v)) for k, v in logs.items()}
+            self.progress = {k: (float(v) if k in ("loss", "ce", "emb") else int(v)) for k, v in logs.items()}
 
     def _on_status(self, message: str, training: bool) -> None:
         with self.hold_sync():
@@ -194,7 +217,7 @@ class PLSDWidget(anywidget.AnyWidget):
             elif kind == "contract":
                 self._apply_contract(content, buffers)
             elif kind == "finetune":
-                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only)
+                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr)
             elif kind == "stop":
                 self.session.stop()
             elif kind == "undo":

@@ -22,10 +22,10 @@ view"""
 ROOT_SELECTOR = "[data-testid=plsd-widget]"
 
 
-def write_notebook(directory, name=NOTEBOOK):
+def write_notebook(directory, name=NOTEBOOK, extra_cells=()):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(SETUP)]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in (SETUP, *extra_cells)]
     nbformat.write(nb, directory / name)
 
 
@@ -73,7 +73,7 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             assert widget_data(page, "nPoints") == str(n_points)
 
             # A real mouse lasso around the middle-left of the plot.
-            box = page.locator("[data-testid=plot]").bounding_box()
+            box = page.locator("[data-testid=plot]").first.bounding_box()
             x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
             lasso = [(x0 + w * fx, y0 + h * fy) for fx, fy in
                      [(0.2, 0.25), (0.5, 0.25), (0.5, 0.75), (0.2, 0.75)]]  # the lasso closes itself
@@ -102,12 +102,15 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             page.fill("[data-testid=lam]", "0.6")
             page.press("[data-testid=lam]", "Enter")
             wait_until(lambda: kernel_json(kernel, "view.lam") == 0.6, 30, "λ=0.6 to reach the kernel")
+            page.fill("[data-testid=lr]", "0.02")
+            page.press("[data-testid=lr]", "Enter")
+            wait_until(lambda: kernel_json(kernel, "view.lr") == 0.02, 30, "lr=0.02 to reach the kernel")
             before = widget_data(page, "positionsChecksum")
             page.click("[data-testid=finetune]")
             wait_for_status(page, "done: 1/1")
             page.wait_for_function(
                 f"() => document.querySelector('{ROOT_SELECTOR}').dataset.positionsChecksum !== '{before}'")
-            assert kernel_json(kernel, "len(session.checkpoints)") == 2
+            assert kernel_json(kernel, "[len(session.checkpoints), session._lr]") == [2, 0.02]
             assert "PLSD" in page.inner_text("[data-testid=metrics]")
             page.screenshot(path=str(ARTIFACTS / "e2e_after_finetune.png"))
 
@@ -128,7 +131,7 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
 
 def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
     name = "e2e_tools.ipynb"
-    write_notebook(jupyter_lab.root, name)
+    write_notebook(jupyter_lab.root, name, extra_cells=["view  # the same widget, displayed a second time"])
     try:
         open_notebook_and_run(page, jupyter_lab, name)
         with jupyter_lab.kernel_client(name) as kernel:
@@ -137,7 +140,7 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             selection = lambda: kernel_json(kernel, "session.selection.tolist()")  # noqa: E731
 
             # Hover: the tooltip shows the sample's thumbnail, its label and the prediction.
-            box = page.locator("[data-testid=plot]").bounding_box()
+            box = page.locator("[data-testid=plot]").first.bounding_box()
             hovered = None
             for fy in (0.5, 0.45, 0.55, 0.4, 0.6):  # sweep the mouse until it is over a point
                 for fx in range(30, 71):
@@ -180,8 +183,9 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             page.keyboard.down("Alt")
             page.mouse.wheel(0, -100)
             page.mouse.wheel(0, -100)
-            page.keyboard.up("Alt")
+            page.keyboard.up("Alt")  # the gesture ends: one edit
             wait_for_data(page, "nEdited", len(members[3]))
+            assert kernel_json(kernel, "len(session.edits.edits)") == 1
             spread = kernel_json(
                 kernel, "[float(np.linalg.norm(a - a.mean(0), axis=1).mean()) for a in "
                         "(session.positions[session.labels == 3], session.targets[session.labels == 3])]")
@@ -213,6 +217,12 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             data = path.read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
             page.screenshot(path=str(ARTIFACTS / "e2e_tools.png"))
+
+            # The second view of the same widget shows the same state.
+            page.wait_for_function(f"() => document.querySelectorAll('{ROOT_SELECTOR}').length === 2")
+            views = page.eval_on_selector_all(
+                ROOT_SELECTOR, "els => els.map(e => [e.dataset.nSelected, e.dataset.nEdited, e.dataset.positionsChecksum])")
+            assert views[0] == views[1], f"the two views differ: {views}"
 
             # The contours toggle is a trait Python sees.
             assert kernel_json(kernel, "view.show_contours") is True
