@@ -5,6 +5,15 @@ import { linearScale, toNdc } from "./geometry.js";
 
 const LASSO_TYPES = { lasso: "freeform", box: "rectangle" };
 
+/** The renderer's colours for a light or dark notebook theme. */
+export function themeColors(dark) {
+  return {
+    pointColorActive: dark ? "#ffffff" : "#111111",
+    backgroundColor: dark ? "#1b1b1b" : "#ffffff",
+    lassoColor: dark ? "#e0e0e0" : "#333333",
+  };
+}
+
 /**
  * @param {HTMLCanvasElement} canvas
  * @param {object} opts
@@ -29,9 +38,7 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     opacityInactiveMax: 0.3, // unselected points stay visible, muted
     colorBy: "valueA",
     pointColor: colors,
-    pointColorActive: dark ? "#ffffff" : "#111111",
-    backgroundColor: dark ? "#1b1b1b" : "#ffffff",
-    lassoColor: dark ? "#e0e0e0" : "#333333",
+    ...themeColors(dark),
     lassoMinDelay: 0,
     mouseMode: "lasso",
     lassoType: LASSO_TYPES.lasso,
@@ -96,6 +103,9 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
     setMode(mode) {
       if (mode in LASSO_TYPES) plot.set({ mouseMode: "lasso", lassoType: LASSO_TYPES[mode] });
       else plot.set({ mouseMode: "panZoom" });
+    },
+    setTheme(dark) {
+      plot.set(themeColors(dark));
     },
     resize(w, h) {
       plot.set({ width: w, height: h });

@@ -39,7 +39,7 @@ function render({ model, el }) {
     thumbnails: new Uint8Array(0),
     mode: "lasso",
   };
-  const dark = isDarkTheme();
+  let dark = isDarkTheme();
   const colors = model.get("colors");
 
   // ---- DOM -----------------------------------------------------------------------
@@ -288,6 +288,15 @@ function render({ model, el }) {
     event.stopPropagation();
   });
   plotBox.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+
+  // Follow the notebook's light / dark theme as the user switches it.
+  const themeObserver = new MutationObserver(() => {
+    if (isDarkTheme() === dark) return;
+    dark = isDarkTheme();
+    root.classList.toggle("plsd-dark", dark);
+    renderer.setTheme(dark);
+  });
+  if (document.body) themeObserver.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
 
   // Exact δ / κ for a class or the selection (the paper's edits are numbers like δ=(−7, 10), κ=1/2).
   function exactEdit(kind) {
@@ -544,6 +553,7 @@ function render({ model, el }) {
   return () => {
     for (const [event, handler] of handlers) model.off(event, handler);
     resizeObserver.disconnect();
+    themeObserver.disconnect();
     renderer.destroy();
   };
 }

@@ -208,6 +208,7 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             shift = kernel_json(kernel, "np.unique((session.targets - session.positions)[session.labels == 5]"
                                         ".round(3), axis=0).tolist()")
             assert shift == [[-7.0, 10.0]]
+            assert "edited '5' points land inside" in page.inner_text("[data-testid=warning]")
 
             # PNG export: a real download of an opaque PNG.
             with page.expect_download() as download:
@@ -223,6 +224,13 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             views = page.eval_on_selector_all(
                 ROOT_SELECTOR, "els => els.map(e => [e.dataset.nSelected, e.dataset.nEdited, e.dataset.positionsChecksum])")
             assert views[0] == views[1], f"the two views differ: {views}"
+
+            # The view follows JupyterLab's theme when the user switches to dark.
+            page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
+                          "{theme: 'JupyterLab Dark'})")
+            page.wait_for_function(f"() => document.querySelector('{ROOT_SELECTOR}').classList.contains('plsd-dark')")
+            page.wait_for_selector("#jupyterlab-splash", state="detached")  # JupyterLab's theme-change splash
+            page.screenshot(path=str(ARTIFACTS / "e2e_dark.png"))
 
             # The contours toggle is a trait Python sees.
             assert kernel_json(kernel, "view.show_contours") is True
