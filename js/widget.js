@@ -59,11 +59,18 @@ function render({ model, el }) {
     model.set("show_contours", contoursToggle.checked);
     model.save_changes();
   });
+  const split = h("select", { "data-testid": "split", title: "Which split the plot shows; edits apply to train" },
+    [h("option", { value: "train", text: "train" }), h("option", { value: "test", text: "test (held out)" })]);
+  split.addEventListener("change", () => {
+    model.set("split", split.value);
+    model.save_changes();
+  });
   const selectionInfo = h("span", { class: "plsd-selection-info" });
   const toolbar = h("div", { class: "plsd-toolbar" }, [
     h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]),
     h("span", { class: "plsd-group" }, [clear, invert, png]),
     h("label", { title: "Per-class density contours (90 % of each class's mass)" }, [contoursToggle, " contours"]),
+    h("label", { class: "plsd-split" }, ["show ", split]),
     selectionInfo,
   ]);
 
@@ -358,7 +365,14 @@ function render({ model, el }) {
   }
 
   // ---- selection ------------------------------------------------------------------------
+  const editing = () => model.get("split") === "train";
+
   function sendSelection(indices) {
+    if (!editing()) {
+      if (indices.length) showError("Selections and edits work on the train split; switch the view back to train.");
+      renderer.select([]);
+      return;
+    }
     state.selection = indices;
     model.set("selection", encodeIndices(indices));
     model.save_changes();
@@ -419,7 +433,9 @@ function render({ model, el }) {
   }
 
   function onPositions({ transition = true } = {}) {
+    const previous = state.positions.length;
     state.positions = decodeFloat32(model.get("positions"));
+    transition &&= previous === state.positions.length; // a split switch changes the points
     state.predictions = decodeLabels(model.get("predictions"), model.get("label_dtype"));
     root.dataset.nPoints = String(state.positions.length / 2);
     root.dataset.positionsChecksum = checksum(state.positions);
@@ -453,6 +469,23 @@ function render({ model, el }) {
     showSelection();
   }
 
+  function onSplit() {
+    split.value = model.get("split");
+    split.parentElement.style.display = model.get("has_test") ? "" : "none";
+    root.dataset.split = model.get("split");
+    const off = !editing();
+    for (const button of [modeButtons[3], undo, redo, reset, ...exact.querySelectorAll("button")]) button.disabled = off;
+    if (off && state.mode === "move") setMode("lasso");
+    onHistory();
+  }
+
+  function onLabels() {
+    state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
+    state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
+    renderLegend();
+    onPositions({ transition: false });
+  }
+
   function onTraining() {
     const training = model.get("training");
     finetune.disabled = training;
@@ -474,8 +507,8 @@ function render({ model, el }) {
   }
 
   function onHistory() {
-    undo.disabled = !model.get("can_undo");
-    redo.disabled = !model.get("can_redo");
+    undo.disabled = !editing() || !model.get("can_undo");
+    redo.disabled = !editing() || !model.get("can_redo");
   }
 
   const syncInputs = () => {
@@ -515,6 +548,9 @@ function render({ model, el }) {
   const handlers = [
     ["change:positions", () => onPositions()],
     ["change:targets", onTargets],
+    ["change:labels", onLabels],
+    ["change:thumbnails", () => { state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8"); }],
+    ["change:split", onSplit],
     ["change:contour_vertices", onContours],
     ["change:show_contours", onContours],
     ["change:selection", onSelectionTrait],
@@ -536,6 +572,7 @@ function render({ model, el }) {
   state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
   state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
   renderLegend();
+  onSplit();
   setMode("lasso");
   onTargets();
   onContours();

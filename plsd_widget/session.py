@@ -112,7 +112,7 @@ class Session:
             self._edits = self._read_edits(self.autosave)
             logger.info("restored %d edits from %s", len(self._edits.edits), self.autosave)
         self._selection = np.zeros(0, dtype=np.uint32)
-        self._predictions = None
+        self._predictions = self._test_positions = self._test_predictions = None
         self._listeners = defaultdict(list)
         self._original_state = copy.deepcopy(model.state_dict())
         self.checkpoints = [self._original_state]
@@ -271,6 +271,27 @@ class Session:
             self._predictions = self._predict(self.model, self.x)
         return self._predictions
 
+    @property
+    def test_positions(self) -> np.ndarray | None:
+        """Embedding of ``x_test`` through the current model, (n_test, 2) float32; None without one.
+
+        Cached until the session changes the model.
+        """
+        if self.x_test is None:
+            return None
+        if self._test_positions is None:
+            self._test_positions = self.embedding.transform(extract_activations(self.model, self.layer, self.x_test))
+        return self._test_positions
+
+    @property
+    def test_predictions(self) -> np.ndarray | None:
+        """The current model's predictions on ``x_test``, (n_test,); None without a test split."""
+        if self.x_test is None:
+            return None
+        if self._test_predictions is None:
+            self._test_predictions = self._predict(self.model, self.x_test)
+        return self._test_predictions
+
     @staticmethod
     def _predict(model, x) -> np.ndarray:
         model.eval()
@@ -287,7 +308,7 @@ class Session:
         """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
         H = extract_activations(self.model, self.layer, self.x)
         self._positions = self.embedding.transform(H)
-        self._predictions = None
+        self._predictions = self._test_positions = self._test_predictions = None
         self._emit("positions")
         epochs = len(self.checkpoints) - 1
         if epochs:

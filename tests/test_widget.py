@@ -261,3 +261,37 @@ def test_warning_when_an_edit_lands_in_another_class(widget, session):
     assert f"of {members.size} edited '6' points land inside '0'" in widget.warning
     widget._on_message(widget, {"type": "undo"}, [])
     assert widget.warning == ""
+
+
+def test_test_split_view_shows_held_out_points_and_refuses_edits(widget, session):
+    session.shift("2", (1.0, 1.0))
+    widget.split = "test"
+    n_test = len(session.y_test)
+    assert len(widget.positions) == 8 * n_test and len(widget.labels) == n_test
+    np.testing.assert_array_equal(bytes_to_array(widget.positions, np.float32, "p").reshape(-1, 2),
+                                  session.test_positions)
+    assert widget.targets == b"" and widget.selection == b"" and widget.warning == ""
+    assert len(widget.thumbnails) == n_test * 64
+
+    widget._on_message(widget, {"type": "shift", "class": "3", "delta": [1, 1]}, [])
+    assert "switch the view back to train" in widget.error
+    widget.selection = u32([1, 2])
+    assert session.selection.size == 0 and len(session.edits.edits) == 1
+
+    widget.split = "train"
+    assert len(widget.positions) == 8 * len(session.labels)
+    assert widget.targets == array_to_bytes(session.targets, np.float32)
+
+
+def test_split_must_exist(digits, trained_cnn, fitted_embedding):
+    import traitlets
+
+    from plsd_widget.session import Session
+
+    train, _ = digits
+    view = Session(trained_cnn, "latent", train.images, train.labels, embedding=fitted_embedding).widget()
+    assert not view.has_test
+    with pytest.raises(traitlets.TraitError, match="no test split"):
+        view.split = "test"
+    with pytest.raises(traitlets.TraitError, match="'train' or 'test'"):
+        view.split = "validation"

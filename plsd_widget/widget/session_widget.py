@@ -27,6 +27,7 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
+EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset")
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 
 
@@ -119,18 +120,16 @@ class PLSDWidget(anywidget.AnyWidget):
     metrics_html = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     warning = traitlets.Unicode("").tag(sync=True)
+    split = traitlets.Unicode("train").tag(sync=True)
+    has_test = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, session, **kwargs):
         esm, css = _bundle("widget.js"), _bundle("widget.css")
         n_classes = len(session.class_names)
-        atlas, side, channels = sprite_atlas(session.x)
         super().__init__(
-            thumbnails=atlas or b"",
-            thumbnail_side=side,
-            thumbnail_channels=channels,
+            has_test=session.x_test is not None,
             _esm=esm.read_text(encoding="utf-8"),
             _css=css.read_text(encoding="utf-8"),
-            labels=array_to_bytes(session.labels, label_dtype(n_classes)),
             label_dtype=label_dtype(n_classes),
             class_names=list(session.class_names),
             colors=class_colors(n_classes),
@@ -141,8 +140,8 @@ class PLSDWidget(anywidget.AnyWidget):
         self.session = session
         self._echo = threading.local()  # set while this thread writes the session's selection back
         self._last_progress = 0.0
-        self._sync_positions()
-        self._sync_edits()
+        self._atlases = {}
+        self._sync_split()
         session.on("positions", lambda: self._sync_positions())
         session.on("targets", lambda: self._sync_edits())
         session.on("progress", self._on_progress)
@@ -152,30 +151,53 @@ class PLSDWidget(anywidget.AnyWidget):
         self.on_msg(self._on_message)
 
     # ---- session -> view ------------------------------------------------------------
+    @property
+    def _editing(self) -> bool:
+        return self.split == "train"
+
+    def _shown(self):
+        """Positions, labels and predictions of the split on display."""
+        s = self.session
+        if self._editing:
+            return s.positions, s.labels, s.predictions
+        return s.test_positions, s.y_test, s.test_predictions
+
+    def _sync_split(self) -> None:
+        x = self.session.x if self._editing else self.session.x_test
+        if self.split not in self._atlases:
+            self._atlases[self.split] = sprite_atlas(x)
+        atlas, side, channels = self._atlases[self.split]
+        with self.hold_sync():
+            self.labels = array_to_bytes(self._shown()[1], self.label_dtype)
+            self.thumbnails = atlas or b""
+            self.thumbnail_side, self.thumbnail_channels = side, channels
+            self._sync_positions()
+            self._sync_edits()
+
     def _sync_positions(self) -> None:
-        positions = self.session.positions
-        vertices, offsets, classes = class_contours(positions, self.session.labels)
-        predictions = array_to_bytes(self.session.predictions, self.label_dtype)
+        positions, labels, predictions = self._shown()
+        vertices, offsets, classes = class_contours(positions, labels)
         with self.hold_sync():
             self.positions = array_to_bytes(positions, np.float32)
-            self.predictions = predictions
+            self.predictions = array_to_bytes(predictions, self.label_dtype)
             self.contour_vertices = array_to_bytes(vertices, np.float32)
             self.contour_offsets = array_to_bytes(offsets, np.uint32)
             self.contour_classes = array_to_bytes(classes, np.uint16)
             self._sync_warning()
 
     def _sync_warning(self) -> None:
-        session = self.session
-        self.warning = crowding_warning(session.positions, session.labels, session.targets, session.class_names)
+        s = self.session
+        self.warning = crowding_warning(s.positions, s.labels, s.targets, s.class_names) if self._editing else ""
 
     def _sync_edits(self) -> None:
         log = self.session.edits
         with self.hold_sync():
             self._sync_warning()
-            self.targets = array_to_bytes(self.session.targets, np.float32)
+            # Edits and the selection belong to the train split; the test view shows neither.
+            self.targets = array_to_bytes(self.session.targets, np.float32) if self._editing else b""
             self._echo.active = True
             try:
-                self.selection = array_to_bytes(self.session.selection, np.uint32)
+                self.selection = array_to_bytes(self.session.selection if self._editing else [], np.uint32)
             finally:
                 self._echo.active = False
             self.can_undo = log.can_undo
@@ -196,11 +218,29 @@ class PLSDWidget(anywidget.AnyWidget):
                 self.error = ""
 
     # ---- view -> session ------------------------------------------------------------
+    @traitlets.validate("split")
+    def _check_split(self, proposal):
+        split = proposal["value"]
+        if split not in ("train", "test"):
+            raise traitlets.TraitError(f"split must be 'train' or 'test', got {split!r}")
+        if split == "test" and self.session.x_test is None:
+            raise traitlets.TraitError("this session has no test split; pass x_test and y_test to Session")
+        return split
+
+    @traitlets.observe("split")
+    def _split_changed(self, change) -> None:
+        self._sync_split()
+
+    def _check_editing(self) -> None:
+        if not self._editing:
+            raise ValueError("selections and edits work on the train split; switch the view back to train")
+
     @traitlets.observe("selection")
     def _selection_from_view(self, change) -> None:
         if getattr(self._echo, "active", False):
             return
         try:
+            self._check_editing()
             indices = bytes_to_array(change["new"], np.uint32, "selection").astype(np.int64)
             self.session.select(indices)
         except Exception as exc:
@@ -210,6 +250,8 @@ class PLSDWidget(anywidget.AnyWidget):
     def _on_message(self, _widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         try:
+            if kind in EDIT_MESSAGES:
+                self._check_editing()
             if kind == "move":
                 self._apply_move(buffers)
             elif kind == "shift":

@@ -124,6 +124,17 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             wait_for_status(page, "stopped")
             assert not kernel_json(kernel, "session.is_training")
             assert 2 <= kernel_json(kernel, "len(session.checkpoints)") < 2 + 500
+
+            # The held-out split: the view shows the test points, where nothing can be edited.
+            n_test = kernel_json(kernel, "len(session.y_test)")
+            page.select_option("[data-testid=split]", "test")
+            wait_for_data(page, "nPoints", n_test)
+            wait_for_data(page, "nEdited", 0)
+            assert page.is_disabled("[data-testid=mode-move]")
+            page.screenshot(path=str(ARTIFACTS / "e2e_test_split.png"))
+            page.select_option("[data-testid=split]", "train")
+            wait_for_data(page, "nPoints", n_points)
+            wait_for_data(page, "nEdited", n_selected)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"))
         raise
