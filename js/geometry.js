@@ -76,11 +76,13 @@ export function editedCentroid(positions, targets, indices) {
 }
 
 /**
- * Eq. 2 of the paper for a preview: y' = y + κ(c − y), i.e. the offset from the
- * centroid c scaled by (1 − κ). κ > 0 contracts, κ < 0 expands.
+ * Eq. 2 of the paper, y' = y + κ(c − y), as a 2-D canvas transform [a, b, c, d, e, f]:
+ * a uniform scaling by (1 − κ) about the centroid's screen position, exact because the
+ * view maps data to pixels with the same scale on both axes.
  */
-export function contractPoint([x, y], [cx, cy], kappa) {
-  return [x + kappa * (cx - x), y + kappa * (cy - y)];
+export function contractTransform([cx, cy], kappa) {
+  const f = 1 - kappa;
+  return [f, 0, 0, f, cx * kappa, cy * kappa];
 }
 
 /** The κ of one wheel gesture: each notch contracts (scroll up) or expands by `step`, compounding. */

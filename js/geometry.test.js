@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  contractPoint, draggedTargets, editedCentroid, editedPoint, linearScale, toNdc, wheelKappa,
+  contractTransform, draggedTargets, editedCentroid, editedPoint, linearScale, toNdc, wheelKappa,
 } from "./geometry.js";
 
 describe("linearScale", () => {
@@ -52,10 +52,11 @@ describe("contract edits", () => {
     assert.deepEqual(editedCentroid(positions, targets, []).map(Number.isNaN), [true, true]);
   });
 
-  it("follows Eq. 2: kappa 1 collapses on the centroid, 0.5 halves, -1 doubles the offset", () => {
-    assert.deepEqual(contractPoint([4, 2], [2, 0], 1), [2, 0]);
-    assert.deepEqual(contractPoint([4, 2], [2, 0], 0.5), [3, 1]);
-    assert.deepEqual(contractPoint([4, 2], [2, 0], -1), [6, 4]);
+  it("follows Eq. 2 as a canvas transform: kappa 1 collapses, 0.5 halves, -1 doubles the offset", () => {
+    const apply = ([a, b, c, d, e, f], [x, y]) => [a * x + c * y + e, b * x + d * y + f];
+    assert.deepEqual(apply(contractTransform([2, 0], 1), [4, 2]), [2, 0]);
+    assert.deepEqual(apply(contractTransform([2, 0], 0.5), [4, 2]), [3, 1]);
+    assert.deepEqual(apply(contractTransform([2, 0], -1), [4, 2]), [6, 4]);
   });
 
   it("compounds wheel notches into one kappa", () => {

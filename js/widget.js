@@ -3,7 +3,7 @@
 // the user's actions (selection trait, messages for edits and training).
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
-import { contractPoint, draggedTargets, editedCentroid, editedPoint, wheelKappa } from "./geometry.js";
+import { contractTransform, draggedTargets, editedCentroid, editedPoint, wheelKappa } from "./geometry.js";
 import { createRenderer } from "./scatter.js";
 
 const MODES = [
@@ -35,6 +35,7 @@ function render({ model, el }) {
     labels: new Uint8Array(0),
     selection: [],
     contours: null,
+    edited: [],
     predictions: new Uint8Array(0),
     thumbnails: new Uint8Array(0),
     mode: "lasso",
@@ -160,50 +161,91 @@ function render({ model, el }) {
   resizeObserver.observe(plotBox);
 
   // ---- edits on the overlay ----------------------------------------------------------
-  // While a drag or an Alt+wheel gesture is going on, `preview` maps a selected point's
-  // edited position (data units) to where it is drawn; nothing is sent until it ends.
-  let preview = null;
+  // During a drag or an Alt+wheel gesture the overlay shows two snapshots taken when it
+  // began, the static layer (contours, edit rings) and the selected points, and moves the
+  // latter with a canvas transform: redrawing 10k points per mouse move costs ~300 ms in
+  // software rendering, two drawImage calls a few ms (benchmarks/RESULTS.md).
+  let gesture = null;
+  let framePending = false;
 
-  function drawContours() {
+  function drawContours(g) {
     const { vertices, offsets, classes } = state.contours;
-    ctx.lineWidth = 1.5;
-    ctx.globalAlpha = 0.55;
+    g.lineWidth = 1.5;
+    g.globalAlpha = 0.55;
     for (let line = 0; line < classes.length; line++) {
-      ctx.strokeStyle = colors[classes[line]] ?? "#888";
-      ctx.beginPath();
+      g.strokeStyle = colors[classes[line]] ?? "#888";
+      g.beginPath();
       for (let v = offsets[line]; v < offsets[line + 1]; v++) {
         const [x, y] = renderer.dataToScreen(vertices[2 * v], vertices[2 * v + 1]);
-        if (v === offsets[line]) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+        if (v === offsets[line]) g.moveTo(x, y); else g.lineTo(x, y);
       }
-      ctx.stroke();
+      g.stroke();
     }
   }
 
   // Contours, then targets of edited points as rings joined to where the model puts them now.
-  function drawOverlay() {
-    ctx.clearRect(0, 0, overlay.width, overlay.height);
-    if (state.contours && model.get("show_contours")) drawContours();
+  function drawStatic(g) {
+    if (state.contours && model.get("show_contours")) drawContours(g);
     const { positions, targets, labels } = state;
-    ctx.lineWidth = 1;
-    for (let i = 0; i < targets.length / 2; i++) {
-      if (!Number.isFinite(targets[2 * i])) continue;
+    g.lineWidth = 1;
+    for (const i of state.edited) {
       const [px, py] = renderer.dataToScreen(positions[2 * i], positions[2 * i + 1]);
       const [tx, ty] = renderer.dataToScreen(targets[2 * i], targets[2 * i + 1]);
-      ctx.strokeStyle = colors[labels[i]] ?? "#888";
-      ctx.globalAlpha = 0.25;
-      ctx.beginPath(); ctx.moveTo(px, py); ctx.lineTo(tx, ty); ctx.stroke();
-      ctx.globalAlpha = 0.9;
-      ctx.beginPath(); ctx.arc(tx, ty, 3, 0, 2 * Math.PI); ctx.stroke();
+      g.strokeStyle = colors[labels[i]] ?? "#888";
+      g.globalAlpha = 0.25;
+      g.beginPath(); g.moveTo(px, py); g.lineTo(tx, ty); g.stroke();
+      g.globalAlpha = 0.9;
+      g.beginPath(); g.arc(tx, ty, 3, 0, 2 * Math.PI); g.stroke();
     }
-    if (preview) {
-      ctx.globalAlpha = 0.9;
-      for (const i of state.selection) {
-        const [sx, sy] = renderer.dataToScreen(...preview(editedPoint(positions, targets, i)));
-        ctx.fillStyle = colors[labels[i]] ?? "#888";
-        ctx.beginPath(); ctx.arc(sx, sy, 3, 0, 2 * Math.PI); ctx.fill();
-      }
+    g.globalAlpha = 1;
+  }
+
+  function drawSelection(g) {
+    g.globalAlpha = 0.9;
+    for (const i of state.selection) {
+      const [sx, sy] = renderer.dataToScreen(...editedPoint(state.positions, state.targets, i));
+      g.fillStyle = colors[state.labels[i]] ?? "#888";
+      g.beginPath(); g.arc(sx, sy, 3, 0, 2 * Math.PI); g.fill();
     }
-    ctx.globalAlpha = 1;
+    g.globalAlpha = 1;
+  }
+
+  function drawOverlay() {
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, overlay.width, overlay.height);
+    if (!gesture) {
+      drawStatic(ctx);
+      return;
+    }
+    ctx.drawImage(gesture.base, 0, 0);
+    ctx.setTransform(...gesture.transform);
+    ctx.drawImage(gesture.sprite, 0, 0);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+  }
+
+  function requestOverlay() {
+    if (framePending) return;
+    framePending = true;
+    requestAnimationFrame(() => {
+      framePending = false;
+      drawOverlay();
+    });
+  }
+
+  function snapshot(draw) {
+    const layer = document.createElement("canvas");
+    layer.width = overlay.width;
+    layer.height = overlay.height;
+    draw(layer.getContext("2d"));
+    return layer;
+  }
+  function beginGesture() {
+    gesture = { base: snapshot(drawStatic), sprite: snapshot(drawSelection), transform: [1, 0, 0, 1, 0, 0] };
+    drawOverlay();
+  }
+  function endGesture() {
+    gesture = null;
+    drawOverlay();
   }
 
   function localPoint(event) {
@@ -220,31 +262,31 @@ function render({ model, el }) {
   overlay.addEventListener("pointerdown", (event) => {
     if (state.mode !== "move" || event.button !== 0 || !needSelection("drag them in Move mode")) return;
     overlay.setPointerCapture(event.pointerId);
-    dragStart = renderer.screenToData(...localPoint(event));
-    preview = (p) => p;
-    drawOverlay();
+    dragStart = localPoint(event);
+    beginGesture();
   });
   overlay.addEventListener("pointermove", (event) => {
     if (!dragStart) return;
-    const [x, y] = renderer.screenToData(...localPoint(event));
-    const [dx, dy] = [x - dragStart[0], y - dragStart[1]];
-    preview = ([px, py]) => [px + dx, py + dy];
-    drawOverlay();
+    const [x, y] = localPoint(event);
+    gesture.transform = [1, 0, 0, 1, x - dragStart[0], y - dragStart[1]];
+    requestOverlay();
   });
   overlay.addEventListener("pointerup", (event) => {
     if (!dragStart) return;
-    const [x0, y0] = dragStart;
+    const [x0, y0] = renderer.screenToData(...dragStart);
     const [x1, y1] = renderer.screenToData(...localPoint(event));
     dragStart = null;
-    preview = null;
-    drawOverlay();
+    endGesture();
     if (x0 === x1 && y0 === y1) return;
     // Committed on release as one edit: indices + absolute targets, binary.
     const indices = Uint32Array.from(state.selection);
     const targets = draggedTargets(state.positions, state.targets, indices, x1 - x0, y1 - y0);
     model.send({ type: "move" }, undefined, [indices.buffer, targets.buffer]);
   });
-  overlay.addEventListener("pointercancel", () => { dragStart = null; preview = null; drawOverlay(); });
+  overlay.addEventListener("pointercancel", () => {
+    dragStart = null;
+    endGesture();
+  });
 
   // Alt+wheel contracts (up) or expands (down) the selection toward its centroid (Eq. 2);
   // the gesture becomes one edit when Alt is released (or the plot loses the mouse).
@@ -255,8 +297,7 @@ function render({ model, el }) {
     window.removeEventListener("keyup", onAltUp, true);
     plotBox.removeEventListener("pointerleave", endWheel);
     wheel = null;
-    preview = null;
-    drawOverlay();
+    endGesture();
     if (kappa !== 0) model.send({ type: "contract", kappa }, undefined, [indices.buffer]);
   }
   function onAltUp(event) {
@@ -268,16 +309,17 @@ function render({ model, el }) {
     event.stopPropagation();
     if (!needSelection("contract them with Alt+wheel")) return;
     if (!wheel) {
+      const centre = editedCentroid(state.positions, state.targets, state.selection);
       wheel = { notches: 0, kappa: 0, indices: Uint32Array.from(state.selection),
-        centre: editedCentroid(state.positions, state.targets, state.selection) };
+        centre: renderer.dataToScreen(...centre) };
       window.addEventListener("keyup", onAltUp, true);
       plotBox.addEventListener("pointerleave", endWheel);
+      beginGesture();
     }
     wheel.notches += event.deltaY < 0 ? 1 : -1;
     wheel.kappa = wheelKappa(wheel.notches);
-    const { centre, kappa } = wheel;
-    preview = (p) => contractPoint(p, centre, kappa);
-    drawOverlay();
+    gesture.transform = contractTransform(wheel.centre, wheel.kappa);
+    requestOverlay();
   }, { capture: true, passive: false });
 
   // Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z redo, Esc clears; kept from JupyterLab's own shortcuts.
@@ -457,9 +499,10 @@ function render({ model, el }) {
 
   function onTargets() {
     state.targets = decodeFloat32(model.get("targets"));
-    let edited = 0;
-    for (let i = 0; i < state.targets.length; i += 2) if (Number.isFinite(state.targets[i])) edited += 1;
-    root.dataset.nEdited = String(edited);
+    const edited = [];
+    for (let i = 0; i < state.targets.length / 2; i++) if (Number.isFinite(state.targets[2 * i])) edited.push(i);
+    state.edited = edited;
+    root.dataset.nEdited = String(edited.length);
     drawOverlay();
   }
 
