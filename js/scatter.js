@@ -104,6 +104,9 @@ export function createRenderer(canvas, { width, height, bounds, colors, dark, on
       if (mode in LASSO_TYPES) plot.set({ mouseMode: "lasso", lassoType: LASSO_TYPES[mode] });
       else plot.set({ mouseMode: "panZoom" });
     },
+    setStyle({ pointSize, opacity }) {
+      plot.set({ pointSize, opacity });
+    },
     setTheme(dark) {
       plot.set(themeColors(dark));
     },

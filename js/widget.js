@@ -122,10 +122,22 @@ function render({ model, el }) {
     h("div", { class: "plsd-row" }, ["κ ", kappa,
       h("button", { "data-testid": "apply-contract", text: "Contract", onclick: () => exactEdit("contract") })]),
   ]);
-  const side = h("div", { class: "plsd-side" }, [legend, exact, train]);
+  const pointSize = h("input", { type: "range", min: "1", max: "12", step: "0.5", "data-testid": "point-size" });
+  const opacity = h("input", { type: "range", min: "0.05", max: "1", step: "0.05", "data-testid": "opacity" });
+  for (const [input, name] of [[pointSize, "point_size"], [opacity, "opacity"]]) {
+    input.addEventListener("input", () => {
+      model.set(name, Number(input.value));
+      model.save_changes();
+    });
+  }
+  const look = h("div", { class: "plsd-look" }, [
+    h("label", {}, ["size ", pointSize]), h("label", {}, ["opacity ", opacity]),
+  ]);
+  const side = h("div", { class: "plsd-side" }, [legend, exact, train, look]);
+  const neighbors = h("div", { class: "plsd-neighbors", "data-testid": "neighbors" });
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
-    toolbar, errorBox, warning, h("div", { class: "plsd-main" }, [plotBox, side]), metrics,
+    toolbar, errorBox, warning, h("div", { class: "plsd-main" }, [plotBox, side]), neighbors, metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
   el.append(root);
@@ -137,7 +149,11 @@ function render({ model, el }) {
     width, height, dark,
     bounds: model.get("bounds"),
     colors,
-    onSelect: (indices) => sendSelection(indices),
+    onSelect: (indices) => {
+      if (indices.length === 1) model.send({ type: "neighbors", index: indices[0] });
+      if (indices.length === 1 && !editing()) return; // a click in the test view: neighbours only
+      sendSelection(indices);
+    },
     onView: () => drawOverlay(),
     onHover: (index) => showTooltip(index),
   });
@@ -385,7 +401,7 @@ function render({ model, el }) {
     tooltipText.textContent = `#${index} · label ${label} · predicted ${predicted}${predicted === label ? "" : " ✗"}`;
     const side = model.get("thumbnail_side");
     thumb.style.display = side ? "block" : "none";
-    if (side) drawThumbnail(index, side, model.get("thumbnail_channels"));
+    if (side) drawThumbnail(thumb, index, side, model.get("thumbnail_channels"));
     const [x, y] = renderer.dataToScreen(state.positions[2 * index], state.positions[2 * index + 1]);
     tooltip.style.left = `${Math.min(x + 12, width - 180)}px`;
     tooltip.style.top = `${Math.min(y + 12, height - 110)}px`;
@@ -393,7 +409,7 @@ function render({ model, el }) {
     root.dataset.hovered = String(index);
   }
 
-  function drawThumbnail(index, side, channels) {
+  function drawThumbnail(canvas, index, side, channels) {
     const atlas = state.thumbnails;
     const start = index * side * side * channels;
     const image = new ImageData(side, side);
@@ -401,9 +417,9 @@ function render({ model, el }) {
       for (let k = 0; k < 3; k++) image.data[4 * p + k] = atlas[start + p * channels + (channels === 3 ? k : 0)];
       image.data[4 * p + 3] = 255;
     }
-    thumb.width = side;
-    thumb.height = side;
-    thumb.getContext("2d").putImageData(image, 0, 0);
+    canvas.width = side;
+    canvas.height = side;
+    canvas.getContext("2d").putImageData(image, 0, 0);
   }
 
   // ---- selection ------------------------------------------------------------------------
@@ -512,6 +528,35 @@ function render({ model, el }) {
     showSelection();
   }
 
+  function onStyle() {
+    pointSize.value = model.get("point_size");
+    opacity.value = model.get("opacity");
+    renderer.setStyle({ pointSize: model.get("point_size"), opacity: model.get("opacity") });
+  }
+
+  // The clicked point and its nearest neighbours in the classifier's latent space.
+  function onNeighbors() {
+    const of = model.get("neighbors_of");
+    const indices = decodeUint32(model.get("neighbors"));
+    root.dataset.neighbors = String(indices.length);
+    if (of < 0) {
+      neighbors.replaceChildren();
+      return;
+    }
+    const names = model.get("class_names");
+    const side = model.get("thumbnail_side");
+    const card = (i) => {
+      const image = h("canvas", { class: "plsd-thumb" });
+      if (side) drawThumbnail(image, i, side, model.get("thumbnail_channels"));
+      else image.style.display = "none";
+      return h("figure", { title: `#${i}` }, [image, h("figcaption", { text: names[state.labels[i]] })]);
+    };
+    neighbors.replaceChildren(
+      h("div", { text: `Nearest to #${of} (${names[state.labels[of]]}) in the latent space:` }),
+      h("div", { class: "plsd-strip" }, [card(of), h("span", { text: "→" }), ...Array.from(indices, card)]),
+    );
+  }
+
   function onSplit() {
     split.value = model.get("split");
     split.parentElement.style.display = model.get("has_test") ? "" : "none";
@@ -594,6 +639,10 @@ function render({ model, el }) {
     ["change:labels", onLabels],
     ["change:thumbnails", () => { state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8"); }],
     ["change:split", onSplit],
+    ["change:neighbors_of", onNeighbors],
+    ["change:neighbors", onNeighbors],
+    ["change:point_size", onStyle],
+    ["change:opacity", onStyle],
     ["change:contour_vertices", onContours],
     ["change:show_contours", onContours],
     ["change:selection", onSelectionTrait],
@@ -616,6 +665,8 @@ function render({ model, el }) {
   state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
   renderLegend();
   onSplit();
+  onStyle();
+  onNeighbors();
   setMode("lasso");
   onTargets();
   onContours();

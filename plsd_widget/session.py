@@ -98,7 +98,7 @@ class Session:
         self.device = device
         self.random_state = random_state
 
-        H = extract_activations(model, layer, self.x)
+        H = self._activations = extract_activations(model, layer, self.x)
         if embedding is None:
             embedding = ParametricTSNE(perplexity=perplexity, random_state=random_state,
                                        device=device, verbose=verbose).fit(H)
@@ -283,6 +283,27 @@ class Session:
             self._test_positions = self.embedding.transform(extract_activations(self.model, self.layer, self.x_test))
         return self._test_positions
 
+    def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train") -> np.ndarray:
+        """Indices of the ``k`` points nearest to point ``index`` in the layer's activation space.
+
+        Nearest in the classifier's own latent space, not in the 2-D embedding: what the
+        model thinks is similar. ``split="test"`` looks among the held-out points.
+        """
+        if split == "train":
+            H = self._activations
+        elif split == "test" and self.x_test is not None:
+            H = extract_activations(self.model, self.layer, self.x_test)
+        else:
+            raise ValueError(f"split must be 'train' or 'test' (with x_test given), got {split!r}")
+        index = int(index)
+        if not 0 <= index < len(H):
+            raise ValueError(f"index must be in [0, {len(H) - 1}], got {index}")
+        k = min(check_positive_int(k, "k"), len(H) - 1)
+        d = ((H - H[index]) ** 2).sum(axis=1)
+        d[index] = np.inf
+        nearest = np.argpartition(d, k - 1)[:k] if k < len(H) - 1 else np.flatnonzero(np.isfinite(d))
+        return nearest[np.argsort(d[nearest], kind="stable")]
+
     @property
     def test_predictions(self) -> np.ndarray | None:
         """The current model's predictions on ``x_test``, (n_test,); None without a test split."""
@@ -306,8 +327,8 @@ class Session:
 
     def _refresh(self) -> None:
         """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
-        H = extract_activations(self.model, self.layer, self.x)
-        self._positions = self.embedding.transform(H)
+        self._activations = extract_activations(self.model, self.layer, self.x)
+        self._positions = self.embedding.transform(self._activations)
         self._predictions = self._test_positions = self._test_predictions = None
         self._emit("positions")
         epochs = len(self.checkpoints) - 1

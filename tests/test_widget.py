@@ -295,3 +295,29 @@ def test_split_must_exist(digits, trained_cnn, fitted_embedding):
         view.split = "test"
     with pytest.raises(traitlets.TraitError, match="'train' or 'test'"):
         view.split = "validation"
+
+
+def test_neighbors_of_a_clicked_point(widget, session):
+    widget._on_message(widget, {"type": "neighbors", "index": 5}, [])
+    nearest = bytes_to_array(widget.neighbors, np.uint32, "n")
+    assert widget.neighbors_of == 5 and nearest.size == 8 and 5 not in nearest
+    H = session._activations
+    d = ((H - H[5]) ** 2).sum(axis=1)
+    assert d[nearest].max() <= np.sort(d)[8] + 1e-6  # the 8 closest after the point itself
+    widget._on_message(widget, {"type": "neighbors", "index": "five"}, [])
+    assert "index must be an integer" in widget.error
+    widget._on_message(widget, {"type": "neighbors", "index": 10**6}, [])
+    assert "index must be in" in widget.error
+    widget.split = "test"
+    assert widget.neighbors_of == -1
+    widget._on_message(widget, {"type": "neighbors", "index": 3}, [])
+    assert bytes_to_array(widget.neighbors, np.uint32, "n").max() < len(session.y_test)
+
+
+def test_point_style_is_validated():
+    import traitlets
+
+    from plsd_widget.widget.session_widget import PLSDWidget
+
+    with pytest.raises(traitlets.TraitError):
+        PLSDWidget.class_traits()["opacity"].validate(None, 1.5)

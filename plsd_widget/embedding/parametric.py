@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from torch import nn
@@ -16,6 +17,7 @@ from torch import nn
 from plsd_widget._validation import NotFittedError, as_float_array, check_positive_int
 from plsd_widget.devices import resolve_device
 from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
+from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
 from plsd_widget.embedding.losses import tsne_kl_loss
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ _FORMAT = "plsd_widget.ParametricTSNE"
 _FORMAT_VERSION = 1
 _DEFAULT_FILE_STEM = "parametric_tsne"
 _TRANSFORM_BATCH = 8192
+_SCHEMES = ("full", "batch")
 #: Standard deviation of the first coordinate of the PCA target used for pretraining.
 #: openTSNE scales its PCA initialisation to 1e-4, which suits free coordinates. For
 #: the network, with the default schedule on the digits data, a target std of 1
@@ -115,6 +118,14 @@ def _edges(P_sub, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return (torch.as_tensor(coo.row, dtype=torch.int64, device=device),
             torch.as_tensor(coo.col, dtype=torch.int64, device=device),
             torch.as_tensor(coo.data, dtype=torch.float32, device=device))
+
+
+def _upper_edges(P, device):
+    """:class:`~plsd_widget.embedding.fft_gradient.SymmetricEdges` of the symmetric sparse ``P``."""
+    coo = sp.triu(P, k=1).tocoo()
+    return symmetric_edges(torch.as_tensor(coo.row, dtype=torch.int64, device=device),
+                           torch.as_tensor(coo.col, dtype=torch.int64, device=device),
+                           torch.as_tensor(coo.data, dtype=torch.float32, device=device), P.shape[0])
 
 
 def _embed(encoder: nn.Module, X_t: torch.Tensor) -> np.ndarray:
@@ -225,8 +236,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=2, perplexity=30.0, hidden=(300, 100), n_epochs=300,
                  batch_size=4096, learning_rate=5e-3, pretrain_epochs=20, early_exaggeration=4.0,
-                 early_exaggeration_fraction=0.25, device="auto", random_state=None, verbose=False,
-                 callback=None):
+                 early_exaggeration_fraction=0.25, scheme="full", device="auto", random_state=None,
+                 verbose=False, callback=None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.hidden = hidden
@@ -236,6 +247,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         self.pretrain_epochs = pretrain_epochs
         self.early_exaggeration = early_exaggeration
         self.early_exaggeration_fraction = early_exaggeration_fraction
+        self.scheme = scheme
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -262,6 +274,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         fraction = self.early_exaggeration_fraction
         if not isinstance(fraction, (int, float, np.floating)) or not 0 <= fraction <= 1:
             raise ValueError(f"early_exaggeration_fraction must be in [0, 1], got {fraction!r}")
+        if self.scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {_SCHEMES}, got {self.scheme!r}")
         if self.callback is not None and not callable(self.callback):
             raise TypeError(f"callback must be callable as callback(epoch, logs) -> bool, got {self.callback!r}")
         if not (self.random_state is None or isinstance(self.random_state, (int, np.integer, np.random.Generator))) \
@@ -286,6 +300,12 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         X = as_float_array(X)
         n, n_features = X.shape
         check_perplexity(self.perplexity, n)
+        if self.scheme == "full" and n > self.batch_size and self.n_components != 2:
+            raise ValueError(
+                f"scheme='full' on more than batch_size={self.batch_size} points needs n_components=2 "
+                f"(its grid repulsion is 2-D), got n_components={self.n_components}; use "
+                f"scheme='batch' or raise batch_size to {n} for exact full-batch training"
+            )
         log = logger.info if self.verbose else logger.debug
         device = resolve_device(self.device)
         rng = np.random.default_rng(self.random_state)
@@ -360,20 +380,34 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             idx = np.unique(np.concatenate([anchors, neighbours]))
             yield torch.from_numpy(idx).to(device), _edges(P[idx][:, idx], device)
 
+    def _steps(self, encoder, X_t, P, full_edges, grid_edges, exaggeration, rng):
+        """Run backward for each step of one KL epoch, yielding its loss before the optimiser step."""
+        if grid_edges is not None:  # whole data set, FFT-accelerated exact gradient
+            Y = encoder(X_t)
+            grad, kl = tsne_gradient_fft(Y, grid_edges, exaggeration=exaggeration)
+            Y.backward(gradient=grad)
+            yield kl
+            return
+        for idx, edges in self._kl_batches(P, full_edges, rng, X_t.device):
+            loss = tsne_kl_loss(encoder(X_t[idx]), edges, exaggeration=exaggeration)
+            loss.backward()
+            yield loss.detach()
+
     def _train_kl(self, encoder, optimizer, X_t, P, rng, bar) -> tuple[int, float]:
         """Run the KL epochs; return (epochs run, final KL divergence)."""
-        full_edges = _edges(P, X_t.device) if P.shape[0] <= self.batch_size else None
+        small = P.shape[0] <= self.batch_size
+        full_edges = _edges(P, X_t.device) if small else None
+        grid_edges = _upper_edges(P, X_t.device) if self.scheme == "full" and not small else None
         n_early = round(self.early_exaggeration_fraction * self.n_epochs)
         n_steps = 0
         for epoch in range(self.n_epochs):
             exaggeration = float(self.early_exaggeration) if epoch < n_early else 1.0
             losses = []
-            for idx, edges in self._kl_batches(P, full_edges, rng, X_t.device):
-                loss = tsne_kl_loss(encoder(X_t[idx]), edges, exaggeration=exaggeration)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+            optimizer.zero_grad(set_to_none=True)
+            for loss in self._steps(encoder, X_t, P, full_edges, grid_edges, exaggeration, rng):
                 optimizer.step()
-                losses.append(loss.detach())
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss)
                 n_steps += 1
             loss_value = torch.stack(losses).mean().item()
             bar.set_postfix(stage="kl", loss=f"{loss_value:.4f}", exaggeration=exaggeration, refresh=False)
@@ -387,6 +421,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         if full_edges is not None:  # exact final KL, without exaggeration
             with torch.no_grad():
                 loss_value = tsne_kl_loss(encoder(X_t), full_edges).item()
+        elif grid_edges is not None:  # grid estimate of the final KL, without exaggeration
+            with torch.no_grad():
+                loss_value = tsne_gradient_fft(encoder(X_t), grid_edges)[1].item()
         elif exaggeration != 1.0:  # stopped early: the batch losses were exaggerated
             loss_value = float("nan")
         return epoch + 1, loss_value

@@ -28,6 +28,7 @@ PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per sec
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
 EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset")
+NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 
 
@@ -121,6 +122,10 @@ class PLSDWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     warning = traitlets.Unicode("").tag(sync=True)
     split = traitlets.Unicode("train").tag(sync=True)
+    neighbors = Buffer().tag(sync=True)
+    neighbors_of = traitlets.Int(-1).tag(sync=True)
+    point_size = traitlets.Float(4.0, min=0.5, max=40.0).tag(sync=True)
+    opacity = traitlets.Float(0.85, min=0.05, max=1.0).tag(sync=True)
     has_test = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, session, **kwargs):
@@ -168,6 +173,7 @@ class PLSDWidget(anywidget.AnyWidget):
             self._atlases[self.split] = sprite_atlas(x)
         atlas, side, channels = self._atlases[self.split]
         with self.hold_sync():
+            self.neighbors, self.neighbors_of = b"", -1
             self.labels = array_to_bytes(self._shown()[1], self.label_dtype)
             self.thumbnails = atlas or b""
             self.thumbnail_side, self.thumbnail_channels = side, channels
@@ -258,6 +264,8 @@ class PLSDWidget(anywidget.AnyWidget):
                 self._apply_shift(content, buffers)
             elif kind == "contract":
                 self._apply_contract(content, buffers)
+            elif kind == "neighbors":
+                self._show_neighbors(content.get("index"))
             elif kind == "finetune":
                 self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr)
             elif kind == "stop":
@@ -283,6 +291,14 @@ class PLSDWidget(anywidget.AnyWidget):
             raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
                              f"got {targets.size}")
         self.session.move_points(indices, targets.reshape(-1, 2))
+
+    def _show_neighbors(self, index) -> None:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError(f"index must be an integer, got {index!r}")
+        nearest = self.session.latent_neighbors(index, NEIGHBORS, split=self.split)
+        with self.hold_sync():
+            self.neighbors = array_to_bytes(nearest, np.uint32)
+            self.neighbors_of = index
 
     def _edit_target(self, content, buffers):
         """A class name (``content["class"]``) or the indices in the one buffer."""

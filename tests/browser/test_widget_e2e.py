@@ -169,7 +169,25 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             assert f"#{hovered} · label {label} · predicted {predicted}" in text
             assert page.eval_on_selector("[data-testid=tooltip] canvas", "c => c.width") == 8
             page.screenshot(path=str(ARTIFACTS / "e2e_tooltip.png"))
+
+            # A click on that point shows its nearest neighbours in the latent space.
+            page.mouse.down()
+            page.mouse.up()
+            wait_for_data(page, "neighbors", 8)
+            nearest = kernel_json(kernel, f"session.latent_neighbors({hovered}).tolist()")
+            assert kernel_json(kernel, "view.neighbors_of") == int(hovered)
+            cards = page.locator(ROOT_SELECTOR).first.locator("[data-testid=neighbors] figure")
+            assert len(nearest) == 8 and cards.count() == 9  # the point and its 8 neighbours
             page.mouse.move(box["x"] + 2, box["y"] + 2)
+
+            # Box selection: a rectangle dragged with the real mouse.
+            page.click("[data-testid=mode-box]")
+            drag(page, [(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3),
+                        (box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7)])
+            page.wait_for_function(f"() => Number(document.querySelector('{ROOT_SELECTOR}').dataset.nSelected) > 1")
+            n_boxed = int(widget_data(page, "nSelected"))
+            wait_until(lambda: len(selection()) == n_boxed, 30, "the box selection to reach Python")
+            page.click("[data-testid=mode-lasso]")
 
             # Legend: click selects a class, Shift adds one, Alt removes one.
             page.click("[data-testid=legend] [data-class='0']")

@@ -1,0 +1,178 @@
+"""The t-SNE gradient of a whole 2-D embedding in O(N + nnz(P) + G^2 log G).
+
+Attraction comes from the sparse ``P`` (one term per edge); repulsion and the
+normaliser ``Z`` are computed on a regular ``G x G`` grid, as in FIt-SNE
+(Linderman et al., 2019) but simplified: every point is spread onto its four
+surrounding grid nodes with bilinear weights ("cloud in cell"), the node charges
+are convolved with the kernels ``w(r) = 1 / (1 + |r|^2)`` (for ``Z``) and
+``w(r)^2 r`` (for the repulsive force) by zero-padded FFTs, and the fields are
+interpolated back to the points with the same bilinear weights.
+
+Two exact corrections keep the approximation unbiased at short range: a point's
+interaction with its own spread charge (which the exact sums exclude) is removed
+from ``Z`` analytically, and for the force it vanishes identically (the self-term
+is antisymmetric in the spread/interpolation weights). The remaining error comes
+from bilinear interpolation of the kernels over one grid cell; with the default
+cell of ``GRID_SPACING`` embedding units it is about 1% of the gradient (checked
+against the exact O(N^2) gradient in ``tests/test_fft_gradient.py``).
+
+Everything here is pure torch and runs on any device.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["GRID_SPACING", "SymmetricEdges", "symmetric_edges", "tsne_gradient_fft"]
+
+#: Grid cell size in embedding units. Bilinear interpolation of ``1 / (1 + r^2)``
+#: over cells of this size gave a relative gradient error of about 1%.
+GRID_SPACING = 0.25
+#: Grid size limits (nodes per side before zero padding).
+MIN_GRID, MAX_GRID = 32, 1024
+
+
+class SymmetricEdges(NamedTuple):
+    """A symmetric sparse affinity matrix laid out for :func:`tsne_gradient_fft`.
+
+    Build it with :func:`symmetric_edges`. ``rows``, ``cols``, ``values`` hold each
+    pair once (``rows < cols``); ``crow``, ``col`` and ``pair`` are the CSR layout of
+    the full matrix, where ``pair[k]`` is the index of entry ``k``'s pair.
+    """
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    values: torch.Tensor
+    crow: torch.Tensor
+    col: torch.Tensor
+    pair: torch.Tensor
+
+
+def symmetric_edges(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
+                    n_samples: int) -> SymmetricEdges:
+    """Lay out the strict upper triangle of a symmetric affinity matrix ``P``.
+
+    Parameters
+    ----------
+    rows, cols : torch.Tensor of shape (n_pairs,), int64
+        Pairs ``(i, j)`` with ``i < j``, each once.
+    values : torch.Tensor of shape (n_pairs,)
+        ``p_ij`` (so they sum to 1/2 when ``P`` sums to 1).
+    n_samples : int
+        Number of points.
+
+    Returns
+    -------
+    SymmetricEdges
+    """
+    if not bool((rows < cols).all()):
+        raise ValueError("pass the strict upper triangle of P: every pair once, with rows < cols")
+    full_rows = torch.cat([rows, cols])
+    order = torch.argsort(full_rows * n_samples + torch.cat([cols, rows]))
+    pair = torch.arange(rows.numel(), device=rows.device).repeat(2)[order]
+    crow = torch.zeros(n_samples + 1, dtype=torch.int64, device=rows.device)
+    crow[1:] = torch.bincount(full_rows, minlength=n_samples).cumsum(0)
+    return SymmetricEdges(rows, cols, values, crow, torch.cat([cols, rows])[order], pair)
+
+
+def _grid_size(extent: float, spacing: float) -> int:
+    nodes = math.ceil(extent / spacing) + 2
+    nodes = 16 * math.ceil(nodes / 16)  # a multiple of 16 keeps the FFTs fast
+    return min(max(nodes, MIN_GRID), MAX_GRID)
+
+
+def _kernel_spectra(n_nodes: int, h: float, device, dtype) -> torch.Tensor:
+    """rFFTs of ``w``, ``w^2 r_x`` and ``w^2 r_y`` on the (2G, 2G) circulant grid."""
+    steps = torch.arange(2 * n_nodes, device=device, dtype=dtype)
+    offsets = torch.where(steps < n_nodes, steps, steps - 2 * n_nodes) * h
+    dx, dy = offsets[:, None], offsets[None, :]
+    w = 1.0 / (1.0 + dx * dx + dy * dy)
+    w2 = w * w
+    return torch.fft.rfft2(torch.stack([w, w2 * dx, w2 * dy]))
+
+
+def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
+                      grid_spacing: float = GRID_SPACING) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the t-SNE KL divergence for all points of a 2-D embedding.
+
+    Computes ``dC/dy_i = 4 * sum_j (exaggeration * p_ij - q_ij) * w_ij * (y_i - y_j)``
+    with ``w_ij = 1 / (1 + |y_i - y_j|^2)`` and ``q_ij = w_ij / Z``,
+    ``Z = sum_{k != l} w_kl``: the attractive part exactly from the edges of ``P``,
+    the repulsive part and ``Z`` by grid interpolation and FFT convolution (see the
+    module docstring). Never forms an n x n matrix.
+
+    Parameters
+    ----------
+    Y : torch.Tensor of shape (n_samples, 2)
+        The embedding (its autograd graph is not used).
+    edges : SymmetricEdges
+        The symmetric affinity matrix ``P`` (summing to 1, no diagonal), from
+        :func:`symmetric_edges`.
+    exaggeration : float, default=1.0
+        Factor on the attractive term.
+    grid_spacing : float, default=GRID_SPACING
+        Grid cell size in embedding units; the number of nodes per side follows
+        from the extent of ``Y`` and is clipped to ``[MIN_GRID, MAX_GRID]`` (so a
+        very spread-out embedding gets coarser cells).
+
+    Returns
+    -------
+    grad : torch.Tensor of shape (n_samples, 2)
+        ``dC/dY``, same dtype as ``Y``.
+    kl : torch.Tensor
+        Scalar estimate of ``KL(P || Q)`` without exaggeration (its ``Z`` is the
+        grid estimate).
+    """
+    if Y.ndim != 2 or Y.shape[1] != 2:
+        raise ValueError(f"the FFT gradient is for 2-D embeddings; Y must have shape (n, 2), got {tuple(Y.shape)}")
+    Y = Y.detach()
+    n = Y.shape[0]
+    p = edges.values.to(Y.dtype)
+
+    # attraction, exact over the edges of P: sum_j a_ij (y_i - y_j) with a_ij = p_ij w_ij,
+    # as one sparse product (a CSR product is about twice as fast as index_add_ on CPU)
+    w_edges = 1.0 / (1.0 + (Y[edges.rows] - Y[edges.cols]).pow(2).sum(dim=1))
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        a = torch.sparse_csr_tensor(edges.crow, edges.col, (p * w_edges)[edges.pair], size=(n, n))
+        a_y1 = a @ torch.cat([Y, torch.ones_like(Y[:, :1])], dim=1)
+    attraction = a_y1[:, 2:] * Y - a_y1[:, :2]
+
+    # grid: square cells of side h, nodes 0..G-1 per axis
+    lo = Y.min(dim=0).values
+    extent = float((Y.max(dim=0).values - lo).max())
+    n_nodes = _grid_size(extent, grid_spacing)
+    h = max(extent, 1e-12) / (n_nodes - 1.5)  # leaves room for the right-hand node
+    u = (Y - lo) / h
+    cell = u.floor().clamp_(0, n_nodes - 2)
+    frac = u - cell
+    cell = cell.long()
+    ix, iy = cell[:, 0], cell[:, 1]
+    fx, fy = frac[:, 0], frac[:, 1]
+    corners = [(0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)]
+    padded = 2 * n_nodes
+    flat = [((ix + a) * padded + (iy + b), weight) for a, b, weight in corners]
+
+    charge = torch.zeros(padded * padded, device=Y.device, dtype=Y.dtype)
+    for index, weight in flat:
+        charge.index_add_(0, index, weight)
+    spectra = _kernel_spectra(n_nodes, h, Y.device, Y.dtype)
+    fields = torch.fft.irfft2(torch.fft.rfft2(charge.view(padded, padded)) * spectra, s=(padded, padded))
+    fields = fields.reshape(3, -1)
+    at_points = sum(weight * fields[:, index] for index, weight in flat)  # (3, n)
+
+    # Z: remove each point's interaction with its own spread charge, exactly
+    same_x, diff_x = (1 - fx).pow(2) + fx.pow(2), 2 * fx * (1 - fx)
+    same_y, diff_y = (1 - fy).pow(2) + fy.pow(2), 2 * fy * (1 - fy)
+    self_term = (same_x * same_y + (diff_x * same_y + same_x * diff_y) / (1 + h * h)
+                 + diff_x * diff_y / (1 + 2 * h * h))
+    z = (at_points[0] - self_term).sum().clamp_min(torch.finfo(Y.dtype).tiny)
+    repulsion = at_points[1:].T / z
+
+    grad = 4.0 * (exaggeration * attraction - repulsion)
+    kl = 2.0 * (p * (torch.log(p) - torch.log(w_edges))).sum() + torch.log(z)
+    return grad, kl
