@@ -24,7 +24,7 @@ from plsd_widget.metrics import MetricsTable, class_report
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("positions", "targets", "progress", "status", "metrics", "error")
+EVENTS = ("positions", "targets", "selection", "progress", "status", "metrics", "error")
 #: What a "progress" event carries, once per batch: counters, and the batch's total loss,
 #: cross-entropy and (unweighted) embedding term.
 PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
@@ -197,7 +197,7 @@ class Session:
         if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= len(self.y)):
             raise ValueError(f"selection must be integer indices in [0, {len(self.y) - 1}]")
         self._selection = np.unique(idx).astype(np.uint32)
-        self._emit("targets")
+        self._emit("selection")
 
     def _edits_changed(self) -> None:
         if self.autosave is not None:

@@ -11,7 +11,7 @@ class Recorder:
     def __init__(self, session):
         self.events = []
         self.done = threading.Event()
-        for name in ("positions", "progress", "status", "metrics", "error", "targets"):
+        for name in ("positions", "progress", "status", "metrics", "error", "targets", "selection"):
             session.on(name, lambda _n=name, **kw: self._record(_n, kw))
 
     def _record(self, name, payload):
@@ -217,3 +217,9 @@ def test_save_and_load_edits_round_trip(session, tmp_path):
     session.reset_edits()
     session.load_edits(path)
     np.testing.assert_array_equal(session.targets, expected)
+
+
+def test_selection_has_its_own_event(session):
+    rec = Recorder(session)
+    session.select("2")
+    assert rec.names() == ["selection"]

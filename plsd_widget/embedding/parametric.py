@@ -156,17 +156,28 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
        (instead of openTSNE's 1e-4) trained to a clearly lower KL divergence.
     3. **KL training** with Adam for ``n_epochs`` epochs, the attractive term
        multiplied by ``early_exaggeration`` during the first
-       ``early_exaggeration_fraction`` of them. The batch scheme depends on size:
+       ``early_exaggeration_fraction`` of them. The steps depend on size and on
+       ``scheme``:
 
-       * ``n_samples <= batch_size``: every step is exact, full-batch t-SNE: the
-         KL divergence between ``P`` and the Student-t ``Q`` over all pairs.
-       * otherwise: each batch is built from ``batch_size // 4`` random *anchor*
-         points plus 3 neighbours per anchor drawn from the anchor's row of ``P``.
-         ``P`` is restricted to the batch and renormalised, and the exact KL of
-         that sub-problem is minimised. Unlike random batches (the original
-         recipe, in which a batch holds almost none of a point's neighbours once
-         ``n`` is large, so the attraction vanishes and the map collapses), every
-         batch contains neighbourhoods. One epoch makes every point an anchor once.
+       * ``n_samples <= batch_size`` (either scheme): every step is exact,
+         full-batch t-SNE: the KL divergence between ``P`` and the Student-t
+         ``Q`` over all pairs, O(n^2) per step.
+       * ``scheme="full"``, larger data (2-D only): one step per epoch over the
+         whole data set with t-SNE's true gradient. All points go through the
+         encoder, ``dC/dY`` is computed by
+         :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`
+         (attraction exactly from the sparse ``P``, repulsion and the normaliser
+         by FFT convolution on a grid, as in FIt-SNE; O(n + nnz(P) + G^2 log G),
+         about 1-4% gradient error) and back-propagated into the weights with
+         ``Y.backward(dC/dY)``. ``kl_divergence_`` is the grid estimate.
+       * ``scheme="batch"``, larger data: each batch is built from
+         ``batch_size // 4`` random *anchor* points plus 3 neighbours per anchor
+         drawn from the anchor's row of ``P``. ``P`` is restricted to the batch
+         and renormalised, and the exact KL of that sub-problem is minimised.
+         Unlike random batches (the original recipe, in which a batch holds almost
+         none of a point's neighbours once ``n`` is large, so the attraction
+         vanishes and the map collapses), every batch contains neighbourhoods. One
+         epoch makes every point an anchor once; cost O(batch_size^2) per step.
 
     Parameters
     ----------
@@ -177,7 +188,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     hidden : tuple of int, default=(300, 100)
         Hidden layer widths of the MLP.
     n_epochs : int, default=300
-        KL-training epochs (one step per epoch in the full-batch regime).
+        KL-training epochs (one step per epoch for data up to ``batch_size`` and
+        for ``scheme="full"``).
     batch_size : int, default=4096
         Data up to this size is trained full-batch; larger data in batches of
         about this many points. Cost per step is O(batch_size^2).
@@ -192,6 +204,10 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         number of epochs on the digits data.
     early_exaggeration_fraction : float, default=0.25
         Fraction of ``n_epochs`` run with exaggeration.
+    scheme : {"full", "batch"}, default="full"
+        How data larger than ``batch_size`` is trained (see above): full-batch
+        steps with the grid-accelerated exact gradient (``n_components=2`` only),
+        or neighbourhood mini-batches.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
         Where to train; ``"auto"`` picks CUDA, then MPS, then CPU.
     random_state : int, numpy.random.Generator or None, default=None
@@ -218,8 +234,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
     kl_divergence_ : float
-        KL divergence at the end of training: exact for full-batch training, the
-        mean batch KL of the last epoch otherwise.
+        KL divergence at the end of training: exact for data up to
+        ``batch_size``, the grid estimate for ``scheme="full"``, the mean batch KL
+        of the last epoch for ``scheme="batch"``.
     n_iter_ : int
         KL-training epochs run (fewer than ``n_epochs`` if a callback stopped).
     device_ : torch.device

@@ -1,8 +1,9 @@
 """``PLSDWidget``: the anywidget view of a :class:`~plsd_widget.session.Session`.
 
 Traits carry state (positions, targets, selection, training status); messages carry
-the user's actions (move, shift, contract, fine-tune, stop, undo, redo, reset). Every edit goes through
-the session's ``EditLog``: no edit state lives only in the browser.
+the user's actions (move, shift, contract, neighbours, fine-tune, stop, undo, redo,
+reset). Every edit goes through the session's ``EditLog``: no edit state lives only in
+the browser.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ class PLSDWidget(anywidget.AnyWidget):
         self._sync_split()
         session.on("positions", lambda: self._sync_positions())
         session.on("targets", lambda: self._sync_edits())
+        session.on("selection", lambda: self._sync_selection())
         session.on("progress", self._on_progress)
         session.on("status", self._on_status)
         session.on("metrics", lambda html: setattr(self, "metrics_html", html))
@@ -195,17 +197,20 @@ class PLSDWidget(anywidget.AnyWidget):
         s = self.session
         self.warning = crowding_warning(s.positions, s.labels, s.targets, s.class_names) if self._editing else ""
 
+    def _sync_selection(self) -> None:
+        self._echo.active = True
+        try:
+            self.selection = array_to_bytes(self.session.selection if self._editing else [], np.uint32)
+        finally:
+            self._echo.active = False
+
     def _sync_edits(self) -> None:
         log = self.session.edits
         with self.hold_sync():
             self._sync_warning()
             # Edits and the selection belong to the train split; the test view shows neither.
             self.targets = array_to_bytes(self.session.targets, np.float32) if self._editing else b""
-            self._echo.active = True
-            try:
-                self.selection = array_to_bytes(self.session.selection if self._editing else [], np.uint32)
-            finally:
-                self._echo.active = False
+            self._sync_selection()
             self.can_undo = log.can_undo
             self.can_redo = log.can_redo
 
@@ -251,7 +256,7 @@ class PLSDWidget(anywidget.AnyWidget):
             self.session.select(indices)
         except Exception as exc:
             self._show_error(exc)
-            self._sync_edits()
+            self._sync_selection()
 
     def _on_message(self, _widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
