@@ -120,6 +120,7 @@ def test_wrong_number_of_features(fitted):
     (dict(learning_rate=-1.0), "learning_rate must be"),
     (dict(early_exaggeration_fraction=2.0), "early_exaggeration_fraction"),
     (dict(pretrain_epochs=-1), "pretrain_epochs"),
+    (dict(scheme="minibatch"), "scheme must be one of"),
     (dict(perplexity=200), "perplexity 200 needs at least 601 samples, got 300"),
 ])
 def test_invalid_parameters(data, params, match):
@@ -203,10 +204,25 @@ def test_gradient_flows_through_the_frozen_encoder(fitted, data):
 
 def test_neighbour_batches_for_data_larger_than_a_batch(data):
     X, labels = data
-    model = ParametricTSNE(**{**FAST, "batch_size": 64, "n_epochs": 10}).fit(X)
+    model = ParametricTSNE(**{**FAST, "batch_size": 64, "n_epochs": 10, "scheme": "batch"}).fit(X)
     assert model.embedding_.shape == (300, 2)
     assert np.isfinite(model.kl_divergence_)
     assert knn_accuracy(model.embedding_, labels) > 0.95
+
+
+def test_full_scheme_with_grid_repulsion_for_data_larger_than_a_batch(data):
+    X, labels = data
+    params = {**FAST, "batch_size": 64, "n_epochs": 60, "scheme": "full"}
+    model = ParametricTSNE(**params).fit(X)
+    assert model.embedding_.shape == (300, 2)
+    assert np.isfinite(model.kl_divergence_) and model.kl_divergence_ > 0
+    assert knn_accuracy(model.embedding_, labels) == 1.0
+    np.testing.assert_array_equal(ParametricTSNE(**params).fit(X).embedding_, model.embedding_)
+
+
+def test_full_scheme_grid_needs_two_components(data):
+    with pytest.raises(ValueError, match="needs n_components=2.*scheme='batch'"):
+        ParametricTSNE(**{**FAST, "batch_size": 64, "n_components": 3, "scheme": "full"}).fit(data[0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

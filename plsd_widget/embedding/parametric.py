@@ -204,7 +204,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         number of epochs on the digits data.
     early_exaggeration_fraction : float, default=0.25
         Fraction of ``n_epochs`` run with exaggeration.
-    scheme : {"full", "batch"}, default="full"
+    scheme : {"full", "batch"}, default="batch"
         How data larger than ``batch_size`` is trained (see above): full-batch
         steps with the grid-accelerated exact gradient (``n_components=2`` only),
         or neighbourhood mini-batches.
@@ -253,7 +253,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_components=2, perplexity=30.0, hidden=(300, 100), n_epochs=300,
                  batch_size=4096, learning_rate=5e-3, pretrain_epochs=20, early_exaggeration=4.0,
-                 early_exaggeration_fraction=0.25, scheme="full", device="auto", random_state=None,
+                 early_exaggeration_fraction=0.25, scheme="batch", device="auto", random_state=None,
                  verbose=False, callback=None):
         self.n_components = n_components
         self.perplexity = perplexity
