@@ -102,6 +102,10 @@ function render({ model, el }) {
     } }),
   ]);
   const warning = h("div", { class: "plsd-warning", "data-testid": "warning", role: "status" });
+  const recoverText = h("span");
+  const recover = h("div", { class: "plsd-warning plsd-recover", "data-testid": "recover" }, [recoverText,
+    h("button", { "data-testid": "restore", text: "Restore them", onclick: () => model.send({ type: "restore" }) }),
+    h("button", { text: "Dismiss", onclick: () => model.send({ type: "dismiss_restore" }) })]);
   const train = h("div", { class: "plsd-train" }, [
     h("label", {}, ["Epochs ", epochs]),
     h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
@@ -137,7 +141,7 @@ function render({ model, el }) {
   const neighbors = h("div", { class: "plsd-neighbors", "data-testid": "neighbors" });
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
-    toolbar, errorBox, warning, h("div", { class: "plsd-main" }, [plotBox, side]), neighbors, metrics,
+    toolbar, errorBox, recover, warning, h("div", { class: "plsd-main" }, [plotBox, side]), neighbors, metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
   el.append(root);
@@ -467,6 +471,11 @@ function render({ model, el }) {
     errorBox.style.display = message ? "flex" : "none";
   }
 
+  function showRecoverable() {
+    recoverText.textContent = model.get("recoverable");
+    recover.style.display = recoverText.textContent ? "flex" : "none";
+  }
+
   function showWarning() {
     warning.textContent = model.get("warning");
     warning.style.display = warning.textContent ? "block" : "none";
@@ -652,6 +661,7 @@ function render({ model, el }) {
     ["change:metrics_html", () => { metrics.innerHTML = model.get("metrics_html"); }],
     ["change:error", () => showError(model.get("error"))],
     ["change:warning", showWarning],
+    ["change:recoverable", showRecoverable],
     ["change:can_undo", onHistory],
     ["change:can_redo", onHistory],
     ["change:epochs", syncInputs],
@@ -679,6 +689,7 @@ function render({ model, el }) {
   metrics.innerHTML = model.get("metrics_html");
   showError(model.get("error"));
   showWarning();
+  showRecoverable();
   onPositions({ transition: false });
 
   return () => {

@@ -18,7 +18,7 @@ import torch
 
 from plsd_widget._validation import as_labels, check_positive_int
 from plsd_widget.activations import extract_activations, get_layer
-from plsd_widget.edits import EditLog, make_edit
+from plsd_widget.edits import EditLog, fingerprint, make_edit
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import MetricsTable, class_report
 
@@ -240,9 +240,15 @@ class Session:
         self._edits.reset()
         self._edits_changed()
 
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the embedding the edits are made on (as saved with them)."""
+        return fingerprint(self._edits.positions)
+
     def save_edits(self, path) -> Path:
         """Write the edit log as JSON (with the embedding's fingerprint) to ``path``, atomically."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(self._edits.to_json(), encoding="utf-8")
         os.replace(tmp, path)

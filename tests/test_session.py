@@ -202,7 +202,8 @@ def test_autosave_of_another_embedding_fails_loudly(digits, trained_cnn, fitted_
 
 
 def test_failing_autosave_keeps_the_edit_and_reports(digits, trained_cnn, fitted_embedding, tmp_path):
-    session = make_session(digits, trained_cnn, fitted_embedding, autosave=tmp_path / "missing" / "edits.json")
+    (tmp_path / "a_file").write_text("")  # a file where the folder should be: writing must fail
+    session = make_session(digits, trained_cnn, fitted_embedding, autosave=tmp_path / "a_file" / "edits.json")
     errors = []
     session.on("error", lambda message: errors.append(message))
     session.shift("2", (1.0, 0.0))

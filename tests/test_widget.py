@@ -19,6 +19,12 @@ def f32(values):
     return memoryview(np.asarray(values, dtype=np.float32).tobytes())
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    """Widgets autosave edits in the working directory: keep each test's to itself."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def widget(session):
     return session.widget()
@@ -321,3 +327,29 @@ def test_point_style_is_validated():
 
     with pytest.raises(traitlets.TraitError):
         PLSDWidget.class_traits()["opacity"].validate(None, 1.5)
+
+
+def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trained_cnn, fitted_embedding, tmp_path):
+    from plsd_widget.session import Session
+
+    def new_session():
+        train, _ = digits
+        return Session(trained_cnn, "latent", train.images, train.labels, embedding=fitted_embedding)
+
+    first = new_session()
+    view = first.widget()
+    assert view.recoverable == ""
+    view._on_message(view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
+    view._on_message(view, {"type": "contract", "class": "2", "kappa": 0.5}, [])
+    saved = first.targets
+    assert (tmp_path / ".plsd_autosave" / f"edits-{first.fingerprint}.json").exists()
+
+    second = new_session()  # the notebook re-run after the kernel died
+    again = second.widget()
+    assert "2 edit(s) of an earlier session" in again.recoverable
+    assert not second.edits.edits  # not restored unasked
+    again._on_message(again, {"type": "restore"}, [])
+    assert again.error == "" and again.recoverable == ""
+    np.testing.assert_array_equal(second.targets, saved)
+    again._on_message(again, {"type": "restore"}, [])
+    assert "no autosaved edits" in again.error

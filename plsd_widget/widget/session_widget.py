@@ -8,7 +8,9 @@ the browser.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import pathlib
 import threading
 import time
@@ -28,7 +30,8 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
-EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset")
+EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore")
+AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's folder in JupyterLab
 NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 
@@ -125,6 +128,7 @@ class PLSDWidget(anywidget.AnyWidget):
     split = traitlets.Unicode("train").tag(sync=True)
     neighbors = Buffer().tag(sync=True)
     neighbors_of = traitlets.Int(-1).tag(sync=True)
+    recoverable = traitlets.Unicode("").tag(sync=True)
     point_size = traitlets.Float(4.0, min=0.5, max=40.0).tag(sync=True)
     opacity = traitlets.Float(0.85, min=0.05, max=1.0).tag(sync=True)
     has_test = traitlets.Bool(False).tag(sync=True)
@@ -147,6 +151,7 @@ class PLSDWidget(anywidget.AnyWidget):
         self._echo = threading.local()  # set while this thread writes the session's selection back
         self._last_progress = 0.0
         self._atlases = {}
+        self._previous_edits = self._start_autosave() if session.autosave is None else None
         self._sync_split()
         session.on("positions", lambda: self._sync_positions())
         session.on("targets", lambda: self._sync_edits())
@@ -156,6 +161,35 @@ class PLSDWidget(anywidget.AnyWidget):
         session.on("metrics", lambda html: setattr(self, "metrics_html", html))
         session.on("error", lambda message: setattr(self, "error", message))
         self.on_msg(self._on_message)
+
+    def _start_autosave(self) -> pathlib.Path | None:
+        """Autosave the edit log next to the notebook; offer back what an earlier session saved.
+
+        The file is named after the embedding's fingerprint, so only a session on the same
+        embedding (e.g. the notebook re-run after a dead kernel) sees it. An earlier file
+        is moved aside rather than restored unasked (re-running cells that edit would apply
+        those edits twice); the view offers to restore it.
+        """
+        path = pathlib.Path(AUTOSAVE_DIR).resolve() / f"edits-{self.session.fingerprint}.json"
+        previous = path.with_name(path.stem + ".previous.json")
+        try:
+            if path.exists():
+                n_edits = len(json.loads(path.read_text(encoding="utf-8")).get("edits", []))
+                os.replace(path, previous)
+                if n_edits:
+                    self.recoverable = (f"{n_edits} edit(s) of an earlier session on this embedding were "
+                                        f"autosaved in {previous}.")
+        except (OSError, ValueError) as exc:
+            logger.warning("could not look at the earlier autosave %s: %s", path, exc)
+        self.session.autosave = path
+        return previous if self.recoverable else None
+
+    def _restore_previous(self) -> None:
+        if self._previous_edits is None:
+            raise ValueError("there are no autosaved edits to restore")
+        self.session.load_edits(self._previous_edits)
+        self._previous_edits = None
+        self.recoverable = ""
 
     # ---- session -> view ------------------------------------------------------------
     @property
@@ -269,6 +303,11 @@ class PLSDWidget(anywidget.AnyWidget):
                 self._apply_shift(content, buffers)
             elif kind == "contract":
                 self._apply_contract(content, buffers)
+            elif kind == "restore":
+                self._restore_previous()
+            elif kind == "dismiss_restore":
+                self._previous_edits = None
+                self.recoverable = ""
             elif kind == "neighbors":
                 self._show_neighbors(content.get("index"))
             elif kind == "finetune":
