@@ -183,8 +183,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     ----------
     n_components : int, default=2
         Dimension of the embedding.
-    perplexity : float, default=30.0
-        t-SNE perplexity; needs ``n_samples >= 3 * perplexity + 1``.
+    perplexity : float, default=50.0
+        t-SNE perplexity; needs ``n_samples >= 3 * perplexity + 1`` (151 for the
+        default; pass a smaller one for less data).
     hidden : tuple of int, default=(300, 100)
         Hidden layer widths of the MLP.
     n_epochs : int, default=300
@@ -251,7 +252,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     (5, 2)
     """
 
-    def __init__(self, n_components=2, perplexity=30.0, hidden=(300, 100), n_epochs=300,
+    def __init__(self, n_components=2, perplexity=50.0, hidden=(300, 100), n_epochs=300,
                  batch_size=4096, learning_rate=5e-3, pretrain_epochs=20, early_exaggeration=4.0,
                  early_exaggeration_fraction=0.25, scheme="batch", device="auto", random_state=None,
                  verbose=False, callback=None):
