@@ -298,10 +298,21 @@ def density_contours(Y, labels, *, mass=0.9, n_classes=None, grid_size=256, band
         For each class, its closed polylines (last vertex equals the first), in data
         coordinates. A class can have several (separate clusters or holes).
     """
+    _check_mass(mass)
+    grid = grid_densities(Y, labels, n_classes=n_classes, grid_size=grid_size, bandwidth=bandwidth, extent=extent)
+    return grid_contours(grid, mass)
+
+
+def _check_mass(mass) -> float:
     mass = check_fraction(mass, "mass")
     if not 0 < mass < 1:
         raise ValueError(f"mass must be strictly between 0 and 1, got {mass}; 0.9 is a good default")
-    grid = grid_densities(Y, labels, n_classes=n_classes, grid_size=grid_size, bandwidth=bandwidth, extent=extent)
+    return mass
+
+
+def grid_contours(grid: DensityGrid, mass=0.9):
+    """The contours of :func:`density_contours` from an already computed :class:`DensityGrid`."""
+    mass = _check_mass(mass)
     G = grid.density.shape[1]
     lo = np.array([grid.extent[0], grid.extent[2]])
     step = (np.array([grid.extent[1], grid.extent[3]]) - lo) / (G - 1)
@@ -358,24 +369,27 @@ def unpack_contours(vertices, offsets, classes, n_classes):
     return out
 
 
-def crowded_targets(Y, labels, targets, *, n_classes=None, mass=0.9, grid_size=128):
+def crowded_targets(grid: DensityGrid, labels, targets, *, classes=None, n_classes=None, mass=0.9):
     """Count edited points whose target lies inside another class's dense region.
 
     The paper's guideline for edits: decluttering needs empty space near the target. A
-    target counts as crowded by class ``b`` when it falls where ``b``'s density (of the
-    current positions ``Y``) is above the level of ``b``'s ``mass`` contour, i.e. inside
-    the contour the widget draws for ``b``.
+    target counts as crowded by class ``b`` when it falls where ``b``'s density is above
+    the level of ``b``'s ``mass`` contour, i.e. inside the contour drawn for ``b``.
 
     Parameters
     ----------
-    Y : array-like of shape (n_samples, 2)
-        Current positions.
+    grid : DensityGrid
+        Densities of the current positions (:func:`grid_densities`), computed once and
+        reused for every edit.
     labels : array-like of shape (n_samples,)
+        Class of each point.
     targets : array-like of shape (n_samples, 2)
         Edit targets, NaN for points no edit touched.
+    classes : array-like of shape (n_grid_classes,), optional
+        The class of each density in ``grid`` (default ``0, 1, ...``), for grids built
+        on the classes present only.
     n_classes : int, optional
     mass : float in (0, 1), default=0.9
-    grid_size : int, default=128
 
     Returns
     -------
@@ -383,26 +397,24 @@ def crowded_targets(Y, labels, targets, *, n_classes=None, mass=0.9, grid_size=1
         ``counts[a, b]``: edited points of class ``a`` whose target is inside ``b``'s
         region (``b != a``; the diagonal is zero).
     """
-    Y = as_float_array(Y, "Y")
-    labels = as_labels(labels, len(Y), "labels")
+    mass = _check_mass(mass)
     targets = np.asarray(targets, dtype=np.float64)
-    if targets.shape != Y.shape:
-        raise ValueError(f"targets must have the shape of Y {Y.shape}, got {targets.shape}")
-    n_classes = int(labels.max()) + 1 if n_classes is None else n_classes
+    labels = as_labels(labels, len(targets), "labels")
+    if targets.ndim != 2 or targets.shape[1] != 2:
+        raise ValueError(f"targets must have shape (n_samples, 2) like the labels, got {targets.shape}")
+    classes = np.arange(len(grid.density)) if classes is None else np.asarray(classes)
+    n_classes = int(max(labels.max(), classes.max())) + 1 if n_classes is None else n_classes
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
     edited = np.isfinite(targets).all(axis=1)
     if not edited.any():
         return counts
-    present, codes = np.unique(labels, return_inverse=True)
-    grid = grid_densities(Y, codes, n_classes=len(present), grid_size=grid_size)
     G = grid.density.shape[1]
     x0, x1, y0, y1 = grid.extent
     col = np.rint((targets[edited, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64)
     row = np.rint((targets[edited, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64)
     on_grid = (col >= 0) & (col < G) & (row >= 0) & (row < G)  # off the grid every density is ~0
     owners = labels[edited][on_grid]
-    for code, dens in enumerate(grid.density):
+    for b, dens in zip(classes, grid.density):
         inside = dens[row[on_grid], col[on_grid]] >= mass_level(dens, mass)
-        b = present[code]
         counts[:, b] += np.bincount(owners[inside & (owners != b)], minlength=n_classes)[:n_classes]
     return counts

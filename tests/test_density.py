@@ -154,7 +154,7 @@ def test_unpack_rejects_mismatched_offsets():
 
 
 def test_crowded_targets_finds_edits_landing_in_another_class():
-    from plsd_widget.density import crowded_targets
+    from plsd_widget.density import crowded_targets, grid_densities
 
     rng = np.random.default_rng(0)
     Y = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((10, 0), 1, (300, 2)),
@@ -163,9 +163,10 @@ def test_crowded_targets_finds_edits_landing_in_another_class():
     targets = np.full_like(Y, np.nan)
     targets[:50] = Y[:50] + (10, 0)  # 50 points of class 0 dropped into class 1
     targets[300:320] = Y[300:320] + (0, 25)  # 20 points of class 1 sent to empty space
-    counts = crowded_targets(Y, labels, targets)
+    grid = grid_densities(Y, labels, grid_size=128)
+    counts = crowded_targets(grid, labels, targets)
     assert counts[0, 1] >= 40 and counts[0, 2] == 0
     assert counts[1].sum() == 0 and np.trace(counts) == 0
-    assert not crowded_targets(Y, labels, np.full_like(Y, np.nan)).any()
-    with pytest.raises(ValueError, match="shape of Y"):
-        crowded_targets(Y, labels, targets[:10])
+    assert not crowded_targets(grid, labels, np.full_like(Y, np.nan)).any()
+    with pytest.raises(ValueError, match="900 labels but the data has 10 samples"):
+        crowded_targets(grid, labels, targets[:10])

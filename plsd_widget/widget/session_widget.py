@@ -19,7 +19,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from plsd_widget.density import crowded_targets, density_contours, pack_contours
+from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
 from plsd_widget.widget.thumbnails import sprite_atlas
@@ -60,9 +60,26 @@ def square_bounds(positions: np.ndarray) -> list[float]:
     return [float(centre[0] - half), float(centre[0] + half), float(centre[1] - half), float(centre[1] + half)]
 
 
-def crowding_warning(positions, labels, targets, class_names) -> str:
+def class_grid(positions: np.ndarray, labels: np.ndarray):
+    """Densities of the classes present in ``labels`` and those classes (the grid's rows)."""
+    present, codes = np.unique(labels, return_inverse=True)
+    return grid_densities(positions, codes, n_classes=len(present), grid_size=CONTOUR_GRID), present
+
+
+def class_contours(positions: np.ndarray, labels: np.ndarray):
+    """Packed density contours of the classes present in ``labels`` (see ``density.pack_contours``)."""
+    return packed_contours(*class_grid(positions, labels))
+
+
+def packed_contours(grid, present):
+    """Contours of a ``class_grid`` as one vertex buffer, offsets and class ids for the view."""
+    vertices, offsets, classes = pack_contours(grid_contours(grid))
+    return vertices, offsets, present[classes].astype(np.uint16)
+
+
+def crowding_warning(grid, present, labels, targets, class_names) -> str:
     """A warning naming edits whose targets land inside another class's contour, or ``""``."""
-    counts = crowded_targets(positions, labels, targets, n_classes=len(class_names), grid_size=CONTOUR_GRID)
+    counts = crowded_targets(grid, labels, targets, classes=present, n_classes=len(class_names))
     edited = np.bincount(labels[np.isfinite(targets).all(axis=1)], minlength=len(class_names))
     parts = []
     for a, b in zip(*np.nonzero(counts)):
@@ -72,14 +89,6 @@ def crowding_warning(positions, labels, targets, class_names) -> str:
     if not parts:
         return ""
     return "; ".join(parts) + ". Decluttering works best when the target region is empty."
-
-
-def class_contours(positions: np.ndarray, labels: np.ndarray):
-    """Packed density contours of the classes present in ``labels`` (see ``density.pack_contours``)."""
-    present, codes = np.unique(labels, return_inverse=True)
-    vertices, offsets, classes = pack_contours(
-        density_contours(positions, codes, n_classes=len(present), grid_size=CONTOUR_GRID))
-    return vertices, offsets, present[classes].astype(np.uint16)
 
 
 class PLSDWidget(anywidget.AnyWidget):
@@ -218,7 +227,10 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _sync_positions(self) -> None:
         positions, labels, predictions = self._shown()
-        vertices, offsets, classes = class_contours(positions, labels)
+        grid, present = class_grid(positions, labels)
+        if self._editing:
+            self._train_grid = grid, present  # the crowding warning reuses it for every edit
+        vertices, offsets, classes = packed_contours(grid, present)
         with self.hold_sync():
             self.positions = array_to_bytes(positions, np.float32)
             self.predictions = array_to_bytes(predictions, self.label_dtype)
@@ -229,7 +241,7 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _sync_warning(self) -> None:
         s = self.session
-        self.warning = crowding_warning(s.positions, s.labels, s.targets, s.class_names) if self._editing else ""
+        self.warning = crowding_warning(*self._train_grid, s.labels, s.targets, s.class_names) if self._editing else ""
 
     def _sync_selection(self) -> None:
         self._echo.active = True
