@@ -23,12 +23,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from plsd_widget._validation import check_fraction, check_positive_int
 from plsd_widget.activations import capture
 from plsd_widget.devices import resolve_device
 
 logger = logging.getLogger(__name__)
+
+#: Optimisers that can be named by string; SGD gets the paper's Nesterov momentum 0.9.
+OPTIMIZERS = {
+    "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+}
+SCHEDULER_INTERVALS = ("epoch", "batch")
 
 
 def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0):
@@ -72,6 +81,110 @@ class FinetuneResult:
     history: list[dict] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- data sources
+class _Indexed(Dataset):
+    """Wraps a map-style dataset so each item carries its index (to look up its target)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return i, self.dataset[i]
+
+
+class _IndexedCollate:
+    """Collates ``(index, item)`` pairs: indices into a LongTensor, items with the user's collate."""
+
+    def __init__(self, collate_fn):
+        self.collate_fn = collate_fn or default_collate
+
+    def __call__(self, batch):
+        return torch.tensor([i for i, _ in batch], dtype=torch.long), self.collate_fn([it for _, it in batch])
+
+
+def _split_item(item, where: str):
+    if isinstance(item, (tuple, list)) and len(item) >= 2:
+        return item[0], item[1]
+    raise TypeError(
+        f"{where} must give (input, label) pairs (extra fields after them are ignored), got "
+        f"{type(item).__name__}; wrap the dataset so that __getitem__ returns (x, y)"
+    )
+
+
+class _TensorSource:
+    """Arrays/tensors held in memory: batches are plain index operations (the fast path)."""
+
+    def __init__(self, x, y):
+        if y is None:
+            raise ValueError("pass the labels y with array inputs, or pass a Dataset/DataLoader of (x, y) pairs")
+        self.x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        if not self.x.is_floating_point():
+            self.x = self.x.float()
+        self.y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).long()
+        if len(self.x) != len(self.y):
+            raise ValueError(f"x and y must have the same length, got {len(self.x)} and {len(self.y)}")
+        self.drop_last = False
+
+    def __len__(self):
+        return len(self.x)
+
+    def epoch(self, batches, _aux):
+        for idx in batches:
+            yield idx, self.x[idx], self.y[idx]
+
+
+class _DatasetSource:
+    """A map-style Dataset (or the dataset of a DataLoader, with its workers and collate)."""
+
+    def __init__(self, data, y):
+        if y is not None:
+            raise ValueError("y must be None when data is a Dataset or DataLoader: the labels come from its items")
+        loader = data if isinstance(data, DataLoader) else None
+        dataset = loader.dataset if loader is not None else data
+        if isinstance(dataset, IterableDataset) or not hasattr(dataset, "__len__"):
+            raise TypeError(
+                "fine-tuning needs a map-style Dataset (with __len__ and __getitem__): each sample's "
+                "edit target is looked up by its index; an IterableDataset has no indices"
+            )
+        self.dataset = dataset
+        self.options = {}
+        self.drop_last = False
+        if loader is not None:
+            self.options = {"num_workers": loader.num_workers, "pin_memory": loader.pin_memory,
+                            "worker_init_fn": loader.worker_init_fn, "timeout": loader.timeout,
+                            "multiprocessing_context": loader.multiprocessing_context}
+            self.collate = loader.collate_fn
+            self.drop_last = loader.drop_last
+            self.batch_size = loader.batch_size
+        else:
+            self.collate = None
+            self.batch_size = None
+        if len(dataset) == 0:
+            raise ValueError("the dataset is empty; pass at least one sample")
+        _split_item(dataset[0], "the dataset's items")
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def epoch(self, batches, aux):
+        loader = DataLoader(_Indexed(self.dataset), batch_sampler=[b.tolist() for b in batches],
+                            collate_fn=_IndexedCollate(self.collate),
+                            generator=torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=aux))),
+                            **self.options)
+        for idx, item in loader:
+            xb, yb = _split_item(item, "the DataLoader's batches")
+            yield idx, xb, torch.as_tensor(yb).long()
+
+
+def _make_source(data, y):
+    if isinstance(data, (DataLoader, Dataset)):
+        return _DatasetSource(data, y)
+    return _TensorSource(data, y)
+
+
 class PLSDTrainer:
     """Fine-tunes a classifier so that ``E(C_m(x))`` moves to the edit targets.
 
@@ -89,17 +202,42 @@ class PLSDTrainer:
         Count the embedding term only for points with a finite target (the paper's
         best setting); otherwise unedited points are held at ``positions``.
     lr : float, default=0.01
-        Learning rate of SGD with Nesterov momentum 0.9 (the paper's optimiser).
+        Learning rate given to the optimiser.
     scale : float, default=1
         Embedding scale ``s`` the distances are measured in (see the module docstring).
     batch_size : int, default=64
+        Batch size for array inputs and Datasets; a DataLoader keeps its own.
     device : str or torch.device, default="auto"
     random_state : int, default=0
-        Seeds the batch order through a local generator.
+        Seeds the batch order through a local generator, and a fork of torch's global
+        CPU generator for the run (dropout, augmentations that draw from it, DataLoader
+        workers); the caller's global state is restored when the run ends. Runs on CPU
+        with the same seed give identical weights.
+    optimizer : {"sgd", "adam", "adamw"} or callable, default="sgd"
+        ``"sgd"`` is the paper's SGD with Nesterov momentum 0.9. A callable is called as
+        ``optimizer(params, lr=lr)`` and must return a ``torch.optim.Optimizer``, e.g.
+        ``functools.partial(torch.optim.SGD, momentum=0.5, weight_decay=1e-4)``.
+    optimizer_kwargs : dict, optional
+        Extra keyword arguments for a named optimiser (override its defaults, e.g.
+        ``{"weight_decay": 1e-4}`` or ``{"nesterov": False}``).
+    scheduler : callable, optional
+        ``scheduler(optimizer) -> torch.optim.lr_scheduler.LRScheduler``, e.g.
+        ``lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)``.
+        Stepped after every epoch (or batch, see ``scheduler_interval``) of one ``fit``.
+    scheduler_interval : {"epoch", "batch"}, default="epoch"
+    transform : callable, optional
+        ``transform(x_batch) -> x_batch`` applied to every input batch on the device
+        before the forward pass (augmentation). For reproducible runs draw randomness
+        from torch's global generator (seeded per run, see ``random_state``) or your
+        own. A Dataset that augments in ``__getitem__`` works as well.
+    amp : bool, default=True
+        Mixed precision on CUDA (bfloat16 where supported, else float16 with gradient
+        scaling); ignored on other devices.
     """
 
     def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, lr=0.01, scale=1.0,
-                 batch_size=64, device="auto", random_state=0):
+                 batch_size=64, device="auto", random_state=0, optimizer="sgd", optimizer_kwargs=None,
+                 scheduler=None, scheduler_interval="epoch", transform=None, amp=True):
         self.model = model
         self.layer = layer
         self.encoder = encoder
@@ -114,11 +252,46 @@ class PLSDTrainer:
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.device = resolve_device(device)
         self.random_state = random_state
+        if isinstance(optimizer, str):
+            if optimizer.lower() not in OPTIMIZERS:
+                raise ValueError(f"unknown optimizer {optimizer!r}; use one of {sorted(OPTIMIZERS)} "
+                                 "or a callable optimizer(params, lr=lr)")
+            optimizer = optimizer.lower()
+        elif not callable(optimizer):
+            raise TypeError(f"optimizer must be a name ({sorted(OPTIMIZERS)}) or a callable "
+                            f"optimizer(params, lr=lr), got {optimizer!r}")
+        if optimizer_kwargs is not None and (not isinstance(optimizer_kwargs, dict) or callable(optimizer)):
+            raise TypeError("optimizer_kwargs must be a dict and goes with a named optimizer; "
+                            "bind arguments of a callable with functools.partial instead")
+        self.optimizer = optimizer
+        self.optimizer_kwargs = dict(optimizer_kwargs or {})
+        if scheduler is not None and not callable(scheduler):
+            raise TypeError(f"scheduler must be a callable scheduler(optimizer) -> LRScheduler, got {scheduler!r}")
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ValueError(f"scheduler_interval must be one of {SCHEDULER_INTERVALS}, got {scheduler_interval!r}")
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be a callable transform(x_batch) -> x_batch, got {transform!r}")
+        self.transform = transform
+        self.amp = bool(amp)
 
+    # ------------------------------------------------------------------ set-up
     def prepare_targets(self, targets, positions):
-        """Return the loss targets and mask, or raise if the run would have nothing to pull."""
+        """Return the loss targets and mask, or raise if the run would have nothing to pull.
+
+        Rows of ``targets`` are either finite (an edited point) or all NaN (a free
+        point); infinities and half-NaN rows are errors.
+        """
         targets = np.asarray(targets, dtype=np.float32)
+        if targets.ndim != 2 or targets.shape[1] != 2:
+            raise ValueError(f"targets must have shape (n_samples, 2), got {targets.shape}")
         finite = np.isfinite(targets).all(axis=1)
+        bad = ~finite & ~np.isnan(targets).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(f"targets must be finite (edited) or NaN in both columns (free); {rows.size} row(s) "
+                             f"are not, e.g. row {rows[0]}: {targets[rows[0]].tolist()}. Fix or undo that edit")
         if self.edited_only:
             if self.lam > 0 and not finite.any():
                 raise ValueError(
@@ -128,25 +301,53 @@ class PLSDTrainer:
             return np.where(finite[:, None], targets, 0.0).astype(np.float32), finite
         if positions is None:
             raise ValueError("edited_only=False needs the current positions to hold unedited points")
-        full = np.where(finite[:, None], targets, np.asarray(positions, dtype=np.float32))
+        positions = np.asarray(positions, dtype=np.float32)
+        if positions.shape != targets.shape or not np.isfinite(positions).all():
+            raise ValueError(f"positions must be finite and of the targets' shape {targets.shape}, "
+                             f"got shape {positions.shape}; pass the current embedding")
+        full = np.where(finite[:, None], targets, positions)
         return full.astype(np.float32), np.ones(len(full), dtype=bool)
 
-    def fit(self, x, y, targets, *, epochs=1, positions=None, callback=None, stop_event=None):
+    def _make_optimizer(self, params):
+        if callable(self.optimizer):
+            opt = self.optimizer(params, lr=self.lr)
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise TypeError(f"optimizer(params, lr=lr) must return a torch.optim.Optimizer, got {type(opt).__name__}")
+            return opt
+        cls, defaults = OPTIMIZERS[self.optimizer]
+        try:
+            return cls(params, lr=self.lr, **(defaults | self.optimizer_kwargs))
+        except TypeError as exc:
+            raise TypeError(f"optimizer_kwargs {self.optimizer_kwargs} do not fit {cls.__name__}: {exc}") from exc
+
+    def _batches(self, n, batch_size, drop_last, gen):
+        order = torch.randperm(n, generator=gen)
+        batches = list(order.split(batch_size))
+        if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+            batches.pop()
+        return batches
+
+    # ------------------------------------------------------------------ training
+    def fit(self, x, y=None, targets=None, *, epochs=1, positions=None, callback=None, stop_event=None):
         """Run ``epochs`` epochs of PLSD fine-tuning.
 
         Parameters
         ----------
-        x : array-like of shape (n_samples, ...)
-            Classifier inputs.
-        y : array-like of shape (n_samples,)
+        x : array-like of shape (n_samples, ...), Dataset or DataLoader
+            Classifier inputs; or a map-style ``torch.utils.data.Dataset`` whose items are
+            ``(input, label)`` pairs; or a ``DataLoader`` over one (its batch size,
+            workers, collate function and ``drop_last`` are used; its sampler is replaced
+            by the trainer's seeded shuffle so that each sample keeps its target).
+        y : array-like of shape (n_samples,), optional
+            Labels for array inputs; None for a Dataset or DataLoader.
         targets : array-like of shape (n_samples, 2)
-            Edit targets, NaN where a point is free.
+            Edit targets, NaN where a point is free; row ``i`` belongs to sample ``i``.
         epochs : int
         positions : array-like of shape (n_samples, 2), optional
             Current embedding, needed when ``edited_only=False``.
         callback : callable, optional
             ``callback(step, logs) -> bool`` after every batch; ``logs`` has ``epoch``,
-            ``batch``, ``n_batches``, ``loss``, ``ce``, ``emb`` and ``epoch_end``
+            ``batch``, ``n_batches``, ``loss``, ``ce``, ``emb``, ``lr`` and ``epoch_end``
             (True on the last batch of an epoch, after the model was updated).
             Returning True stops at once; a stop inside an epoch leaves the model
             at the last completed epoch.
@@ -158,38 +359,61 @@ class PLSDTrainer:
         FinetuneResult
         """
         epochs = check_positive_int(epochs, "epochs")
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-        y = torch.as_tensor(np.asarray(y), dtype=torch.long)
-        if len(x) != len(y) or len(targets) != len(y):
-            raise ValueError(
-                f"x, y and targets must have the same length, got {len(x)}, {len(y)} and {len(targets)}"
-            )
+        source = _make_source(x, y)
+        if targets is None:
+            raise ValueError("pass the edit targets, shape (n_samples, 2), NaN for free points")
+        if len(targets) != len(source):
+            raise ValueError(f"x, y and targets must have the same length, got {len(source)} samples "
+                             f"and {len(targets)} targets")
         tgt, mask = self.prepare_targets(targets, positions)
-        tgt = torch.from_numpy(tgt)
-        mask = torch.from_numpy(mask)
+        tgt = torch.from_numpy(tgt).to(self.device)
+        mask = torch.from_numpy(mask).to(self.device)
         stop_event = stop_event or threading.Event()
+        batch_size = getattr(source, "batch_size", None) or self.batch_size
 
         work = copy.deepcopy(self.model).to(self.device).train()
+        params = [p for p in work.parameters() if p.requires_grad]
+        if not params:
+            what = f"layer {self.layer!r} does not receive gradients: " if self.lam > 0 else ""
+            raise ValueError(f"{what}the model has no trainable parameters (all have requires_grad=False); "
+                             "unfreeze the layers to fine-tune")
         encoder = copy.deepcopy(self.encoder).to(self.device).eval()
         for p in encoder.parameters():
             p.requires_grad_(False)
-        opt = torch.optim.SGD(work.parameters(), lr=self.lr, momentum=0.9, nesterov=True)
-        gen = torch.Generator().manual_seed(self.random_state)
-        use_amp = self.device.type == "cuda"
-        n_batches = (len(x) + self.batch_size - 1) // self.batch_size
+        opt = self._make_optimizer(params)
+        sched = self.scheduler(opt) if self.scheduler is not None else None
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
+        gen = torch.Generator().manual_seed(int(seed))  # batch order only
+        aux_seed, cpu_seed, cuda_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3, np.uint64) >> 1)
+        aux = torch.Generator().manual_seed(aux_seed)  # DataLoader workers
+        use_amp = self.amp and self.device.type == "cuda"
+        amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
         result = FinetuneResult()
         step = 0
-        with capture(work, self.layer) as captured:
+        on_cuda = self.device.type == "cuda"
+        fork_devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()] \
+            if on_cuda else []
+        with torch.random.fork_rng(devices=fork_devices), capture(work, self.layer) as captured:
+            torch.default_generator.manual_seed(cpu_seed)  # on the fork; restored when the run ends
+            if on_cuda:
+                torch.cuda.manual_seed(cuda_seed)
             for epoch in range(epochs):
-                order = torch.randperm(len(x), generator=gen)
+                batches = self._batches(len(source), batch_size, source.drop_last, gen)
+                n_batches = len(batches)
                 sums = np.zeros(3)
-                for b in range(n_batches):
+                for b, (idx, xb, yb) in enumerate(source.epoch(batches, aux)):
                     if stop_event.is_set():
                         result.stopped = True
                         return result
-                    idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-                    xb, yb = x[idx].to(self.device), y[idx].to(self.device)
-                    with torch.autocast(self.device.type, enabled=use_amp):
+                    xb = xb.to(self.device, non_blocking=True)
+                    if not xb.is_floating_point():
+                        xb = xb.float()
+                    yb = yb.to(self.device, non_blocking=True)
+                    if self.transform is not None:
+                        xb = self.transform(xb)
+                    idx = idx.to(self.device)
+                    with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
                         logits = work(xb)
                         h = captured[-1]
                         if self.lam > 0 and not h.requires_grad:
@@ -198,26 +422,31 @@ class PLSDTrainer:
                                 "unfreeze it or pick a layer the loss can reach"
                             )
                         emb = encoder(h.float())
-                    loss, ce, em = plsd_loss(
-                        logits.float(), yb, emb.float(), tgt[idx].to(self.device), mask[idx].to(self.device),
-                        self.lam, self.scale,
-                    )
-                    if not torch.isfinite(loss):
+                    loss, ce, em = plsd_loss(logits.float(), yb, emb.float(), tgt[idx], mask[idx],
+                                             self.lam, self.scale)
+                    values = torch.stack((loss.detach(), ce.detach(), em.detach())).tolist()
+                    if not np.isfinite(values[0]):
                         raise FloatingPointError(
-                            f"loss became {loss.item()} in epoch {epoch + 1}, batch {b + 1}; "
+                            f"loss became {values[0]} in epoch {epoch + 1}, batch {b + 1}; "
                             "lower the learning rate or λ"
                         )
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sums += (loss.item(), ce.item(), em.item())
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                    lr_now = opt.param_groups[0]["lr"]
+                    if sched is not None and self.scheduler_interval == "batch":
+                        sched.step()
+                    sums += values
                     last = b == n_batches - 1
                     if last:
+                        if sched is not None and self.scheduler_interval == "epoch":
+                            sched.step()
                         self.model.load_state_dict(work.state_dict())
                         result.epochs_completed = epoch + 1
-                        result.history.append(dict(zip(("loss", "ce", "emb"), sums / n_batches)))
+                        result.history.append(dict(zip(("loss", "ce", "emb"), sums / n_batches)) | {"lr": lr_now})
                     logs = {"epoch": epoch + 1, "n_epochs": epochs, "batch": b + 1, "n_batches": n_batches,
-                            "loss": loss.item(), "ce": ce.item(), "emb": em.item(), "epoch_end": last}
+                            "loss": values[0], "ce": values[1], "emb": values[2], "lr": lr_now, "epoch_end": last}
                     step += 1
                     if callback is not None and callback(step, logs):
                         result.stopped = True

@@ -175,3 +175,283 @@ def test_length_mismatch(trained_cnn, encoder, data):
     x, y = data
     with pytest.raises(ValueError, match="same length"):
         PLSDTrainer(trained_cnn, "latent", encoder).fit(x, y[:-1], np.zeros((len(y), 2)))
+
+
+# ---------------------------------------------------------------- inputs: Dataset, DataLoader, augmentation
+class PairDataset(torch.utils.data.Dataset):
+    """(image, label) pairs from arrays, optionally augmented in __getitem__ from torch's global generator."""
+
+    def __init__(self, x, y, noise=0.0):
+        self.x, self.y, self.noise = torch.from_numpy(x), torch.from_numpy(y), noise
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        xi = self.x[i]
+        if self.noise:
+            xi = xi + self.noise * torch.randn_like(xi)
+        return xi, self.y[i]
+
+
+def _fresh(state):
+    from plsd_widget.models import SmallCNN
+
+    model = SmallCNN()
+    model.load_state_dict(state)
+    return model
+
+
+def _some_targets(y):
+    targets = np.full((len(y), 2), np.nan, np.float32)
+    targets[y == 3] = [1.0, -1.0]
+    return targets
+
+
+def test_dataset_and_dataloader_inputs_match_array_input(trained_cnn_state, encoder, data):
+    x, y = data[0][:192], data[1][:192]
+    targets = _some_targets(y)
+    states = []
+    for source in ("array", "dataset", "loader", "workers"):
+        model = _fresh(trained_cnn_state)
+        trainer = PLSDTrainer(model, "latent", encoder, batch_size=64, random_state=5, device="cpu")
+        if source == "array":
+            trainer.fit(x, y, targets, epochs=2)
+        elif source == "dataset":
+            trainer.fit(PairDataset(x, y), targets=targets, epochs=2)
+        else:  # the loader's own shuffle is replaced by the trainer's, so samples keep their targets
+            loader = torch.utils.data.DataLoader(PairDataset(x, y), batch_size=64, shuffle=True,
+                                                 num_workers=1 if source == "workers" else 0)
+            trainer.fit(loader, targets=targets, epochs=2)
+        states.append(_state(model))
+    # Same batches, same targets; batches collated from items differ from indexed ones only in float rounding
+    # (~1e-7 per step, grown to ~1e-5 here), while pairing samples with the wrong targets changes the weights.
+    def gap(a, b):
+        return max((a[k] - b[k]).abs().max().item() for k in a)
+
+    assert max(gap(states[0], other) for other in states[1:]) < 1e-3
+    assert _same(states[1], states[2]) and _same(states[2], states[3])
+    shuffled = _fresh(trained_cnn_state)
+    PLSDTrainer(shuffled, "latent", encoder, batch_size=64, random_state=5, device="cpu").fit(
+        x, y, targets[::-1].copy(), epochs=2)
+    assert gap(states[0], _state(shuffled)) > 1e-2
+
+
+def test_dataloader_batch_size_and_drop_last_are_used(trained_cnn, encoder, data):
+    x, y = data
+    seen = []
+    loader = torch.utils.data.DataLoader(PairDataset(x, y), batch_size=100, drop_last=True)
+    PLSDTrainer(trained_cnn, "latent", encoder, batch_size=7, device="cpu").fit(
+        loader, targets=_some_targets(y), callback=lambda step, logs: seen.append(logs["n_batches"]) and False)
+    assert seen == [len(y) // 100] * (len(y) // 100)
+
+
+def test_augmentation_is_applied_and_seeded_without_touching_global_state(trained_cnn_state, encoder, data):
+    x, y = data[0][:192], data[1][:192]
+    targets = _some_targets(y)
+    calls = []
+
+    def jitter(xb):
+        calls.append(xb.shape[0])
+        return xb + 0.1 * torch.randn_like(xb)  # torch's global generator: forked and seeded per run
+
+    models = [_fresh(trained_cnn_state) for _ in range(7)]  # built first: building draws from the global RNG
+
+    def run(transform=None, dataset_noise=0.0, seed=0):
+        model = models.pop()
+        PLSDTrainer(model, "latent", encoder, transform=transform, random_state=seed, device="cpu").fit(
+            PairDataset(x, y, noise=dataset_noise), targets=targets, epochs=1)
+        return _state(model)
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    plain, aug, aug_again = run(), run(jitter), run(jitter)
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's global generator is as it was
+    assert sum(calls) == 2 * len(y)
+    assert _same(aug, aug_again) and not _same(plain, aug)
+    assert _same(run(dataset_noise=0.1), run(dataset_noise=0.1))
+    assert not _same(run(dataset_noise=0.1, seed=0), run(dataset_noise=0.1, seed=1))
+
+
+@pytest.mark.parametrize("data_arg, kwargs, error, match", [
+    ("dataset", {"y": np.zeros(4)}, ValueError, "y must be None"),
+    ("iterable", {}, TypeError, "map-style Dataset"),
+    ("triples_ok", {}, None, None),
+    ("not_pairs", {}, TypeError, r"\(input, label\) pairs"),
+    ("empty", {}, ValueError, "dataset is empty"),
+    ("array_no_y", {}, ValueError, "pass the labels y"),
+])
+def test_bad_data_sources(trained_cnn, encoder, data, data_arg, kwargs, error, match):
+    x, y = data[0][:8], data[1][:8]
+
+    class Iterable(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(zip(x, y))
+
+    class Items(torch.utils.data.Dataset):
+        def __init__(self, make, n=8):
+            self.make, self.n = make, n
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            return self.make(i)
+
+    source = {"dataset": PairDataset(x, y), "iterable": Iterable(),
+              "triples_ok": Items(lambda i: (torch.from_numpy(x[i]), int(y[i]), "extra")),
+              "not_pairs": Items(lambda i: {"image": x[i], "label": y[i]}),
+              "empty": Items(lambda i: None, n=0), "array_no_y": x}[data_arg]
+    before = _state(trained_cnn)
+    trainer = PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, device="cpu")
+    if error is None:
+        assert trainer.fit(source, targets=np.zeros((8, 2)), **kwargs).epochs_completed == 1
+        return
+    with pytest.raises(error, match=match):
+        trainer.fit(source, targets=np.zeros((len(y), 2)), **kwargs)
+    assert _same(before, _state(trained_cnn))
+
+
+# ---------------------------------------------------------------- optimiser and schedule
+def test_default_optimizer_is_sgd_nesterov(trained_cnn, encoder):
+    opt = PLSDTrainer(trained_cnn, "latent", encoder, lr=0.02)._make_optimizer(list(trained_cnn.parameters()))
+    assert isinstance(opt, torch.optim.SGD)
+    group = opt.param_groups[0]
+    assert group["nesterov"] and group["momentum"] == 0.9 and group["lr"] == 0.02
+    opt = PLSDTrainer(trained_cnn, "latent", encoder, optimizer="adamw", optimizer_kwargs={"weight_decay": 0.5}
+                      )._make_optimizer(list(trained_cnn.parameters()))
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.5
+
+
+def test_optimizer_factory_and_schedules(trained_cnn_state, encoder, data):
+    import functools
+
+    x, y = data[0][:192], data[1][:192]
+    targets = _some_targets(y)
+    made = []
+
+    def factory(params, lr):
+        made.append(lr)
+        return torch.optim.Adam(params, lr=lr)
+
+    model = _fresh(trained_cnn_state)
+    result = PLSDTrainer(model, "latent", encoder, lr=1e-3, optimizer=factory, device="cpu",
+                         scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+                         ).fit(x, y, targets, epochs=3)
+    assert made == [1e-3]
+    assert [h["lr"] for h in result.history] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    lrs = []
+    PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, lr=0.1, device="cpu", scheduler_interval="batch",
+                optimizer=functools.partial(torch.optim.SGD, momentum=0.0),
+                scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1 + step))
+                ).fit(x, y, targets, epochs=1, callback=lambda step, logs: lrs.append(logs["lr"]) and False)
+    assert lrs == pytest.approx([0.1 / (1 + i) for i in range(3)])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"optimizer": "rmsprop"}, ValueError, "unknown optimizer 'rmsprop'"),
+    ({"optimizer": 3}, TypeError, "optimizer must be a name"),
+    ({"optimizer": lambda p, lr: None, "optimizer_kwargs": {"a": 1}}, TypeError, "functools.partial"),
+    ({"scheduler": "cosine"}, TypeError, "scheduler must be a callable"),
+    ({"scheduler_interval": "step"}, ValueError, "scheduler_interval must be one of"),
+    ({"transform": 1.0}, TypeError, "transform must be a callable"),
+])
+def test_bad_optimizer_settings_raise_at_construction(trained_cnn, encoder, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PLSDTrainer(trained_cnn, "latent", encoder, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": lambda params, lr: "sgd"}, "must return a torch.optim.Optimizer"),
+    ({"optimizer_kwargs": {"betas": (0.9, 0.99)}}, "do not fit SGD"),
+])
+def test_bad_optimizer_at_fit_changes_nothing(trained_cnn, encoder, data, kwargs, match):
+    x, y = data
+    before = _state(trained_cnn)
+    with pytest.raises(TypeError, match=match):
+        PLSDTrainer(trained_cnn, "latent", encoder, device="cpu", **kwargs).fit(x, y, _some_targets(y))
+    assert _same(before, _state(trained_cnn))
+
+
+# ---------------------------------------------------------------- bad input and faults
+@pytest.mark.parametrize("change, match", [
+    (lambda t, p: t.__setitem__((0, 0), np.inf), "finite .* or NaN in both columns"),
+    (lambda t, p: t.__setitem__((5, 1), np.nan), "row 5"),
+    (lambda t, p: p.__setitem__((2, 0), np.nan), "positions must be finite"),
+])
+def test_non_finite_targets_raise_and_change_nothing(trained_cnn, encoder, data, change, match):
+    x, y = data
+    targets, positions = _some_targets(y), np.zeros((len(y), 2), np.float32)
+    targets[5] = [1.0, 1.0]
+    change(targets, positions)
+    before = _state(trained_cnn)
+    with pytest.raises(ValueError, match=match):
+        PLSDTrainer(trained_cnn, "latent", encoder, edited_only=False, device="cpu").fit(
+            x, y, targets, positions=positions)
+    assert _same(before, _state(trained_cnn))
+
+
+def test_targets_of_wrong_shape(trained_cnn, encoder, data):
+    x, y = data
+    with pytest.raises(ValueError, match=r"targets must have shape \(n_samples, 2\)"):
+        PLSDTrainer(trained_cnn, "latent", encoder).fit(x, y, np.zeros((len(y), 3)))
+
+
+def test_frozen_layer_with_trainable_head(trained_cnn, encoder, data):
+    """Only the head trains: CE-only fine-tuning works, the embedding term cannot reach the layer."""
+    x, y = data
+    for name, p in trained_cnn.named_parameters():
+        p.requires_grad_(name.startswith("head"))
+    before = _state(trained_cnn)
+    with pytest.raises(ValueError, match="layer 'latent' does not receive gradients"):
+        PLSDTrainer(trained_cnn, "latent", encoder, lam=0.5, device="cpu").fit(x, y, _some_targets(y))
+    assert _same(before, _state(trained_cnn))
+    PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, device="cpu").fit(x, y, _some_targets(y))
+    after = _state(trained_cnn)
+    assert not torch.equal(after["head.weight"], before["head.weight"])
+    assert torch.equal(after["latent.1.weight"], before["latent.1.weight"])
+
+
+def test_detached_layer(trained_cnn, encoder, data):
+    """A layer fed by a detached tensor (and without weights of its own) gets no gradient."""
+
+    class Detaching(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+            self.act = nn.Identity()
+
+        def forward(self, x):
+            h = self.act(self.inner.latent(self.inner.features(x)).detach())
+            return self.inner.head(h)
+
+    x, y = data
+    model = Detaching(trained_cnn)
+    with pytest.raises(ValueError, match="layer 'act' does not receive gradients"):
+        PLSDTrainer(model, "act", encoder, device="cpu").fit(x, y, _some_targets(y))
+
+
+def test_session_crash_mid_epoch_keeps_model_and_edits_of_last_good_epoch(session):
+    """A fault in the second epoch: the model, checkpoints, history and edit log stay as after epoch 1."""
+    session.shift("3", (3.0, -2.0))
+    session.contract(["5", "8"], 0.5)
+    edits_json, targets = session.edits.to_json(), session.targets.copy()
+    n_batches = -(-len(session.y) // 64)
+    calls = {"n": 0}
+
+    def fault(module, _inputs, _output):
+        if module.training:  # the trainer's working copy; evaluation runs in eval mode
+            calls["n"] += 1
+            if calls["n"] == n_batches + 3:
+                raise RuntimeError("simulated fault in epoch 2, batch 3")
+
+    session.model.head.register_forward_hook(fault)
+    with pytest.raises(RuntimeError, match="simulated fault"):
+        session.finetune(epochs=3, block=True)
+    assert len(session.checkpoints) == 2 and len(session.history) == 1
+    assert _same(_state(session.model), session.checkpoints[1])
+    assert not _same(session.checkpoints[0], session.checkpoints[1])
+    assert session.edits.to_json() == edits_json
+    np.testing.assert_array_equal(session.targets, targets)
+    assert "PLSD" in session.reports and not session.is_training
