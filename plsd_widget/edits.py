@@ -31,7 +31,10 @@ def _check_indices(indices, n_points: int) -> np.ndarray:
 
 
 def _check_vector(value, name: str, shape: tuple) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric with shape {shape}, got {value!r}") from exc
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if not np.isfinite(arr).all():

@@ -185,10 +185,11 @@ class Session:
             if unknown:
                 raise ValueError(f"unknown class name(s) {unknown}; known classes: {self.class_names}")
             codes = [self.class_names.index(n) for n in names]
-            idx = np.flatnonzero(np.isin(self.y, codes))
-            if idx.size == 0:
-                raise ValueError(f"class(es) {names} have no points in this session")
-            return idx
+            empty = [n for n, c in zip(names, codes) if not np.any(self.y == c)]
+            if empty:
+                raise ValueError(f"class(es) {empty} have no points in this session; "
+                                 "edit classes that have points, or pass index arrays")
+            return np.flatnonzero(np.isin(self.y, codes))
         return np.asarray(what)
 
     def select(self, what) -> None:

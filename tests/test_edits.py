@@ -75,8 +75,42 @@ def test_json_round_trip_and_fingerprint(log, rng):
         ("move", {"targets": [[1, 1]]}, [0, 1], "shape"),
         ("move", {"targets": [[1, 1], [2, 2]]}, [3, 3], "repeat"),
         ("twist", {}, [0], "unknown edit kind"),
+        ("move", {"targets": [[np.nan, 1.0]]}, [0], "finite"),
+        ("move", {"targets": [[1.0, np.inf], [0.0, 0.0]]}, [0, 1], "finite"),
+        ("contract", {"kappa": "half"}, [0], "numeric"),
+        ("contract", {"kappa": None}, [0], "finite"),
+        ("shift", {"delta": (1, 1)}, [0.5], "integers"),
+        ("shift", {"delta": (1, 1)}, [[0, 1]], "1-D"),
     ],
 )
 def test_bad_edits_raise(kind, kwargs, indices, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make_edit(kind, indices, 20, **kwargs)
+
+
+def test_bad_edit_leaves_log_unchanged(log):
+    log.add(make_edit("shift", [0], 20, delta=(1, 1)))
+    before = log.to_json()
+    with pytest.raises(ValueError):
+        log.add(make_edit("contract", [0, 99], 20, kappa=0.5))
+    assert log.to_json() == before and log.can_undo and not log.can_redo
+
+
+def test_session_edits_of_an_empty_class_or_unknown_names_apply_nothing(digits, trained_cnn, fitted_embedding):
+    """A class with a name but no points in the session (here '9'), and names the session does not know."""
+    from plsd_widget.session import Session
+
+    train, _ = digits
+    keep = train.labels != 9
+    session = Session(trained_cnn, "latent", train.images[keep], train.labels[keep],
+                      class_names=train.class_names, embedding=fitted_embedding)
+    session.shift("3", (1.0, 0.0))
+    before = session.edits.to_json()
+    for edit in (lambda: session.shift("9", (1.0, 1.0)), lambda: session.contract(["3", "9"], 0.5),
+                 lambda: session.shift(["3", "cat"], (1.0, 1.0)), lambda: session.shift(3, (1.0, 1.0)),
+                 lambda: session.move_points(np.array([], dtype=int), np.zeros((0, 2)))):
+        with pytest.raises((ValueError, TypeError), match=r"have no points|unknown class|indices must be 1-D|no points"):
+            edit()
+    with pytest.raises(ValueError, match=r"class\(es\) \['9'\] have no points"):
+        session.shift("9", (1.0, 1.0))
+    assert session.edits.to_json() == before
