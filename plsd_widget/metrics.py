@@ -1,27 +1,54 @@
-"""Per-class classification metrics and a before / baseline / PLSD comparison table."""
+"""Per-class classification metrics, group averages, confusion matrices, comparison tables.
+
+The tables compare runs ("before", "baseline (CE)", "PLSD") per class and per
+user-defined *group* of classes (like the paper's "Cardiac" / "Other"), with deltas
+against the first run; :class:`SeedTable` summarises repeated runs as mean ± sd (the
+paper's Table 1). All render as text (``str``) and as HTML in notebooks.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
+METRICS = ("precision", "recall", "f1")
+
 
 @dataclass(frozen=True)
 class ClassReport:
-    """Per-class precision, recall, F1 and support, each an array of shape (n_classes,)."""
+    """Per-class precision, recall, F1 and support, each an array of shape (n_classes,).
+
+    ``confusion`` is the confusion matrix of shape (n_classes, n_classes), rows the true
+    class and columns the predicted one (None for a report built by hand).
+    """
 
     precision: np.ndarray
     recall: np.ndarray
     f1: np.ndarray
     support: np.ndarray
     accuracy: float
+    confusion: np.ndarray | None = None
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts of shape (n_classes, n_classes): ``[i, j]`` samples of class ``i`` predicted as ``j``."""
+    y_true = np.asarray(y_true).astype(np.int64, copy=False)
+    y_pred = np.asarray(y_pred).astype(np.int64, copy=False)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}")
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+            raise ValueError(f"{name} must hold class indices in [0, {n_classes - 1}], "
+                             f"found {arr.min()}..{arr.max()}; pass the right n_classes")
+    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def class_report(y_true, y_pred, n_classes: int) -> ClassReport:
-    """Per-class precision/recall/F1 (0 where a class is never predicted) and accuracy."""
+    """Per-class precision/recall/F1 (0 where a class is never predicted), accuracy and confusion."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape:
@@ -29,16 +56,130 @@ def class_report(y_true, y_pred, n_classes: int) -> ClassReport:
     p, r, f, s = precision_recall_fscore_support(
         y_true, y_pred, labels=np.arange(n_classes), zero_division=0
     )
-    return ClassReport(p, r, f, s, float((y_true == y_pred).mean()) if y_true.size else float("nan"))
+    return ClassReport(p, r, f, s, float((y_true == y_pred).mean()) if y_true.size else float("nan"),
+                       confusion_matrix(y_true, y_pred, n_classes))
 
 
+# ------------------------------------------------------------------------ groups
+def resolve_groups(groups, class_names) -> dict[str, np.ndarray]:
+    """Class indices of each group, checked.
+
+    Parameters
+    ----------
+    groups : dict of str to list, or None
+        Group name to its classes, given by name (``"LVOT"``) or index. ``None`` as a
+        group's value means every class not named in another group (e.g.
+        ``{"Cardiac": ["LVOT", "RVOT"], "Other": None}``).
+    class_names : list of str
+
+    Returns
+    -------
+    dict of str to ndarray of int
+        In the order given; empty when ``groups`` is None.
+    """
+    if groups is None:
+        return {}
+    if not isinstance(groups, dict):
+        raise TypeError(f"groups must be a dict of group name to class names, e.g. "
+                        f"{{'targeted': ['3', '5'], 'other': None}}, got {type(groups).__name__}")
+    names = [str(c) for c in class_names]
+    out: dict[str, np.ndarray | None] = {}
+    for group, members in groups.items():
+        if members is None:
+            out[str(group)] = None
+            continue
+        if isinstance(members, (str, int, np.integer)):
+            members = [members]
+        codes = []
+        for m in members:
+            if isinstance(m, (int, np.integer)) and not isinstance(m, bool):
+                if not 0 <= m < len(names):
+                    raise ValueError(f"group {group!r}: class index {m} is out of range [0, {len(names) - 1}]")
+                codes.append(int(m))
+            elif str(m) in names:
+                codes.append(names.index(str(m)))
+            else:
+                raise ValueError(f"group {group!r}: unknown class {m!r}; known classes: {names}")
+        if not codes:
+            raise ValueError(f"group {group!r} has no classes; name at least one")
+        out[str(group)] = np.unique(codes)
+    named = np.unique(np.concatenate([c for c in out.values() if c is not None] or [np.zeros(0, int)]))
+    rest = np.setdiff1d(np.arange(len(names)), named)
+    for group, codes in out.items():
+        if codes is None:
+            if rest.size == 0:
+                raise ValueError(f"group {group!r} (None: every other class) is empty: the other groups "
+                                 "name every class")
+            out[group] = rest
+    return out
+
+
+def group_average(report: ClassReport, classes) -> dict[str, float]:
+    """Support-weighted mean precision, recall and F1 over ``classes`` (sklearn's "weighted").
+
+    Returns a dict with ``precision``, ``recall``, ``f1`` (NaN when the classes have no
+    support) and ``support`` (their total).
+    """
+    classes = np.asarray(classes, dtype=np.int64)
+    w = np.asarray(report.support, dtype=np.float64)[classes]
+    total = w.sum()
+    out = {m: float(np.dot(w, getattr(report, m)[classes]) / total) if total > 0 else float("nan")
+           for m in METRICS}
+    out["support"] = int(total)
+    return out
+
+
+# ------------------------------------------------------------------------ rendering
 def _signed(value: float) -> str:
     """``value`` with an explicit sign and 3 decimals; a change that rounds to 0 reads "+0.000"."""
+    if not np.isfinite(value):
+        return "—"
     return f"{round(value, 3) + 0.0:+.3f}"  # + 0.0 turns -0.0 into 0.0
 
 
+def _fmt(value: float) -> str:
+    return f"{value:.3f}" if np.isfinite(value) else "—"
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?")
+
+
+def _text(rows: list[list[str]], sections: set[int] = frozenset()) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, r in enumerate(rows):
+        if i in sections:
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths)))
+    return "\n".join(lines)
+
+
+def _html(rows: list[list[str]], css_class: str, sections: set[int] = frozenset(),
+          bold: set[int] = frozenset()) -> str:
+    """An HTML table; cells under a header starting with Δ are green when positive, red when negative.
+
+    Rows in ``sections`` start a section (a rule above them); rows in ``bold`` are bold.
+    """
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = []
+    for i, r in enumerate(rows[1:], start=1):
+        cells = []
+        for h, c in zip(rows[0], r):
+            style = ""
+            match = _NUMBER.match(c) if h.startswith("Δ") else None
+            if match:
+                value = float(match.group(0))
+                style = ' style="color:#1a7f37"' if value > 0 else (' style="color:#cf222e"' if value < 0 else "")
+            cells.append(f"<td{style}>{html.escape(c)}</td>")
+        styles = (["border-top:2px solid #888"] if i in sections else []) + (["font-weight:600"] if i in bold else [])
+        row_style = f' style="{";".join(styles)}"' if styles else ""
+        body.append(f"<tr{row_style}>" + "".join(cells) + "</tr>")
+    return (f'<table class="{css_class}"><thead><tr>' + head + "</tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
 class MetricsTable:
-    """Per-class F1 (and precision/recall) of several runs, with deltas against the first.
+    """Per-class (and per-group) precision/recall/F1 of several runs, with F1 deltas against the first.
 
     Renders as text (``str``) and as HTML in notebooks.
 
@@ -47,16 +188,25 @@ class MetricsTable:
     reports : dict of str to ClassReport
         Runs in display order, e.g. ``{"before": ..., "baseline (CE)": ..., "PLSD": ...}``.
     class_names : list of str
+    groups : dict of str to list, optional
+        Groups of classes (see :func:`resolve_groups`) shown as extra rows with
+        support-weighted averages, like the paper's "Cardiac" / "Other".
     """
 
-    def __init__(self, reports: dict[str, ClassReport], class_names: list[str]):
+    def __init__(self, reports: dict[str, ClassReport], class_names: list[str], groups=None):
         if not reports:
             raise ValueError("MetricsTable needs at least one report")
         self.reports = dict(reports)
         self.class_names = list(class_names)
+        self.groups = resolve_groups(groups, self.class_names)
+
+    def group_scores(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{run: {group: {"precision", "recall", "f1", "support"}}}`` of the support-weighted averages."""
+        return {run: {g: group_average(rep, codes) for g, codes in self.groups.items()}
+                for run, rep in self.reports.items()}
 
     def rows(self) -> list[list[str]]:
-        """Header plus one row per class and an accuracy row, as strings."""
+        """Header plus one row per class, one per group and an accuracy row, as strings."""
         names = list(self.reports)
         first = self.reports[names[0]]
         header = ["class", "support"]
@@ -67,43 +217,174 @@ class MetricsTable:
             row = [cname, str(int(first.support[c]))]
             for i, name in enumerate(names):
                 rep = self.reports[name]
-                row += [f"{rep.precision[c]:.3f}", f"{rep.recall[c]:.3f}", f"{rep.f1[c]:.3f}"]
+                row += [_fmt(rep.precision[c]), _fmt(rep.recall[c]), _fmt(rep.f1[c])]
                 if i:
                     row.append(_signed(rep.f1[c] - first.f1[c]))
+            out.append(row)
+        scores = self.group_scores()
+        for g in self.groups:
+            row = [f"{g} (weighted)", str(scores[names[0]][g]["support"])]
+            for i, name in enumerate(names):
+                s = scores[name][g]
+                row += [_fmt(s["precision"]), _fmt(s["recall"]), _fmt(s["f1"])]
+                if i:
+                    row.append(_signed(s["f1"] - scores[names[0]][g]["f1"]))
             out.append(row)
         acc = ["accuracy", str(int(first.support.sum()))]
         for i, name in enumerate(names):
             rep = self.reports[name]
-            acc += ["", "", f"{rep.accuracy:.3f}"] + ([_signed(rep.accuracy - first.accuracy)] if i else [])
+            acc += ["", "", _fmt(rep.accuracy)] + ([_signed(rep.accuracy - first.accuracy)] if i else [])
         out.append(acc)
         return out
 
+    def _sections(self) -> set[int]:
+        return {1 + len(self.class_names)} if self.groups else set()
+
     def __str__(self) -> str:
-        rows = self.rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows)
+        return _text(self.rows(), self._sections())
 
     def to_html(self) -> str:
-        rows = self.rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = []
-        for r in rows[1:]:
-            cells = []
-            for h, c in zip(rows[0], r):
-                style = ""
-                if h.startswith("Δ") and c:
-                    value = float(c)
-                    style = ' style="color:#1a7f37"' if value > 0 else (' style="color:#cf222e"' if value < 0 else "")
-                cells.append(f"<td{style}>{html.escape(c)}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        return (
-            '<table class="plsd-metrics"><thead><tr>' + head + "</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table>"
-        )
+        first_group = 1 + len(self.class_names)
+        return _html(self.rows(), "plsd-metrics", self._sections(),
+                     set(range(first_group, first_group + len(self.groups))))
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def confusion(self, run: str | None = None) -> "ConfusionTable":
+        """The confusion matrix of ``run`` (default: the last one) as a renderable table."""
+        run = list(self.reports)[-1] if run is None else run
+        if run not in self.reports:
+            raise ValueError(f"unknown run {run!r}; runs: {list(self.reports)}")
+        if self.reports[run].confusion is None:
+            raise ValueError(f"report {run!r} has no confusion matrix; build it with class_report")
+        return ConfusionTable(self.reports[run].confusion, self.class_names, title=run)
+
+
+class ConfusionTable:
+    """A confusion matrix (rows: true class, columns: predicted) that renders as text and HTML."""
+
+    def __init__(self, matrix, class_names, title: str = ""):
+        self.matrix = np.asarray(matrix)
+        self.class_names = [str(c) for c in class_names]
+        if self.matrix.shape != (len(self.class_names),) * 2:
+            raise ValueError(f"matrix must have shape ({len(self.class_names)}, {len(self.class_names)}), "
+                             f"got {self.matrix.shape}")
+        self.title = title
+
+    def rows(self) -> list[list[str]]:
+        head = [f"true \\ predicted{f' ({self.title})' if self.title else ''}"] + self.class_names
+        return [head] + [[name] + [str(int(v)) for v in row] for name, row in zip(self.class_names, self.matrix)]
+
+    def __str__(self) -> str:
+        return _text(self.rows())
+
+    def to_html(self) -> str:
+        return _html(self.rows(), "plsd-confusion")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _mean_sd(values) -> str:
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or not np.isfinite(values).all():
+        return "—"
+    sd = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{values.mean():.3f} ± {sd:.3f}"
+
+
+def _signed_mean_sd(values) -> str:
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or not np.isfinite(values).all():
+        return "—"
+    sd = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{_signed(values.mean())} ± {sd:.3f}"
+
+
+class SeedTable:
+    """Group F1 over repeated runs (seeds) as mean ± sd, with deltas: the paper's Table 1.
+
+    Parameters
+    ----------
+    runs : list of dict of str to ClassReport
+        One dict per seed, each with the same run names in display order, e.g.
+        ``[{"before": ..., "baseline (CE)": ..., "PLSD": ...}, ...]``.
+    class_names : list of str
+    groups : dict of str to list
+        Groups of classes (see :func:`resolve_groups`).
+    metric : {"f1", "precision", "recall"}, default="f1"
+        Support-weighted group average shown.
+    contrast : tuple of (str, str), optional
+        Two run names ``(a, b)``: adds a column with ``a − b`` per seed (mean ± sd) and how
+        many seeds had ``a > b``; e.g. ``("PLSD", "baseline (CE)")``.
+
+    Notes
+    -----
+    The standard deviation is the sample one (``ddof=1``) over seeds; deltas are computed
+    per seed, then summarised, so they are paired comparisons.
+    """
+
+    def __init__(self, runs, class_names, groups, *, metric="f1", contrast=None):
+        runs = list(runs)
+        if not runs:
+            raise ValueError("SeedTable needs at least one seed's reports")
+        names = list(runs[0])
+        if any(list(r) != names for r in runs):
+            raise ValueError(f"every seed must have the same runs in the same order, e.g. {names}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if contrast is not None and (len(contrast) != 2 or any(c not in names for c in contrast)):
+            raise ValueError(f"contrast must name two runs out of {names}, got {contrast!r}")
+        self.class_names = list(class_names)
+        self.groups = resolve_groups(groups, self.class_names)
+        if not self.groups:
+            raise ValueError("SeedTable needs groups, e.g. {'targeted': ['4', '9'], 'other': None}")
+        self.runs, self.names, self.metric, self.contrast = runs, names, metric, contrast
+
+    def values(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{group: {run: array of shape (n_seeds,)}}`` of the group averages."""
+        return {g: {name: np.array([group_average(seed[name], codes)[self.metric] for seed in self.runs])
+                    for name in self.names}
+                for g, codes in self.groups.items()}
+
+    def rows(self) -> list[list[str]]:
+        m = {"f1": "F1", "precision": "P", "recall": "R"}[self.metric]
+        first = self.names[0]
+        header = ["group", "classes"]
+        for i, name in enumerate(self.names):
+            header += [f"{m} {name}"] + ([f"Δ{m} {name}"] if i else [])
+        if self.contrast:
+            header += [f"Δ{m} {self.contrast[0]} − {self.contrast[1]}", "seeds better"]
+        out = [header]
+        vals = self.values()
+        for g, codes in self.groups.items():
+            row = [g, ", ".join(self.class_names[c] for c in codes)]
+            for i, name in enumerate(self.names):
+                row.append(_mean_sd(vals[g][name]))
+                if i:
+                    row.append(_signed_mean_sd(vals[g][name] - vals[g][first]))
+            if self.contrast:
+                diff = vals[g][self.contrast[0]] - vals[g][self.contrast[1]]
+                row += [_signed_mean_sd(diff), f"{int((diff > 0).sum())}/{diff.size}"]
+            out.append(row)
+        return out
+
+    def __str__(self) -> str:
+        return f"mean ± sd over {len(self.runs)} seed(s)\n" + _text(self.rows())
+
+    def to_html(self) -> str:
+        return (f"<p>mean ± sd over {len(self.runs)} seed(s)</p>" + _html(self.rows(), "plsd-metrics"))
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_markdown(self) -> str:
+        """A GitHub-flavoured Markdown table (for RESULTS.md)."""
+        rows = self.rows()
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        return "\n".join(lines)
 
 
 # ----------------------------------------------------------- embedding quality
