@@ -20,7 +20,7 @@ from plsd_widget._validation import as_labels, check_positive_int
 from plsd_widget.activations import extract_activations, get_layer
 from plsd_widget.edits import EditLog, fingerprint, make_edit
 from plsd_widget.finetune import PLSDTrainer
-from plsd_widget.metrics import MetricsTable, class_report
+from plsd_widget.metrics import MetricsTable, class_report, resolve_groups
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,10 @@ class Session:
     reports : dict of str to ClassReport
         ``"before"``; ``"PLSD"`` once an epoch completed; ``"baseline (CE)"`` while it
         matches the number of PLSD epochs.
+    groups : dict of str to list or None
+        Groups of classes (like ``{"Cardiac": ["LVOT", "RVOT"], "Other": None}``, None
+        meaning every other class) whose support-weighted averages ``metrics`` shows;
+        checked when set.
     last_error : Exception or None
         What ended the last fine-tuning run, if it failed.
     """
@@ -122,6 +126,7 @@ class Session:
         self.history: list[dict] = []
         self._lr = 0.01
         self._baseline_epochs = 0
+        self._groups = None
         self.reports = {"before": self._evaluate(model)}
 
     # ---- state the widget reads -------------------------------------------------
@@ -158,9 +163,24 @@ class Session:
     @property
     def metrics(self) -> MetricsTable:
         """Per-class precision/recall/F1: before, baseline (if run) and after PLSD."""
+        return self.metrics_table()
+
+    @property
+    def groups(self):
+        return self._groups
+
+    @groups.setter
+    def groups(self, groups) -> None:
+        resolve_groups(groups, self.class_names)  # fail here, not in a later metrics update
+        self._groups = None if groups is None else dict(groups)
+        self._emit("metrics", html=self.metrics.to_html())
+
+    def metrics_table(self, groups=None) -> MetricsTable:
+        """The metrics with group rows for ``groups`` (default: ``session.groups``), see ``groups``."""
         reports = dict(self.reports)  # a snapshot: the worker thread updates it
         order = [k for k in ("before", "baseline (CE)", "PLSD") if k in reports]
-        return MetricsTable({k: reports[k] for k in order}, self.class_names)
+        return MetricsTable({k: reports[k] for k in order}, self.class_names,
+                            groups=self._groups if groups is None else groups)
 
     # ---- events -------------------------------------------------------------------
     def on(self, event: str, callback) -> None:
