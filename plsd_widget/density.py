@@ -369,6 +369,45 @@ def unpack_contours(vertices, offsets, classes, n_classes):
     return out
 
 
+def _target_cells(grid: DensityGrid, labels, targets, mass):
+    """Checked inputs plus the grid cells of the edited points' targets (shared by the crowding checks)."""
+    mass = _check_mass(mass)
+    targets = np.asarray(targets, dtype=np.float64)
+    labels = as_labels(labels, len(targets), "labels")
+    if targets.ndim != 2 or targets.shape[1] != 2:
+        raise ValueError(f"targets must have shape (n_samples, 2) like the labels, got {targets.shape}")
+    edited = np.isfinite(targets).all(axis=1)
+    G = grid.density.shape[1]
+    x0, x1, y0, y1 = grid.extent
+    col = np.rint((targets[edited, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64)
+    row = np.rint((targets[edited, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64)
+    on_grid = (col >= 0) & (col < G) & (row >= 0) & (row < G)  # off the grid every density is ~0
+    return mass, labels, edited, row, col, on_grid
+
+
+def crowded_points(grid: DensityGrid, labels, targets, *, classes=None, mass=0.9) -> np.ndarray:
+    """Which edited points have their target inside the dense region of another class.
+
+    Same test as :func:`crowded_targets`, per point: True where the target lies inside
+    the ``mass`` contour of at least one class other than the point's own.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), bool
+        False for points without a target.
+    """
+    mass, labels, edited, row, col, on_grid = _target_cells(grid, labels, targets, mass)
+    classes = np.arange(len(grid.density)) if classes is None else np.asarray(classes)
+    out = np.zeros(len(labels), dtype=bool)
+    owners = labels[edited][on_grid]
+    hit = np.zeros(owners.size, dtype=bool)
+    for b, dens in zip(classes, grid.density):
+        hit |= (dens[row[on_grid], col[on_grid]] >= mass_level(dens, mass)) & (owners != b)
+    idx = np.flatnonzero(edited)[on_grid]
+    out[idx] = hit
+    return out
+
+
 def crowded_targets(grid: DensityGrid, labels, targets, *, classes=None, n_classes=None, mass=0.9):
     """Count edited points whose target lies inside another class's dense region.
 
@@ -395,24 +434,15 @@ def crowded_targets(grid: DensityGrid, labels, targets, *, classes=None, n_class
     -------
     ndarray of shape (n_classes, n_classes), int
         ``counts[a, b]``: edited points of class ``a`` whose target is inside ``b``'s
-        region (``b != a``; the diagonal is zero).
+        region (``b != a``; the diagonal is zero). A target inside two other classes'
+        regions counts for both; :func:`crowded_points` counts points.
     """
-    mass = _check_mass(mass)
-    targets = np.asarray(targets, dtype=np.float64)
-    labels = as_labels(labels, len(targets), "labels")
-    if targets.ndim != 2 or targets.shape[1] != 2:
-        raise ValueError(f"targets must have shape (n_samples, 2) like the labels, got {targets.shape}")
+    mass, labels, edited, row, col, on_grid = _target_cells(grid, labels, targets, mass)
     classes = np.arange(len(grid.density)) if classes is None else np.asarray(classes)
     n_classes = int(max(labels.max(), classes.max())) + 1 if n_classes is None else n_classes
     counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    edited = np.isfinite(targets).all(axis=1)
     if not edited.any():
         return counts
-    G = grid.density.shape[1]
-    x0, x1, y0, y1 = grid.extent
-    col = np.rint((targets[edited, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64)
-    row = np.rint((targets[edited, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64)
-    on_grid = (col >= 0) & (col < G) & (row >= 0) & (row < G)  # off the grid every density is ~0
     owners = labels[edited][on_grid]
     for b, dens in zip(classes, grid.density):
         inside = dens[row[on_grid], col[on_grid]] >= mass_level(dens, mass)

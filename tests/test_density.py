@@ -170,3 +170,20 @@ def test_crowded_targets_finds_edits_landing_in_another_class():
     assert not crowded_targets(grid, labels, np.full_like(Y, np.nan)).any()
     with pytest.raises(ValueError, match="900 labels but the data has 10 samples"):
         crowded_targets(grid, labels, targets[:10])
+
+
+def test_crowded_points_counts_each_point_once():
+    from plsd_widget.density import crowded_points, crowded_targets, grid_densities
+
+    rng = np.random.default_rng(1)
+    Y = np.vstack([rng.normal((0, 0), 1, (300, 2)), rng.normal((10, 0), 2, (300, 2)),
+                   rng.normal((10, 0.5), 2, (300, 2))])  # classes 1 and 2 overlap
+    labels = np.repeat([0, 1, 2], 300)
+    targets = np.full_like(Y, np.nan)
+    targets[:40] = (10.0, 0.2)  # into both 1 and 2
+    targets[40:60] = (0.0, 30.0)  # empty space
+    grid = grid_densities(Y, labels, grid_size=128)
+    mask = crowded_points(grid, labels, targets)
+    assert mask.dtype == bool and mask.shape == (900,)
+    assert mask[:40].all() and not mask[40:].any()
+    assert crowded_targets(grid, labels, targets).sum() == 80  # the pair counts double
