@@ -382,6 +382,8 @@ class PLSDTrainer:
             p.requires_grad_(False)
         opt = self._make_optimizer(params)
         sched = self.scheduler(opt) if self.scheduler is not None else None
+        if sched is not None and not callable(getattr(sched, "step", None)):
+            raise TypeError(f"scheduler(optimizer) must return an LR scheduler with .step(), got {type(sched).__name__}")
         seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
         gen = torch.Generator().manual_seed(int(seed))  # batch order only
         aux_seed, cpu_seed, cuda_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3, np.uint64) >> 1)

@@ -365,6 +365,7 @@ def test_bad_optimizer_settings_raise_at_construction(trained_cnn, encoder, kwar
 @pytest.mark.parametrize("kwargs, match", [
     ({"optimizer": lambda params, lr: "sgd"}, "must return a torch.optim.Optimizer"),
     ({"optimizer_kwargs": {"betas": (0.9, 0.99)}}, "do not fit SGD"),
+    ({"scheduler": lambda opt: 0.5}, "must return an LR scheduler"),
 ])
 def test_bad_optimizer_at_fit_changes_nothing(trained_cnn, encoder, data, kwargs, match):
     x, y = data
