@@ -329,8 +329,11 @@ def test_point_style_is_validated():
         PLSDWidget.class_traits()["opacity"].validate(None, 1.5)
 
 
-def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trained_cnn, fitted_embedding, tmp_path):
+def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trained_cnn, fitted_embedding, tmp_path,
+                                                                   monkeypatch):
     from plsd_widget.session import Session
+
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)  # not in a notebook: named by the embedding only
 
     def new_session():
         train, _ = digits
@@ -353,3 +356,32 @@ def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trai
     np.testing.assert_array_equal(second.targets, saved)
     again._on_message(again, {"type": "restore"}, [])
     assert "no autosaved edits" in again.error
+
+
+def test_two_notebooks_on_one_embedding_autosave_apart(digits, trained_cnn, fitted_embedding, tmp_path, monkeypatch):
+    from plsd_widget.session import Session
+    from plsd_widget.widget.session_widget import autosave_path, notebook_name
+
+    def open_notebook(name):
+        monkeypatch.setenv("JPY_SESSION_NAME", name)  # what Jupyter server tells the kernel
+        train, _ = digits
+        session = Session(trained_cnn, "latent", train.images, train.labels, embedding=fitted_embedding)
+        return session, session.widget()
+
+    first, first_view = open_notebook("analysis/first try.ipynb")
+    second, second_view = open_notebook("second.ipynb")
+    assert notebook_name() == "second.ipynb"
+    assert first.autosave.name == f"edits-first_try-{first.fingerprint}.json"
+    assert second.autosave == tmp_path / ".plsd_autosave" / f"edits-second-{second.fingerprint}.json"
+    first_view._on_message(first_view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
+    second_view._on_message(second_view, {"type": "contract", "class": "7", "kappa": 0.5}, [])
+    second_view._on_message(second_view, {"type": "undo"}, [])
+    assert first.autosave.exists() and second.autosave.exists()
+
+    again, again_view = open_notebook("first try.ipynb")  # the first notebook re-run: only its own edits
+    assert "1 edit(s) of an earlier session" in again_view.recoverable
+    again_view._on_message(again_view, {"type": "restore"}, [])
+    np.testing.assert_array_equal(again.targets, first.targets)
+    _, other_view = open_notebook("second.ipynb")  # the second one's log had its edit undone
+    assert other_view.recoverable == ""
+    assert autosave_path("abc").name == "edits-abc.json"

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pathlib
+import re
 import threading
 import time
 
@@ -34,6 +35,35 @@ EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore"
 AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's folder in JupyterLab
 NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
+
+
+def notebook_name() -> str | None:
+    """The running notebook's file name, when the kernel knows it; else None.
+
+    Jupyter server (JupyterLab, Notebook 7) passes it to the kernel as ``JPY_SESSION_NAME``;
+    VS Code puts ``__vsc_ipynb_file__`` in the user namespace.
+    """
+    path = os.environ.get("JPY_SESSION_NAME")
+    if not path:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            path = shell.user_ns.get("__vsc_ipynb_file__") if shell is not None else None
+        except ImportError:
+            path = None
+    return pathlib.PurePath(str(path)).name if path else None
+
+
+def autosave_path(fingerprint: str, notebook: str | None = None) -> pathlib.Path:
+    """``.plsd_autosave/edits-<notebook>-<fingerprint>.json`` in the working directory.
+
+    Keyed by notebook and embedding, so two notebooks open on the same embedding keep
+    their own edits; ``edits-<fingerprint>.json`` outside a notebook.
+    """
+    stem = re.sub(r"[^\w.-]+", "_", pathlib.PurePath(notebook).stem) if notebook else ""
+    name = f"edits-{stem}-{fingerprint}.json" if stem else f"edits-{fingerprint}.json"
+    return pathlib.Path(AUTOSAVE_DIR).resolve() / name
 
 
 def _is_number(value) -> bool:
@@ -174,12 +204,13 @@ class PLSDWidget(anywidget.AnyWidget):
     def _start_autosave(self) -> pathlib.Path | None:
         """Autosave the edit log next to the notebook; offer back what an earlier session saved.
 
-        The file is named after the embedding's fingerprint, so only a session on the same
-        embedding (e.g. the notebook re-run after a dead kernel) sees it. An earlier file
+        The file is named after the notebook and the embedding's fingerprint, so only a
+        session of the same notebook on the same embedding (e.g. the notebook re-run after
+        a dead kernel) sees it; another notebook on that embedding has its own. An earlier file
         is moved aside rather than restored unasked (re-running cells that edit would apply
         those edits twice); the view offers to restore it.
         """
-        path = pathlib.Path(AUTOSAVE_DIR).resolve() / f"edits-{self.session.fingerprint}.json"
+        path = autosave_path(self.session.fingerprint, notebook_name())
         previous = path.with_name(path.stem + ".previous.json")
         try:
             if path.exists():
