@@ -28,6 +28,8 @@ EVENTS = ("positions", "targets", "selection", "progress", "status", "metrics", 
 #: What a "progress" event carries, once per batch: counters, and the batch's total loss,
 #: cross-entropy and (unweighted) embedding term.
 PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
+#: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
+TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
 
 
 class Session:
@@ -125,6 +127,7 @@ class Session:
         self.last_error: BaseException | None = None
         self.history: list[dict] = []
         self._lr = 0.01
+        self._train_options = {}
         self._baseline_epochs = 0
         self._groups = None
         self.reports = {"before": self._evaluate(model)}
@@ -368,7 +371,7 @@ class Session:
         self._emit("metrics", html=self.metrics.to_html())
 
     def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
-                 *, batch_size: int = 64, block: bool = False):
+                 *, batch_size: int = 64, block: bool = False, **options):
         """Fine-tune the classifier with the PLSD loss toward the current edit targets.
 
         Runs in a worker thread and returns at once unless ``block=True``; positions
@@ -387,17 +390,25 @@ class Session:
         batch_size : int, default=64
         block : bool, default=False
             Wait for the run to finish and re-raise any error it met.
+        **options
+            ``optimizer``, ``optimizer_kwargs``, ``scheduler``, ``scheduler_interval``,
+            ``transform`` of :class:`~plsd_widget.finetune.PLSDTrainer` (default: the paper's
+            SGD, no schedule, no augmentation). ``run_baseline`` reuses them and ``batch_size``.
         """
         if self.is_training:
             raise RuntimeError("fine-tuning is already running; call session.stop() or session.wait() first")
         epochs = check_positive_int(epochs, "epochs")
+        unknown = set(options) - TRAIN_OPTIONS
+        if unknown:
+            raise TypeError(f"unknown fine-tuning option(s) {sorted(unknown)}; use {sorted(TRAIN_OPTIONS)}")
         trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
                               lr=self._lr if lr is None else lr, scale=self.embedding_scale,
                               batch_size=batch_size, device=self.device,
-                              random_state=self.random_state + len(self.checkpoints))
+                              random_state=self.random_state + len(self.checkpoints), **options)
         targets = self.targets
         trainer.prepare_targets(targets, self._positions)  # validate before starting the thread
         self._lr = trainer.lr
+        self._train_options = {"batch_size": batch_size, **options}
         self._stop.clear()
         self.last_error = None
         self._worker = threading.Thread(target=self._run, args=(trainer, targets, epochs),
@@ -449,6 +460,7 @@ class Session:
     def run_baseline(self) -> None:
         """Train the starting model with cross-entropy only for as many epochs as PLSD ran.
 
+        Same learning rate, batch size and optimiser options as the last ``finetune``.
         The result appears as "baseline (CE)" in ``metrics``, the fair comparison for PLSD,
         until PLSD epochs are added or rolled back; then run it again.
         """
@@ -460,7 +472,7 @@ class Session:
         model = copy.deepcopy(self.model)
         model.load_state_dict(self._original_state)
         trainer = PLSDTrainer(model, self.layer, self.embedding.encoder_, lam=0.0, lr=self._lr,
-                              device=self.device, random_state=self.random_state + 1)
+                              device=self.device, random_state=self.random_state + 1, **self._train_options)
         trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs)
         self.reports["baseline (CE)"] = self._evaluate(model)
         self._baseline_epochs = epochs

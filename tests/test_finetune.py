@@ -456,3 +456,27 @@ def test_session_crash_mid_epoch_keeps_model_and_edits_of_last_good_epoch(sessio
     assert session.edits.to_json() == edits_json
     np.testing.assert_array_equal(session.targets, targets)
     assert "PLSD" in session.reports and not session.is_training
+
+
+def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypatch):
+    import plsd_widget.session as session_module
+
+    made = []
+    real = session_module.PLSDTrainer
+
+    def spy(*args, **kwargs):
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "PLSDTrainer", spy)
+    session.shift("3", (1.0, 1.0))
+    with pytest.raises(TypeError, match=r"unknown fine-tuning option\(s\) \['momentum'\]"):
+        session.finetune(momentum=0.5)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        session.finetune(optimizer="lbfgs")
+    assert len(session.checkpoints) == 1
+    session.finetune(epochs=1, batch_size=128, optimizer="adam", lr=1e-3, block=True)
+    session.run_baseline()
+    assert [(k["optimizer"], k["batch_size"], k["lr"], k["lam"]) for k in made[-2:]] == \
+        [("adam", 128, 1e-3, 0.5), ("adam", 128, 1e-3, 0.0)]
+    assert "baseline (CE)" in session.reports
