@@ -98,6 +98,12 @@ export function installGestures({ model, overlay, plotBox, root, renderer, state
     event.stopPropagation();
   });
   plotBox.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
+  // JupyterLab's notebook handles a Shift+mousedown in an output itself (it extends the cell
+  // selection); while it reached the notebook, Shift+lasso and Shift+box selected nothing in
+  // the browser test. Keep that mousedown to the plot.
+  plotBox.addEventListener("mousedown", (event) => {
+    if (event.shiftKey) event.stopPropagation();
+  });
 
   return {
     /** Whether a Move drag is under way (the tooltip stays hidden meanwhile). */

@@ -180,14 +180,42 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             assert len(nearest) == 8 and cards.count() == 9  # the point and its 8 neighbours
             page.mouse.move(box["x"] + 2, box["y"] + 2)
 
-            # Box selection: a rectangle dragged with the real mouse.
+            # Box and lasso selection with modifiers, real mouse and keyboard: Shift adds, Alt removes.
+            def at(fx, fy):
+                return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+
+            def gesture(points, modifier=None):
+                """A drag with a modifier held; the new selection once Python has it (each one here differs)."""
+                previous = set(selection())
+                if modifier:
+                    page.keyboard.down(modifier)
+                drag(page, [at(*p) for p in points])
+                if modifier:
+                    page.keyboard.up(modifier)
+
+                def arrived():
+                    now = set(selection())
+                    return [now] if now != previous and len(now) == int(widget_data(page, "nSelected")) else None
+                return wait_until(arrived, 30, f"the selection of a {modifier or 'plain'} gesture to reach Python")[0]
+
+            left = [(0.25, 0.25), (0.45, 0.75)]  # two disjoint rectangles
+            right = [(0.5, 0.25), (0.75, 0.75)]
             page.click("[data-testid=mode-box]")
-            drag(page, [(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3),
-                        (box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7)])
-            page.wait_for_function(f"() => Number(document.querySelector('{ROOT_SELECTOR}').dataset.nSelected) > 1")
-            n_boxed = int(widget_data(page, "nSelected"))
-            wait_until(lambda: len(selection()) == n_boxed, 30, "the box selection to reach Python")
+            in_left = gesture(left)
+            assert len(in_left) > 1, "no points in the left rectangle"
+            both = gesture(right, "Shift")
+            in_right = both - in_left
+            assert in_right and in_left < both, f"Shift+box must add: {len(in_left)} then {len(both)}"
+            assert gesture(left, "Alt") == in_right, "Alt+box must remove the left rectangle's points"
+            assert gesture(left) == in_left and gesture(right) == in_right  # plain boxes replace
+            page.screenshot(path=str(ARTIFACTS / "e2e_box_modifiers.png"))
+
             page.click("[data-testid=mode-lasso]")
+            lasso = [(0.2, 0.25), (0.4, 0.25), (0.4, 0.75), (0.2, 0.75)]  # closes itself; clear of `right`
+            added = gesture(lasso, "Shift")
+            assert in_right < added, "Shift+lasso must add the lassoed points to the selection"
+            assert gesture(lasso, "Alt") == in_right, "Alt+lasso must remove exactly what the same lasso added"
+            page.screenshot(path=str(ARTIFACTS / "e2e_lasso_modifiers.png"))
 
             # Legend: click selects a class, Shift adds one, Alt removes one.
             page.click("[data-testid=legend] [data-class='0']")
