@@ -170,3 +170,17 @@ def test_pynndescent_path_for_large_data_matches_exact(monkeypatch):
     assert np.all(np.diff(sq_approx, axis=1) >= 0)
     recall = np.mean([np.isin(a, e).mean() for a, e in zip(idx_approx, idx_exact)])
     assert recall > 0.98
+
+
+@pytest.mark.parametrize("perplexity", [10, 30])
+def test_agrees_with_opentsne(perplexity):
+    """Same kNN, kernel and symmetrisation as openTSNE: P agrees to rounding on the digits."""
+    from openTSNE.affinity import PerplexityBasedNN
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data.astype(np.float32)
+    reference = PerplexityBasedNN(X, perplexity=perplexity, method="exact", random_state=0).P.tocsr()
+    P = joint_probabilities(X, perplexity, method="exact")
+    assert P.nnz == reference.nnz
+    assert abs(P - reference).sum() < 1e-5  # both sum to 1
+    assert abs(P - reference).max() < 1e-4 * reference.max()  # both calibrate to an entropy tolerance

@@ -21,6 +21,7 @@ Everything here is pure torch and runs on any device.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import NamedTuple
@@ -79,12 +80,25 @@ def symmetric_edges(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor
     return SymmetricEdges(rows, cols, values, crow, torch.cat([cols, rows])[order], pair)
 
 
-def _grid_size(extent: float, spacing: float) -> int:
-    nodes = math.ceil(extent / spacing) + 2
-    nodes = 16 * math.ceil(nodes / 16)  # a multiple of 16 keeps the FFTs fast
-    return min(max(nodes, MIN_GRID), MAX_GRID)
+def _grid(extent: float, spacing: float) -> tuple[int, float]:
+    """Nodes per side and cell size for an embedding of the given extent.
+
+    The cell is ``spacing`` while that needs more than ``MIN_GRID`` and at most
+    ``MAX_GRID`` nodes per side; otherwise the node count is clipped to that range
+    and the cell scaled by a power of 1.02 that fits the extent (so a small
+    embedding gets finer cells for free). Cell sizes from this short
+    ladder let consecutive calls reuse the kernel spectra (see
+    :func:`_kernel_spectra`).
+    """
+    nodes = 16 * math.ceil((math.ceil(extent / spacing) + 2) / 16)  # multiples of 16 keep FFTs fast
+    clipped = min(max(nodes, MIN_GRID), MAX_GRID)
+    if MIN_GRID < nodes <= MAX_GRID or extent <= 0:
+        return clipped, spacing
+    steps = math.ceil(math.log(extent / ((clipped - 2) * spacing)) / math.log(1.02))
+    return clipped, spacing * 1.02**steps
 
 
+@functools.lru_cache(maxsize=4)
 def _kernel_spectra(n_nodes: int, h: float, device, dtype) -> torch.Tensor:
     """rFFTs of ``w``, ``w^2 r_x`` and ``w^2 r_y`` on the (2G, 2G) circulant grid."""
     steps = torch.arange(2 * n_nodes, device=device, dtype=dtype)
@@ -145,25 +159,24 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
     # grid: square cells of side h, nodes 0..G-1 per axis
     lo = Y.min(dim=0).values
     extent = float((Y.max(dim=0).values - lo).max())
-    n_nodes = _grid_size(extent, grid_spacing)
-    h = max(extent, 1e-12) / (n_nodes - 1.5)  # leaves room for the right-hand node
+    n_nodes, h = _grid(extent, grid_spacing)
     u = (Y - lo) / h
     cell = u.floor().clamp_(0, n_nodes - 2)
     frac = u - cell
     cell = cell.long()
-    ix, iy = cell[:, 0], cell[:, 1]
     fx, fy = frac[:, 0], frac[:, 1]
-    corners = [(0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)]
     padded = 2 * n_nodes
-    flat = [((ix + a) * padded + (iy + b), weight) for a, b, weight in corners]
+    # the four surrounding nodes of every point (flat indices into the padded grid) and
+    # their bilinear weights, both of shape (n, 4)
+    base = cell[:, 0] * padded + cell[:, 1]
+    nodes = base[:, None] + torch.tensor([0, padded, 1, padded + 1], device=Y.device)
+    weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)
 
     charge = torch.zeros(padded * padded, device=Y.device, dtype=Y.dtype)
-    for index, weight in flat:
-        charge.index_add_(0, index, weight)
+    charge.index_add_(0, nodes.reshape(-1), weights.reshape(-1))
     spectra = _kernel_spectra(n_nodes, h, Y.device, Y.dtype)
     fields = torch.fft.irfft2(torch.fft.rfft2(charge.view(padded, padded)) * spectra, s=(padded, padded))
-    fields = fields.reshape(3, -1)
-    at_points = sum(weight * fields[:, index] for index, weight in flat)  # (3, n)
+    at_points = (fields.reshape(3, -1)[:, nodes] * weights).sum(dim=2)  # (3, n)
 
     # Z: remove each point's interaction with its own spread charge, exactly
     same_x, diff_x = (1 - fx).pow(2) + fx.pow(2), 2 * fx * (1 - fx)
