@@ -45,12 +45,15 @@ import threading
 import time
 from pathlib import Path
 
+import base64
+
 import numpy as np
 
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import array_to_bytes
 from plsd_widget.widget.binary import Buffer
 from plsd_widget.widget.session_widget import PLSDWidget, class_contours, square_bounds
+from plsd_widget.widget.targets_sync import TargetsSync
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = Path(__file__).resolve().parent / "widget_harness"
@@ -64,6 +67,13 @@ CHROMIUM_ARGS = [
 N_CLASSES = 10
 N_SELECTED = 10_000
 N_MOVES = 60
+# The harness page (served from here: *.html is git-ignored in this repository).
+HARNESS_PAGE = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>plsd_widget bench</title>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/widget.css"></head>
+<body><div id="host" style="width: 1000px"></div><div id="host2" style="width: 1000px"></div>
+<script type="module" src="/harness/bench.js"></script></body></html>
+"""
 
 
 # ---- synthetic data ------------------------------------------------------------------------
@@ -89,6 +99,7 @@ def make_data(n: int, seed: int = 0) -> dict:
     predictions = np.where(rng.random(n) < 0.1, rng.integers(0, N_CLASSES, n), labels).astype(np.uint8)
     positions2 = positions + rng.normal(scale=0.3, size=positions.shape).astype(np.float32)  # "next epoch"
     targets = np.full((n, 2), np.nan, np.float32)  # no edits yet
+    first = TargetsSync().update(targets)  # what PLSDWidget puts in its traits at start
     t = time.perf_counter()
     vertices, offsets, classes = class_contours(positions, labels)
     contour_s = time.perf_counter() - t
@@ -100,7 +111,7 @@ def make_data(n: int, seed: int = 0) -> dict:
         "positions2": array_to_bytes(positions2, np.float32),
         "labels": array_to_bytes(labels, np.uint8),
         "predictions": array_to_bytes(predictions, np.uint8),
-        "targets": array_to_bytes(targets, np.float32),
+        "targets": first["targets"],
         "contour_vertices": array_to_bytes(vertices, np.float32),
         "contour_offsets": array_to_bytes(offsets, np.uint32),
         "contour_classes": array_to_bytes(classes, np.uint16),
@@ -109,20 +120,70 @@ def make_data(n: int, seed: int = 0) -> dict:
     meta = {"n": n, "label_dtype": "uint8", "class_names": [f"class {c}" for c in range(N_CLASSES)],
             "colors": class_colors(N_CLASSES), "bounds": square_bounds(positions),
             "n_contour_lines": int(len(classes)), "n_contour_vertices": int(len(vertices)),
-            "contour_s": contour_s, "n_selected": int(len(selection)), "traits": widget_traits()}
+            "contour_s": contour_s, "n_selected": int(len(selection)), "traits": widget_traits(),
+            "targets_version": first["targets_version"]}
     buffers["meta.json"] = json.dumps(meta).encode()
     return buffers
+
+
+# ---- the mock kernel's edit state ------------------------------------------------------------
+class MockKernel:
+    """Edit targets of one size as PLSDWidget keeps them: the real ``TargetsSync`` decides what is sent.
+
+    The harness posts the view's ``move`` messages here (and asks for undo / resync); the
+    answer is the trait update PLSDWidget would push, which the mock model then applies.
+    """
+
+    def __init__(self, n: int):
+        self.targets = np.full((n, 2), np.nan, np.float32)
+        self.sync = TargetsSync()
+        self.sync.update(self.targets)
+        self.history = []
+
+    def handle(self, action: str, body: bytes) -> dict:
+        if action == "move":
+            k = int.from_bytes(body[:4], "little")
+            indices = np.frombuffer(body[4:4 + 4 * k], "<u4")
+            moved = np.frombuffer(body[4 + 4 * k:], "<f4").reshape(k, 2)
+            self.history.append(self.targets.copy())
+            self.targets[indices] = moved
+            update = self.sync.update(self.targets)
+        elif action == "undo":
+            self.targets = self.history.pop()
+            update = self.sync.update(self.targets)
+        elif action == "resync":
+            update = self.sync.full()
+        else:
+            raise ValueError(action)
+        update = {k: {"b64": base64.b64encode(v).decode()} if isinstance(v, bytes) else v for k, v in update.items()}
+        return update | {"can_undo": bool(self.history)}
 
 
 # ---- server ---------------------------------------------------------------------------------
 def serve(datasets: dict, bundle: Path):
     types = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".json": "application/json"}
+    kernels = {n: MockKernel(n) for n in datasets}
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            parts = self.path.strip("/").split("/")
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if len(parts) != 3 or parts[0] != "kernel" or not parts[1].isdigit() or int(parts[1]) not in kernels:
+                self.send_error(404)
+                return
+            reply = json.dumps(kernels[int(parts[1])].handle(parts[2], body)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
         def do_GET(self):  # noqa: N802 (http.server's name)
             parts = self.path.split("?")[0].strip("/").split("/")
             body, kind = None, "application/octet-stream"
-            if parts[0] == "data" and len(parts) == 3 and parts[1].isdigit():
+            if parts == ["harness", "index.html"]:
+                body, kind = HARNESS_PAGE, "text/html"
+            elif parts[0] == "data" and len(parts) == 3 and parts[1].isdigit():
                 body = datasets.get(int(parts[1]), {}).get(parts[2])
                 kind = types.get(Path(parts[2]).suffix, kind)
             elif parts[0] in ("harness", "static") and len(parts) == 2:
@@ -230,15 +291,27 @@ def measure_size(browser, url: str, n: int, repeats: int) -> dict:
     out["pan_nocontours_burst"] = gesture(page, centre, paced=False)
     page.click('[data-testid="show-contours"]')
 
-    # One committed move, answered by the mock kernel as _sync_edits does; then drag again.
+    # One committed move, answered as PLSDWidget does (the real TargetsSync decides: a delta);
+    # then drag again with 10k edited points drawn, undo, and a second view of the same model.
     page.evaluate("bench.enableKernelEcho(); bench.clearLedger()")
     page.click('[data-testid="mode-move"]')
     gesture(page, centre, paced=False)
+    page.evaluate("bench.echoDone()")
     out["edit_echo_msgs"] = page.evaluate("bench.ledger()")
     out["edit_echo_handler_ms"] = page.evaluate("bench.lastEchoMs")
     out["n_edited"] = int(page.evaluate("bench.dataset()").get("nEdited", 0))
     page.evaluate("bench.clearLedger()")
     out["drag_edited_paced"] = gesture(page, centre, paced=True)
+    page.evaluate("bench.echoDone()")
+    page.evaluate("bench.clearLedger()")
+    page.evaluate("bench.kernelAction('undo')")
+    out["undo_msgs"] = page.evaluate("bench.ledger()")
+    out["undo_handler_ms"] = page.evaluate("bench.lastEchoMs")
+    page.evaluate("bench.clearLedger()")
+    out["second_view"] = page.evaluate("bench.mountSecond()")
+    out["second_view_msgs"] = page.evaluate("bench.ledger()")
+    if out["second_view"]["first"] != out["second_view"]["second"]:
+        errors.append(f"the second view's targets differ from the first's: {out['second_view']}")
     page.evaluate("bench.clearLedger()")
 
     out["positions_update"] = page.evaluate("bench.positionsUpdate()")
@@ -260,8 +333,11 @@ def fmt_bytes(b: float) -> str:
     return f"{b:.0f} B"
 
 
-def msg_bytes(msgs, name) -> int:
-    return sum(m["binary"] + m["json"] for m in msgs if name in m["names"])
+def kernel_bytes(msgs) -> str:
+    """Bytes the kernel pushed to the view (binary + JSON), and which traits."""
+    pushed = [m for m in msgs if m["direction"] == "kernel->view"]
+    names = sorted({name for m in pushed for name in m["names"]})
+    return f"{fmt_bytes(sum(m['binary'] + m['json'] for m in pushed))} ({', '.join(names)})"
 
 
 def report(results: list[dict], data_meta: dict) -> str:
@@ -298,8 +374,8 @@ def report(results: list[dict], data_meta: dict) -> str:
     add("")
     add("| n | positions (n·8) | _sync_positions batch (positions + predictions + contours) | contours "
         "(vertices + offsets + classes) | selection of 10k, view→kernel | move of 10k, view→kernel "
-        "| edit echo kernel→view (targets n·8 + selection) |")
-    add("|---|---|---|---|---|---|---|")
+        "| edit of 10k kernel→view | undo kernel→view | second view after edits: resync kernel→view |")
+    add("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         meta = data_meta[r["n"]]
         sel = r["selection_msgs"][-1]
@@ -311,7 +387,8 @@ def report(results: list[dict], data_meta: dict) -> str:
             f"| {fmt_bytes(sel['binary'] + sel['json'])} ({sel['binary'] / max(1, r['n_selected']):.1f} B/index) "
             f"| {fmt_bytes(move[0]['binary'] + move[0]['json']) if move else '-'} "
             f"({'+'.join(str(b) for b in move[0]['buffers']) if move else ''} B buffers) "
-            f"| {fmt_bytes(msg_bytes(r['edit_echo_msgs'], 'targets'))} |")
+            f"| {kernel_bytes(r['edit_echo_msgs'])} | {kernel_bytes(r['undo_msgs'])} "
+            f"| {kernel_bytes(r['second_view_msgs'])} |")
     add("")
     add("Overlay probe (one drag frame of the 10k-point preview, drawn on a canvas of the overlay's size, "
         "forced to raster; median ms):")

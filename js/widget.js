@@ -6,7 +6,8 @@
 //   gestures.js  Move drag, Alt+wheel contraction, keyboard shortcuts -> edit messages
 //   controls.js  toolbar, message bars, legend, exact-edit / training / look panels
 //   thumbnails.js hover tooltip and nearest-neighbour strip
-//   selection.js selection maths; codecs.js the binary traits
+//   selection.js selection maths
+//   transport.js edit targets from the kernel as versioned deltas; codecs.js the binary traits
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
 import { createControls } from "./controls.js";
@@ -14,8 +15,9 @@ import { h, isDarkTheme } from "./dom.js";
 import { installGestures } from "./gestures.js";
 import { createOverlay } from "./overlay.js";
 import { createRenderer } from "./scatter.js";
-import { createTooltip, renderNeighbors } from "./thumbnails.js";
 import { complement, editedIndices, legendSelection } from "./selection.js";
+import { createTooltip, renderNeighbors } from "./thumbnails.js";
+import { TargetsMirror, finiteChecksum } from "./transport.js";
 
 function render({ model, el }) {
   const state = {
@@ -170,10 +172,31 @@ function render({ model, el }) {
     overlay.draw();
   }
 
+  // The edit targets: a full array now and then, deltas after each edit (transport.js).
+  const targets = new TargetsMirror();
+  let resyncAsked = "";
   function onTargets() {
-    state.targets = decodeFloat32(model.get("targets"));
+    let result;
+    try {
+      result = targets.sync(model.get("targets"), model.get("targets_version"), model.get("targets_delta"));
+    } catch (err) {
+      console.error("plsd_widget: bad targets update", err);
+      result = { changed: false, stale: true };
+    }
+    if (result.stale) {
+      // A gap only the full array fills (a second view, a re-display): ask once per gap.
+      const gap = `${model.get("targets_version")}/${targets.version}`;
+      if (gap !== resyncAsked) {
+        resyncAsked = gap;
+        model.send({ type: "resync_targets" });
+      }
+    }
+    if (!result.changed) return;
+    state.targets = targets.values;
     state.edited = editedIndices(state.targets);
     root.dataset.nEdited = String(state.edited.length);
+    root.dataset.targetsVersion = String(targets.version);
+    root.dataset.targetsChecksum = finiteChecksum(state.targets);
     overlay.draw();
   }
 
@@ -216,6 +239,8 @@ function render({ model, el }) {
     ...controls.handlers,
     ["change:positions", () => onPositions()],
     ["change:targets", onTargets],
+    ["change:targets_version", onTargets],
+    ["change:targets_delta", onTargets],
     ["change:labels", onLabels],
     ["change:thumbnails", () => { state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8"); }],
     ["change:split", onSplit],

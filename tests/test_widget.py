@@ -1,6 +1,6 @@
 """The widget's Python side: traits mirror the session, messages from the view become edits.
 
-The front-end itself is tested in ``js/*.test.js`` (``node --test``) and in a real browser in
+The front-end itself is tested in ``js/*.test.js`` (vitest, ``npm test``) and in a real browser in
 ``tests/browser/``.
 """
 
@@ -9,6 +9,7 @@ import pytest
 
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
 from plsd_widget.widget.session_widget import square_bounds
+from plsd_widget.widget.targets_sync import TargetsSync, changed_rows, decode_delta, encode_delta
 
 
 def u32(values):
@@ -17,6 +18,37 @@ def u32(values):
 
 def f32(values):
     return memoryview(np.asarray(values, dtype=np.float32).tobytes())
+
+
+class ViewCopy:
+    """The targets a view holds, replayed in Python as ``js/transport.js`` does it.
+
+    ``sync()`` after each message plays one trait batch: a new full array is adopted, then
+    a delta that starts at the copy's version applied; a gap makes the view ask for the full
+    array (``resync_targets``), as a second view or a reloaded page does.
+    """
+
+    def __init__(self, widget):
+        self.widget, self.version, self.full, self.resyncs = widget, -1, None, 0
+        self.values = np.zeros((0, 2), np.float32)
+        self.sync()
+
+    def sync(self) -> np.ndarray:
+        w = self.widget
+        if w.targets is not self.full or w.targets_version > self.version:
+            self.full, self.version = w.targets, w.targets_version
+            self.values = bytes_to_array(w.targets, np.float32, "targets").reshape(-1, 2)
+        if w.targets_delta and len(self.values):
+            start, stop, indices, targets = decode_delta(w.targets_delta)
+            if stop > self.version:
+                if start != self.version:
+                    self.resyncs += 1
+                    w._on_message(w, {"type": "resync_targets"}, [])
+                    assert self.resyncs < 5, "the resync did not close the gap"
+                    return self.sync()
+                self.values[indices] = targets
+                self.version = stop
+        return self.values
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +150,7 @@ def test_move_message_edits_exactly_the_moved_points(widget, session):
     edited = np.flatnonzero(np.isfinite(session.targets[:, 0]))
     np.testing.assert_array_equal(edited, indices)
     np.testing.assert_allclose(session.targets[indices], targets)
-    assert widget.targets == array_to_bytes(session.targets, np.float32)
+    assert len(widget.targets_delta) == 12 + 12 * len(indices)  # the moved points only
     assert widget.can_undo and not widget.can_redo
 
     widget._on_message(widget, {"type": "undo"}, [])
@@ -356,6 +388,93 @@ def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trai
     np.testing.assert_array_equal(second.targets, saved)
     again._on_message(again, {"type": "restore"}, [])
     assert "no autosaved edits" in again.error
+
+
+def test_targets_delta_packet_layout_matches_the_view():
+    # The same bytes js/transport.test.js decodes: from 3 to 4; points 1 and 5.
+    packet = encode_delta(3, 4, [1, 5], [[0.5, -2.0], [np.nan, np.nan]])
+    assert packet == bytes([3, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0,
+                            0, 0, 0, 63, 0, 0, 0, 192, 0, 0, 192, 127, 0, 0, 192, 127])
+    start, stop, indices, targets = decode_delta(memoryview(packet))
+    assert (start, stop, indices.tolist()) == (3, 4, [1, 5])
+    assert targets[0].tolist() == [0.5, -2.0] and np.isnan(targets[1]).all()
+    with pytest.raises(ValueError, match="needs 36 bytes, got 30"):
+        decode_delta(packet[:30])
+    with pytest.raises(ValueError, match="2 indices need 2 targets"):
+        encode_delta(0, 1, [1, 2], [[0, 0]])
+
+
+def test_targets_sync_sends_changed_rows_or_the_full_array_when_cheaper():
+    nan = np.full((100, 2), np.nan, np.float32)
+    sync = TargetsSync()
+    first = sync.update(nan)
+    assert first["targets_version"] == 1 and len(first["targets"]) == 800
+    assert sync.update(nan) == {}  # nothing changed, nothing sent
+    edited = nan.copy()
+    edited[[3, 7]] = [[1, 2], [3, 4]]
+    update = sync.update(edited)
+    start, stop, indices, targets = decode_delta(update["targets_delta"])
+    assert set(update) == {"targets_delta"} and (start, stop, indices.tolist()) == (1, 2, [3, 7])
+    undone = sync.update(nan)  # an undo: the same rows back to NaN
+    assert decode_delta(undone["targets_delta"])[2].tolist() == [3, 7]
+    everything = np.zeros((100, 2), np.float32)  # 100 rows: 1,212 B as a delta, 800 B in full
+    assert set(sync.update(everything)) == {"targets", "targets_version"} and sync.version == 4
+    assert set(sync.update(everything, full=True)) == {"targets", "targets_version"} and sync.version == 4
+    np.testing.assert_array_equal(changed_rows(nan, edited), [3, 7])
+
+
+def test_views_hold_the_session_targets_through_edits_undo_redo_reset(widget, session):
+    view = ViewCopy(widget)
+    full_before = widget.targets
+    members = np.flatnonzero(session.labels == 3)
+    steps = [
+        ({"type": "move"}, [u32([5, 9]), f32([[1, 2], [3, 4]])]),
+        ({"type": "shift", "class": "3", "delta": [1, 0]}, []),
+        ({"type": "contract", "kappa": 0.5}, [u32(members[:10])]),
+        ({"type": "undo"}, []), ({"type": "undo"}, []), ({"type": "redo"}, []),
+        ({"type": "move"}, [u32([9]), f32([[0, 0]])]),
+        ({"type": "reset"}, []),
+    ]
+    for content, buffers in steps:
+        widget._on_message(widget, content, buffers)
+        assert widget.error == ""
+        np.testing.assert_array_equal(view.sync(), session.targets)
+    assert view.resyncs == 0 and widget.targets is full_before  # deltas only: the full array never resent
+
+    session.shift("3", (2.0, 2.0))  # edits made in code reach the view the same way
+    np.testing.assert_array_equal(view.sync(), session.targets)
+
+
+def test_a_view_made_after_edits_asks_for_the_full_array_once(widget, session):
+    first = ViewCopy(widget)
+    widget._on_message(widget, {"type": "move"}, [u32([1, 2]), f32([[0, 0], [1, 1]])])
+    first.sync()  # a view sees every trait batch
+    widget._on_message(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
+    first.sync()
+    assert first.resyncs == 0
+    second = ViewCopy(widget)  # a re-display or a reloaded page: the full array is older than the delta
+    assert second.resyncs == 1
+    np.testing.assert_array_equal(second.values, session.targets)
+    np.testing.assert_array_equal(first.sync(), session.targets)
+    widget._on_message(widget, {"type": "undo"}, [])
+    for view in (first, second):
+        np.testing.assert_array_equal(view.sync(), session.targets)
+    assert (first.resyncs, second.resyncs) == (0, 1)
+    widget.error = "kept"
+    widget._on_message(widget, {"type": "resync_targets"}, [])
+    assert widget.error == "kept"  # a resync is not a user action: an error shown stays
+
+
+def test_targets_after_the_test_split_and_a_restore(widget, session):
+    view = ViewCopy(widget)
+    session.shift("2", (1.0, 1.0))
+    widget.split = "test"
+    np.testing.assert_array_equal(view.sync(), np.zeros((0, 2)))
+    session.shift("5", (0.0, 3.0))  # an edit in code while the test split is shown
+    widget.split = "train"
+    np.testing.assert_array_equal(view.sync(), session.targets)
+    session.load_edits(session.save_edits("saved.json"))
+    np.testing.assert_array_equal(view.sync(), session.targets)
 
 
 def test_two_notebooks_on_one_embedding_autosave_apart(digits, trained_cnn, fitted_embedding, tmp_path, monkeypatch):

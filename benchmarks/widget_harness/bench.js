@@ -7,6 +7,7 @@ const BINARY = ["positions", "positions2", "labels", "predictions", "targets", "
   "contour_offsets", "contour_classes", "selection10k"];
 
 let data = null;
+const echoes = []; // pending answers of the mock kernel
 let model = null;
 let root = null;
 
@@ -93,7 +94,7 @@ window.bench = {
       traits[name] = views[name];
     }
     Object.assign(traits, { label_dtype: meta.label_dtype, class_names: meta.class_names, colors: meta.colors,
-      bounds: meta.bounds });
+      bounds: meta.bounds, targets_version: meta.targets_version });
     model = new MockModel(traits);
     window.model = model;
     return true;
@@ -133,22 +134,62 @@ window.bench = {
     return { handler_ms: performance.now() - t0, n_selected: Number(root.dataset.nSelected) };
   },
 
-  /** The mock kernel answers a move the way PLSDWidget._sync_edits does: targets + selection. */
+  /**
+   * From now on the mock kernel answers the view's `move` and `resync_targets` messages the
+   * way PLSDWidget does: the Python side (widget_render.MockKernel, with the real TargetsSync)
+   * decides what to push (a targets delta, or the full array), the mock model applies it.
+   */
   enableKernelEcho() {
     model.onMessage = (content, buffers) => {
-      if (content.type !== "move") return;
-      const indices = new Uint32Array(buffers[0]);
-      const moved = new Float32Array(buffers[1]);
-      const targets = new Float32Array(new Float32Array(model.get("targets").buffer));
-      for (let j = 0; j < indices.length; j++) {
-        targets[2 * indices[j]] = moved[2 * j];
-        targets[2 * indices[j] + 1] = moved[2 * j + 1];
+      if (content.type === "move") {
+        const indices = new Uint8Array(buffers[0]);
+        const body = new Uint8Array(4 + indices.length + buffers[1].byteLength);
+        new DataView(body.buffer).setUint32(0, indices.length / 4, true);
+        body.set(indices, 4);
+        body.set(new Uint8Array(buffers[1]), 4 + indices.length);
+        echoes.push(bench.kernelAction("move", body));
+      } else if (content.type === "resync_targets") {
+        echoes.push(bench.kernelAction("resync"));
       }
-      const t0 = performance.now();
-      model.kernelSet({ targets: new DataView(targets.buffer), selection: new DataView(indices.slice().buffer),
-        can_undo: true, can_redo: false });
-      bench.lastEchoMs = performance.now() - t0;
     };
+  },
+  /** Ask the mock kernel for an action (move, undo, resync) and push its trait update to the view. */
+  async kernelAction(action, body = new Uint8Array(0)) {
+    const reply = await (await fetch(`/kernel/${data.n}/${action}`, { method: "POST", body })).json();
+    const updates = {};
+    for (const [name, value] of Object.entries(reply)) {
+      if (value && value.b64 !== undefined) {
+        const raw = atob(value.b64);
+        const bytes = new Uint8Array(raw.length);
+        for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+        updates[name] = new DataView(bytes.buffer);
+      } else {
+        updates[name] = value;
+      }
+    }
+    const t0 = performance.now();
+    model.kernelSet(updates);
+    bench.lastEchoMs = performance.now() - t0;
+  },
+  /** Resolves when every kernel answer asked for so far has been applied. */
+  async echoDone() {
+    while (echoes.length) await echoes.shift();
+  },
+  /**
+   * A second view of the same model, mounted after edits (a re-display): it finds the model's
+   * full targets older than the last delta, asks for the full array once, and then both views
+   * must hold the same targets.
+   */
+  async mountSecond() {
+    const el = document.getElementById("host2");
+    el.replaceChildren();
+    const t0 = performance.now();
+    widget.render({ model, el });
+    await bench.echoDone();
+    const second = el.querySelector('[data-testid="plsd-widget"]');
+    const pick = (r) => ({ nEdited: r.dataset.nEdited, targetsVersion: r.dataset.targetsVersion,
+      targetsChecksum: r.dataset.targetsChecksum });
+    return { ms: performance.now() - t0, first: pick(root), second: pick(second) };
   },
 
   /** A kernel positions update, as PLSDWidget._sync_positions sends it (one hold_sync batch). */

@@ -23,6 +23,7 @@ import traitlets
 from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.targets_sync import TargetsSync
 from plsd_widget.widget.thumbnails import sprite_atlas
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,11 @@ class PLSDWidget(anywidget.AnyWidget):
     _esm = traitlets.Unicode().tag(sync=True)
     _css = traitlets.Unicode().tag(sync=True)
     positions = Buffer().tag(sync=True)
+    # Edit targets: the full array as of targets_version, then one delta per change
+    # (widget/targets_sync.py); a view that finds a gap asks for the full array again.
     targets = Buffer().tag(sync=True)
+    targets_version = traitlets.Int(0).tag(sync=True)
+    targets_delta = Buffer().tag(sync=True)
     labels = Buffer().tag(sync=True)
     label_dtype = traitlets.Unicode("uint8").tag(sync=True)
     predictions = Buffer().tag(sync=True)
@@ -190,6 +195,7 @@ class PLSDWidget(anywidget.AnyWidget):
         self._echo = threading.local()  # set while this thread writes the session's selection back
         self._last_progress = 0.0
         self._atlases = {}
+        self._targets_sync = TargetsSync()
         self._previous_edits = self._start_autosave() if session.autosave is None else None
         self._sync_split()
         session.on("positions", lambda: self._sync_positions())
@@ -254,7 +260,7 @@ class PLSDWidget(anywidget.AnyWidget):
             self.thumbnails = atlas or b""
             self.thumbnail_side, self.thumbnail_channels = side, channels
             self._sync_positions()
-            self._sync_edits()
+            self._sync_edits(full=True)
 
     def _sync_positions(self) -> None:
         positions, labels, predictions = self._shown()
@@ -281,15 +287,31 @@ class PLSDWidget(anywidget.AnyWidget):
         finally:
             self._echo.active = False
 
-    def _sync_edits(self) -> None:
+    def _sync_edits(self, full: bool = False) -> None:
+        """Push the edit targets: a delta of the points that changed, or the full array."""
         log = self.session.edits
         with self.hold_sync():
             self._sync_warning()
             # Edits and the selection belong to the train split; the test view shows neither.
-            self.targets = array_to_bytes(self.session.targets, np.float32) if self._editing else b""
+            if self._editing:
+                self._set_targets(self._targets_sync.update(self.session.targets, full=full))
+            else:
+                self._set_targets({"targets": b"", "targets_version": self._targets_sync.version})
             self._sync_selection()
             self.can_undo = log.can_undo
             self.can_redo = log.can_redo
+
+    def _set_targets(self, update: dict) -> None:
+        # Called inside hold_sync(): a view gets the full array and its version in one message.
+        for name in ("targets", "targets_version", "targets_delta"):
+            if name in update:
+                setattr(self, name, update[name])
+
+    def _resync_targets(self) -> None:
+        """A view found a gap in the deltas (a new view, a reload): send the full array."""
+        if self._editing and self._targets_sync.sent is not None:
+            with self.hold_sync():
+                self._set_targets(self._targets_sync.full())
 
     def _on_progress(self, **logs) -> None:
         now = time.monotonic()
@@ -351,6 +373,9 @@ class PLSDWidget(anywidget.AnyWidget):
             elif kind == "dismiss_restore":
                 self._previous_edits = None
                 self.recoverable = ""
+            elif kind == "resync_targets":  # not a user action: leaves any error shown
+                self._resync_targets()
+                return
             elif kind == "neighbors":
                 self._show_neighbors(content.get("index"))
             elif kind == "finetune":

@@ -135,6 +135,24 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             page.select_option("[data-testid=split]", "train")
             wait_for_data(page, "nPoints", n_points)
             wait_for_data(page, "nEdited", n_selected)
+
+            # Undo and redo travel as deltas; a reloaded page (the notebook saved, the kernel
+            # alive) then rebuilds the view from the kernel's traits, whose full targets are
+            # older than the last delta: the view asks for the full array once and shows the
+            # same edits.
+            page.click("[data-testid=undo]")
+            wait_for_data(page, "nEdited", 0)
+            page.click("[data-testid=redo]")
+            wait_for_data(page, "nEdited", n_selected)
+            version = widget_data(page, "targetsVersion")
+            assert kernel_json(kernel, "view.targets_version") < int(version), "undo/redo should have sent deltas"
+            page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # keeps the output
+            page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+            page.reload()
+            page.wait_for_selector(f"{ROOT_SELECTOR}[data-ready=true]", timeout=240_000)
+            wait_for_data(page, "nEdited", n_selected)
+            wait_for_data(page, "targetsVersion", version)
+            assert kernel_json(kernel, "view.targets_version") == int(version)  # the resync's full array
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_failure.png"))
         raise
@@ -277,10 +295,28 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             page.screenshot(path=str(ARTIFACTS / "e2e_tools.png"))
 
             # The second view of the same widget shows the same state.
+            same_state = ("els => els.map(e => [e.dataset.nSelected, e.dataset.nEdited, e.dataset.positionsChecksum,"
+                          " e.dataset.targetsVersion, e.dataset.targetsChecksum])")
             page.wait_for_function(f"() => document.querySelectorAll('{ROOT_SELECTOR}').length === 2")
-            views = page.eval_on_selector_all(
-                ROOT_SELECTOR, "els => els.map(e => [e.dataset.nSelected, e.dataset.nEdited, e.dataset.positionsChecksum])")
+            views = page.eval_on_selector_all(ROOT_SELECTOR, same_state)
             assert views[0] == views[1], f"the two views differ: {views}"
+
+            # Displayed again after the edits (the model's full targets are older than the last
+            # delta): the new view asks for the full array once and then shows the same edits.
+            page.evaluate("""async () => {
+                const app = window.jupyterapp, notebook = app.shell.currentWidget.content;
+                notebook.activeCellIndex = notebook.widgets.length - 1;
+                await app.commands.execute('notebook:insert-cell-below');
+                notebook.activeCell.model.sharedModel.setSource('view  # displayed again after edits');
+                await app.commands.execute('notebook:run-cell');
+            }""")
+            page.wait_for_function(f"() => [...document.querySelectorAll('{ROOT_SELECTOR}')]"
+                                   ".filter(e => e.dataset.ready === 'true').length === 3")
+            n_edited = kernel_json(kernel, "int(np.isfinite(session.targets[:, 0]).sum())")
+            page.wait_for_function(f"() => [...document.querySelectorAll('{ROOT_SELECTOR}')]"
+                                   f".every(e => e.dataset.nEdited === '{n_edited}')")
+            views = page.eval_on_selector_all(ROOT_SELECTOR, same_state)
+            assert views[0] == views[1] == views[2], f"the views differ: {views}"
 
             # The view follows JupyterLab's theme when the user switches to dark.
             page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
