@@ -243,6 +243,8 @@ class MetricsTable:
     def __str__(self) -> str:
         return _text(self.rows(), self._sections())
 
+    __repr__ = __str__  # a console shows the table, a notebook its HTML
+
     def to_html(self) -> str:
         first_group = 1 + len(self.class_names)
         return _html(self.rows(), "plsd-metrics", self._sections(),
@@ -278,6 +280,8 @@ class ConfusionTable:
 
     def __str__(self) -> str:
         return _text(self.rows())
+
+    __repr__ = __str__
 
     def to_html(self) -> str:
         return _html(self.rows(), "plsd-confusion")
@@ -372,6 +376,8 @@ class SeedTable:
 
     def __str__(self) -> str:
         return f"mean ± sd over {len(self.runs)} seed(s)\n" + _text(self.rows())
+
+    __repr__ = __str__
 
     def to_html(self) -> str:
         return (f"<p>mean ± sd over {len(self.runs)} seed(s)</p>" + _html(self.rows(), "plsd-metrics"))
