@@ -304,6 +304,7 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), metavar="ID",
                         help=f"run these recipes instead: {', '.join(CONFIGS)} (see CONFIGS)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
+    parser.add_argument("--cnn-epochs", type=int, default=2, help="epochs of the start CNN (default 2)")
     parser.add_argument("--json", type=Path, help="write every number to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -316,7 +317,7 @@ def main(argv=None):
     facts = {name: [] for name in configs}
     scaled = []
     for seed in args.seeds:
-        setting = prepare(seed)
+        setting = prepare(seed, cnn_epochs=args.cnn_epochs)
         print(f"seed {seed}: {len(setting.y)} training images, CNN {setting.timings['cnn_s']:.1f} s, "
               f"embedding {setting.timings['embedding_s']:.1f} s")
         baselines = {}
@@ -337,7 +338,7 @@ def main(argv=None):
             scaled.append({k: reports[k] for k in ("before", "baseline (CE)", "CE at lr·(1−λ)", "PLSD")})
         print(f"  after seed {seed}: {time.perf_counter() - t_start:.0f} s, load {os.getloadavg()}")
 
-    out = {"seeds": args.seeds, "targeted": list(TARGETED), "configs": {}, "load_end": os.getloadavg(),
+    out = {"seeds": args.seeds, "cnn_epochs": args.cnn_epochs, "targeted": list(TARGETED), "configs": {}, "load_end": os.getloadavg(),
            "total_s": time.perf_counter() - t_start}
     for name, runs in per_config.items():
         table = SeedTable(runs, CLASS_NAMES, GROUPS, contrast=("PLSD", "baseline (CE)"))
