@@ -208,6 +208,7 @@ def _some_targets(y):
     return targets
 
 
+@pytest.mark.slow
 def test_dataset_and_dataloader_inputs_match_array_input(trained_cnn_state, encoder, data):
     x, y = data[0][:192], data[1][:192]
     targets = _some_targets(y)
@@ -246,6 +247,7 @@ def test_dataloader_batch_size_and_drop_last_are_used(trained_cnn, encoder, data
     assert seen == [len(y) // 100] * (len(y) // 100)
 
 
+@pytest.mark.slow
 def test_augmentation_is_applied_and_seeded_without_touching_global_state(trained_cnn_state, encoder, data):
     x, y = data[0][:192], data[1][:192]
     targets = _some_targets(y)
@@ -458,6 +460,7 @@ def test_session_crash_mid_epoch_keeps_model_and_edits_of_last_good_epoch(sessio
     assert "PLSD" in session.reports and not session.is_training
 
 
+@pytest.mark.slow
 def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypatch):
     import plsd_widget.session as session_module
 
