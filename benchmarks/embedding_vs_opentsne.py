@@ -135,6 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", default="opentsne,ours", help="comma-separated: opentsne, ours")
     parser.add_argument("--params", default="{}",
                         help='JSON of extra ParametricTSNE arguments, e.g. \'{"n_epochs": 20}\' (default: none)')
+    parser.add_argument("--config", action="append", default=[], metavar="LABEL=JSON",
+                        help="an extra run of ours with these ParametricTSNE arguments, labelled LABEL "
+                             "(repeatable), e.g. --config 'wide={\"scheme\": \"distil\", \"hidden\": [1024, 1024, 512]}'")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--method", help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)
@@ -145,24 +148,33 @@ def main(argv=None) -> int:
         print(json.dumps(run_method(args.method, args.mnist, args.n, args.seed, json.loads(args.params))))
         return 0
 
+    runs = [(method, method, args.params) for method in args.methods.split(",")]
+    for spec in args.config:
+        label, sep, params = spec.partition("=")
+        if not sep:
+            parser.error(f"--config takes LABEL=JSON, got {spec!r}")
+        runs.append((label, "ours", params))
     results = {}
-    for method in args.methods.split(","):
+    for label, method, params in runs:
         cmd = [sys.executable, __file__, "--method", method, "--n", str(args.n),
-               "--mnist", str(args.mnist), "--seed", str(args.seed), "--params", args.params]
+               "--mnist", str(args.mnist), "--seed", str(args.seed), "--params", params]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results[method] = json.loads(out.strip().splitlines()[-1])
-        print(f"{method}: {results[method]}", flush=True)
+        results[label] = json.loads(out.strip().splitlines()[-1])
+        print(f"{label}: {results[label]}", flush=True)
 
     cols = ["fit_s", "transform_s", "peak_rss_gb", "acc_in_sample", "acc_test", "recall10", "trust10"]
     print(f"\nN = {args.n}, perplexity {PERPLEXITY}, k = {K}")
-    print(f"{'method':10s}" + "".join(f"{c:>15s}" for c in cols))
-    for method, r in results.items():
-        print(f"{method:10s}" + "".join(f"{r[c]:15.3f}" for c in cols))
-    if {"opentsne", "ours"} <= results.keys():
-        print("\ntarget check (ours vs openTSNE)")
-        for key in TARGETS:
-            shown, text = verdict(key, results["ours"], results["opentsne"])
-            print(f"  {key:15s} {shown:>10s}   {text}")
+    print(f"{'run':10s}" + "".join(f"{c:>15s}" for c in cols))
+    for label, r in results.items():
+        print(f"{label:10s}" + "".join(f"{r[c]:15.3f}" for c in cols))
+    if "opentsne" in results:
+        for label, result in results.items():
+            if result["method"] != "ours":
+                continue
+            print(f"\ntarget check ({label} vs openTSNE)")
+            for key in TARGETS:
+                shown, text = verdict(key, result, results["opentsne"])
+                print(f"  {key:15s} {shown:>10s}   {text}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -220,9 +220,10 @@ def test_full_scheme_with_grid_repulsion_for_data_larger_than_a_batch(data):
     np.testing.assert_array_equal(ParametricTSNE(**params).fit(X).embedding_, model.embedding_)
 
 
-def test_full_scheme_grid_needs_two_components(data):
+@pytest.mark.parametrize("scheme", ["full", "distil"])
+def test_grid_schemes_need_two_components(data, scheme):
     with pytest.raises(ValueError, match="needs n_components=2.*scheme='batch'"):
-        ParametricTSNE(**{**FAST, "batch_size": 64, "n_components": 3, "scheme": "full"}).fit(data[0])
+        ParametricTSNE(**{**FAST, "batch_size": 64, "n_components": 3, "scheme": scheme}).fit(data[0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -251,3 +252,62 @@ def test_quality_on_digits():
     print(f"digits: fit {elapsed:.1f} s, 5-NN accuracy {accuracy:.3f}, KL {model.kl_divergence_:.3f}")
     assert accuracy >= 0.93
     assert model.kl_divergence_ < 1.0  # speed is measured by benchmarks/, not asserted on a shared machine
+
+
+def test_distil_scheme_fits_the_encoder_to_a_free_layout(data):
+    X, labels = data
+    stages = []
+
+    def callback(step, logs):
+        stages.append((logs["stage"], step))
+        assert logs["embedding"].shape == (300, 2)
+        return False
+
+    params = {**FAST, "batch_size": 64, "n_epochs": 40, "scheme": "distil", "learning_rate": 1e-2}
+    model = ParametricTSNE(**params, callback=callback).fit(X)
+    assert [s for s in stages if s[0] == "layout"] == [("layout", i) for i in range(50, 751, 50)]
+    assert [s for s in stages if s[0] == "encoder"] == [("encoder", i) for i in range(1, 41)]
+    assert model.n_iter_ == 40
+    assert model.encoder_.out_scale.item() > 1  # a t-SNE layout is much wider than unit scale
+    assert np.isfinite(model.kl_divergence_) and model.kl_divergence_ > 0
+    assert knn_accuracy(model.embedding_, labels) == 1.0
+    np.testing.assert_array_equal(ParametricTSNE(**params).fit(X).embedding_, model.embedding_)
+
+
+def test_distil_callback_can_end_the_layout_early(data):
+    def callback(step, logs):
+        return logs["stage"] == "layout" and step == 100
+
+    params = {**FAST, "batch_size": 64, "n_epochs": 3, "scheme": "distil"}
+    model = ParametricTSNE(**params, callback=callback).fit(data[0])
+    assert model.n_iter_ == 3  # the encoder is still fitted, to the layout at iteration 100
+
+
+def test_files_of_format_version_1_still_load(fitted, data, tmp_path):
+    weights, config = fitted.save(tmp_path)
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights))
+    del tensors["encoder.out_scale"]
+    save_file(tensors, str(weights))
+    meta = json.loads(config.read_text())
+    config.write_text(json.dumps({**meta, "format_version": 1}))
+    np.testing.assert_array_equal(ParametricTSNE.load(tmp_path).transform(data[0]), fitted.embedding_)
+
+
+def test_free_layout_of_the_digits():
+    """The non-parametric stage of scheme "distil" on its own: KL falls, classes separate."""
+    from sklearn.datasets import load_digits
+
+    from plsd_widget.embedding import joint_probabilities
+    from plsd_widget.embedding.layout import tsne_layout
+    from plsd_widget.embedding.parametric import _upper_edges
+
+    X, labels = load_digits(return_X_y=True)
+    P = joint_probabilities(X, 30)
+    init = torch.from_numpy(np.random.default_rng(0).normal(scale=1e-4, size=(len(X), 2)).astype(np.float32))
+    kls = []
+    Y = tsne_layout(_upper_edges(P, "cpu"), init, n_early=100, n_late=150,
+                    report=lambda it, kl, exaggeration, Y: kls.append(kl) and False)
+    assert len(kls) == 5 and kls[-1] < kls[0]
+    assert knn_accuracy(Y.numpy(), labels) > 0.95

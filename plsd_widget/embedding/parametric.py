@@ -18,15 +18,23 @@ from plsd_widget._validation import NotFittedError, as_float_array, check_positi
 from plsd_widget.devices import resolve_device
 from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
 from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
+from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
 from plsd_widget.embedding.losses import tsne_kl_loss
 
 logger = logging.getLogger(__name__)
 
 _FORMAT = "plsd_widget.ParametricTSNE"
-_FORMAT_VERSION = 1
+#: Version 2 added the encoder's ``out_scale`` buffer (1 in version-1 files).
+_FORMAT_VERSION = 2
 _DEFAULT_FILE_STEM = "parametric_tsne"
 _TRANSFORM_BATCH = 8192
-_SCHEMES = ("full", "batch")
+_SCHEMES = ("batch", "distil", "full")
+#: ``n_epochs=None`` means this many KL epochs, or this many regression epochs for "distil".
+_DEFAULT_EPOCHS = {"batch": 300, "full": 300, "distil": 30}
+#: Mini-batch size of the regression onto the layout (scheme "distil").
+_DISTIL_BATCH = 256
+#: openTSNE scales its PCA initialisation to this standard deviation.
+_LAYOUT_INIT_STD = 1e-4
 #: Standard deviation of the first coordinate of the PCA target used for pretraining.
 #: openTSNE scales its PCA initialisation to 1e-4, which suits free coordinates. For
 #: the network, with the default schedule on the digits data, a target std of 1
@@ -39,7 +47,9 @@ class TSNEEncoder(nn.Module):
 
     The input is centred by the per-feature training mean and divided by one
     global scale (the root-mean-square of the per-feature standard deviations),
-    both stored as buffers in the module so that saving the weights saves them too.
+    and the output is multiplied by ``out_scale`` (1 unless the network is fitted
+    to a layout of another scale; see ``scheme="distil"``); all three are buffers
+    in the module, so saving the weights saves them too.
     A single scale keeps the relative weight of the features, i.e. the geometry the
     affinities were computed in, and does not blow up near-constant features (such
     as the border pixels of the digits). Then come ``Linear -> ReLU`` blocks of
@@ -65,6 +75,7 @@ class TSNEEncoder(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(1))
+        self.register_buffer("out_scale", torch.ones(1))
         sizes = [n_features, *hidden]
         layers: list[nn.Module] = []
         for width_in, width_out in zip(sizes[:-1], sizes[1:]):
@@ -83,7 +94,7 @@ class TSNEEncoder(nn.Module):
                 layer.bias.uniform_(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in), generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.scale)
+        return self.net((x - self.mean) / self.scale) * self.out_scale
 
 
 def _pca_target(X: np.ndarray, n_components: int) -> np.ndarray:
@@ -138,46 +149,57 @@ def _embed(encoder: nn.Module, X_t: torch.Tensor) -> np.ndarray:
 def _progress(total: int, verbose: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not verbose, desc="ParametricTSNE", unit="epoch")
+    return tqdm(total=total, disable=not verbose, desc="ParametricTSNE", unit="step")
 
 
 class ParametricTSNE(TransformerMixin, BaseEstimator):
     """Parametric t-SNE: an MLP ``E`` trained so that ``E(X)`` is a t-SNE embedding of ``X``.
 
-    Training has three stages:
+    Training starts from the sparse symmetric t-SNE matrix ``P`` over all training
+    points (kNN with ``k = 3 * perplexity``, per-point perplexity calibration; see
+    :func:`~plsd_widget.embedding.joint_probabilities`). What follows depends on
+    the size of the data and on ``scheme``:
 
-    1. **Affinities.** The sparse symmetric t-SNE matrix ``P`` over all training
-       points (kNN with ``k = 3 * perplexity``, per-point perplexity calibration;
-       see :func:`~plsd_widget.embedding.joint_probabilities`).
-    2. **PCA pretraining.** For ``pretrain_epochs`` epochs the network is regressed
-       (mean squared error) onto the first ``n_components`` principal components
-       of ``X``, scaled so the first has standard deviation ``PCA_INIT_STD = 1``.
-       This is the parametric analogue of openTSNE's PCA initialisation; unit scale
-       (instead of openTSNE's 1e-4) trained to a clearly lower KL divergence.
-    3. **KL training** with Adam for ``n_epochs`` epochs, the attractive term
-       multiplied by ``early_exaggeration`` during the first
-       ``early_exaggeration_fraction`` of them. The steps depend on size and on
-       ``scheme``:
-
-       * ``n_samples <= batch_size`` (either scheme): every step is exact,
-         full-batch t-SNE: the KL divergence between ``P`` and the Student-t
-         ``Q`` over all pairs, O(n^2) per step.
-       * ``scheme="full"``, larger data (2-D only): one step per epoch over the
-         whole data set with t-SNE's true gradient. All points go through the
-         encoder, ``dC/dY`` is computed by
-         :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`
-         (attraction exactly from the sparse ``P``, repulsion and the normaliser
-         by FFT convolution on a grid, as in FIt-SNE; O(n + nnz(P) + G^2 log G),
-         about 1-4% gradient error) and back-propagated into the weights with
-         ``Y.backward(dC/dY)``. ``kl_divergence_`` is the grid estimate.
-       * ``scheme="batch"``, larger data: each batch is built from
-         ``batch_size // 4`` random *anchor* points plus 3 neighbours per anchor
-         drawn from the anchor's row of ``P``. ``P`` is restricted to the batch
-         and renormalised, and the exact KL of that sub-problem is minimised.
-         Unlike random batches (the original recipe, in which a batch holds almost
-         none of a point's neighbours once ``n`` is large, so the attraction
-         vanishes and the map collapses), every batch contains neighbourhoods. One
-         epoch makes every point an anchor once; cost O(batch_size^2) per step.
+    * ``n_samples <= batch_size`` (any scheme): **PCA pretraining** (the paper's
+      step 4: for ``pretrain_epochs`` epochs the network is regressed onto the
+      first ``n_components`` principal components of ``X``, scaled so the first
+      has standard deviation ``PCA_INIT_STD = 1``), then **exact full-batch
+      t-SNE**: Adam on the KL divergence between ``P`` and the Student-t ``Q``
+      over all pairs, O(n^2) per step, the attractive term multiplied by
+      ``early_exaggeration`` during the first ``early_exaggeration_fraction`` of
+      the ``n_epochs`` epochs.
+    * ``scheme="batch"`` (larger data): PCA pretraining, then KL epochs of
+      neighbourhood mini-batches: each batch is ``batch_size // 4`` random
+      *anchor* points plus 3 neighbours per anchor drawn from the anchor's row of
+      ``P``; ``P`` is restricted to the batch and renormalised, and the exact KL
+      of that sub-problem is minimised. Unlike random batches (the original
+      recipe, in which a batch holds almost none of a point's neighbours once
+      ``n`` is large, so the attraction vanishes and the map collapses), every
+      batch contains neighbourhoods. One epoch makes every point an anchor once;
+      cost O(batch_size^2) per step. Fast, and any ``n_components``.
+    * ``scheme="distil"`` (larger data, 2-D): first a **non-parametric t-SNE
+      layout** of ``P``: free coordinates from the PCA (scaled to standard
+      deviation 1e-4), optimised with openTSNE's schedule (250 iterations with
+      exaggeration 12, then 500 without; momentum and gains; see
+      :func:`~plsd_widget.embedding.layout.tsne_layout`) and the grid gradient of
+      :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`. Its quality
+      matches openTSNE's. Then the network is **regressed onto that layout**
+      (mean squared error, Adam with a one-cycle learning-rate schedule peaking at
+      ``learning_rate``, mini-batches of 256, ``n_epochs`` epochs), its output
+      scaled by the layout's standard deviation (``encoder_.out_scale``). How
+      closely the network reproduces the layout is a matter of its capacity:
+      ``hidden=(300, 100)`` keeps the global picture, a wider network such as
+      ``(1024, 1024, 512)`` also the neighbourhoods (see
+      ``benchmarks/RESULTS.md``). No PCA pretraining; ``early_exaggeration``
+      and ``early_exaggeration_fraction`` are not used.
+    * ``scheme="full"`` (larger data, 2-D): PCA pretraining, then one full-batch
+      step per epoch with t-SNE's true gradient: all points go through the
+      encoder, ``dC/dY`` is computed by
+      :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft` (attraction
+      exactly from the sparse ``P``, repulsion and the normaliser by FFT
+      convolution on a grid, as in FIt-SNE; O(n + nnz(P) + G^2 log G), about 1-4%
+      gradient error) and back-propagated into the weights with
+      ``Y.backward(dC/dY)``.
 
     Parameters
     ----------
@@ -188,14 +210,16 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         default; pass a smaller one for less data).
     hidden : tuple of int, default=(300, 100)
         Hidden layer widths of the MLP.
-    n_epochs : int, default=300
+    n_epochs : int or None, default=None
         KL-training epochs (one step per epoch for data up to ``batch_size`` and
-        for ``scheme="full"``).
+        for ``scheme="full"``), or regression epochs for ``scheme="distil"``.
+        ``None`` means 300 KL epochs, or 30 regression epochs.
     batch_size : int, default=4096
         Data up to this size is trained full-batch; larger data in batches of
         about this many points. Cost per step is O(batch_size^2).
     learning_rate : float, default=5e-3
-        Adam learning rate (also used for pretraining).
+        Adam learning rate (also used for pretraining; the peak of the one-cycle
+        schedule for ``scheme="distil"``).
     pretrain_epochs : int, default=20
         PCA regression epochs before KL training; 0 skips pretraining.
     early_exaggeration : float, default=4.0
@@ -205,10 +229,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         number of epochs on the digits data.
     early_exaggeration_fraction : float, default=0.25
         Fraction of ``n_epochs`` run with exaggeration.
-    scheme : {"full", "batch"}, default="batch"
-        How data larger than ``batch_size`` is trained (see above): full-batch
-        steps with the grid-accelerated exact gradient (``n_components=2`` only),
-        or neighbourhood mini-batches.
+    scheme : {"batch", "distil", "full"}, default="batch"
+        How data larger than ``batch_size`` is trained (see above).
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
         Where to train; ``"auto"`` picks CUDA, then MPS, then CPU.
     random_state : int, numpy.random.Generator or None, default=None
@@ -217,11 +239,21 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     verbose : bool, default=False
         Show a tqdm progress bar and log timings at INFO level.
     callback : callable, optional
-        ``callback(epoch, logs) -> bool`` after every KL epoch, where ``logs`` has
-        ``"epoch"``, ``"n_steps"``, ``"loss"`` (mean loss of the epoch),
-        ``"exaggeration"`` and ``"embedding"`` (float32 array of shape
-        (n_samples, n_components), the current embedding of the training data).
-        Returning ``True`` stops training (openTSNE's contract).
+        ``callback(step, logs) -> bool``; returning ``True`` stops training
+        (openTSNE's contract). ``logs["embedding"]`` is always the current
+        float32 embedding of the training data, of shape (n_samples,
+        n_components), and ``logs["stage"]`` says what is being trained:
+
+        * ``"kl"``: after every KL epoch (``step`` is the epoch), with
+          ``"epoch"``, ``"n_steps"``, ``"loss"`` (mean loss of the epoch) and
+          ``"exaggeration"``;
+        * ``"layout"`` (scheme "distil"): every 50 layout iterations (``step`` is
+          the iteration), with ``"iteration"``, ``"loss"`` (KL divergence
+          estimate) and ``"exaggeration"``; the embedding is the layout. ``True``
+          here ends the layout early, and the encoder is still fitted to it;
+        * ``"encoder"`` (scheme "distil"): after every regression epoch, with
+          ``"epoch"``, ``"n_steps"`` and ``"loss"`` (mean squared error in units
+          of the layout's standard deviation).
 
     Attributes
     ----------
@@ -235,11 +267,12 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
     kl_divergence_ : float
-        KL divergence at the end of training: exact for data up to
-        ``batch_size``, the grid estimate for ``scheme="full"``, the mean batch KL
-        of the last epoch for ``scheme="batch"``.
+        KL divergence of ``embedding_`` at the end of training: exact for data up
+        to ``batch_size``, the grid estimate for the schemes "full" and "distil",
+        the mean batch KL of the last epoch for ``scheme="batch"``.
     n_iter_ : int
-        KL-training epochs run (fewer than ``n_epochs`` if a callback stopped).
+        Training epochs run (KL epochs, or regression epochs for "distil"; fewer
+        than ``n_epochs`` if a callback stopped).
     device_ : torch.device
         Device the encoder lives on.
 
@@ -252,7 +285,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     (5, 2)
     """
 
-    def __init__(self, n_components=2, perplexity=50.0, hidden=(300, 100), n_epochs=300,
+    def __init__(self, n_components=2, perplexity=50.0, hidden=(300, 100), n_epochs=None,
                  batch_size=4096, learning_rate=5e-3, pretrain_epochs=20, early_exaggeration=4.0,
                  early_exaggeration_fraction=0.25, scheme="batch", device="auto", random_state=None,
                  verbose=False, callback=None):
@@ -274,7 +307,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
         check_positive_int(self.n_components, "n_components")
-        check_positive_int(self.n_epochs, "n_epochs")
+        if self.n_epochs is not None:
+            check_positive_int(self.n_epochs, "n_epochs")
         check_positive_int(self.batch_size, "batch_size")
         if self.batch_size < 8:
             raise ValueError(f"batch_size must be at least 8, got {self.batch_size}")
@@ -318,12 +352,15 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         X = as_float_array(X)
         n, n_features = X.shape
         check_perplexity(self.perplexity, n)
-        if self.scheme == "full" and n > self.batch_size and self.n_components != 2:
+        small = n <= self.batch_size  # exact full-batch KL training whatever the scheme
+        if self.scheme in ("full", "distil") and not small and self.n_components != 2:
             raise ValueError(
-                f"scheme='full' on more than batch_size={self.batch_size} points needs n_components=2 "
-                f"(its grid repulsion is 2-D), got n_components={self.n_components}; use "
+                f"scheme={self.scheme!r} on more than batch_size={self.batch_size} points needs "
+                f"n_components=2 (its grid gradient is 2-D), got n_components={self.n_components}; use "
                 f"scheme='batch' or raise batch_size to {n} for exact full-batch training"
             )
+        distil = self.scheme == "distil" and not small
+        n_epochs = self.n_epochs if self.n_epochs is not None else _DEFAULT_EPOCHS[self.scheme if not small else "batch"]
         log = logger.info if self.verbose else logger.debug
         device = resolve_device(self.device)
         rng = np.random.default_rng(self.random_state)
@@ -343,13 +380,20 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
 
         start = time.perf_counter()
-        with _progress(self.pretrain_epochs + self.n_epochs, self.verbose) as bar:
-            if self.pretrain_epochs:
-                target = torch.from_numpy(_pca_target(X, self.n_components)).to(device)
-                self._pretrain(encoder, optimizer, X_t, target, rng, bar)
-            n_iter, kl_divergence = self._train_kl(encoder, optimizer, X_t, P, rng, bar)
-        log("training (%d + %d epochs) in %.2f s", self.pretrain_epochs, n_iter,
-            time.perf_counter() - start)
+        total = EARLY_ITER + LATE_ITER + n_epochs if distil else self.pretrain_epochs + n_epochs
+        with _progress(total, self.verbose) as bar:
+            if distil:
+                layout = self._fit_layout(X, P, device, bar)
+                log("layout in %.2f s", time.perf_counter() - start)
+                n_iter = self._fit_to_layout(encoder, X_t, layout, n_epochs, rng, bar)
+                with torch.no_grad():
+                    kl_divergence = tsne_gradient_fft(encoder(X_t), _upper_edges(P, device))[1].item()
+            else:
+                if self.pretrain_epochs:
+                    target = torch.from_numpy(_pca_target(X, self.n_components)).to(device)
+                    self._pretrain(encoder, optimizer, X_t, target, rng, bar)
+                n_iter, kl_divergence = self._train_kl(encoder, optimizer, X_t, P, n_epochs, rng, bar)
+        log("training (%d epochs) in %.2f s", n_iter, time.perf_counter() - start)
 
         optimizer.zero_grad(set_to_none=True)
         encoder.eval().requires_grad_(False)
@@ -368,19 +412,75 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         order = rng.permutation(n)
         return [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
 
+    def _regress(self, encoder, optimizer, X_t, target, batches, bar, *, scheduler=None) -> float:
+        """One epoch of mean-squared-error regression of ``encoder(X_t)`` onto ``target``.
+
+        ``target`` is in units of ``encoder.out_scale``; returns the epoch's mean loss.
+        """
+        losses = []
+        for idx in batches:
+            idx_t = idx if isinstance(idx, slice) else torch.from_numpy(idx).to(X_t.device)
+            loss = (encoder(X_t[idx_t]) / encoder.out_scale - target[idx_t]).pow(2).sum(dim=1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.detach())
+        return torch.stack(losses).mean().item()
+
     def _pretrain(self, encoder, optimizer, X_t, target, rng, bar) -> None:
-        n = X_t.shape[0]
         for _ in range(self.pretrain_epochs):
-            losses = []
-            for idx in self._batches(n, rng):
-                idx_t = idx if isinstance(idx, slice) else torch.from_numpy(idx).to(X_t.device)
-                loss = (encoder(X_t[idx_t]) - target[idx_t]).pow(2).sum(dim=1).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-            bar.set_postfix(stage="pca", mse=f"{torch.stack(losses).mean().item():.3g}", refresh=False)
+            mse = self._regress(encoder, optimizer, X_t, target, self._batches(X_t.shape[0], rng), bar)
+            bar.set_postfix(stage="pca", mse=f"{mse:.3g}", refresh=False)
             bar.update()
+
+    def _fit_layout(self, X: np.ndarray, P, device, bar) -> torch.Tensor:
+        """Free-coordinate t-SNE of ``P`` (scheme "distil", stage 1); returns the layout."""
+        init = torch.from_numpy(_pca_target(X, 2) * (_LAYOUT_INIT_STD / PCA_INIT_STD)).to(device)
+
+        done = 0
+
+        def report(iteration, kl, exaggeration, Y):
+            nonlocal done
+            bar.set_postfix(stage="layout", kl=f"{kl:.4f}", exaggeration=exaggeration, refresh=False)
+            bar.update(iteration - done)
+            done = iteration
+            if self.callback is None:
+                return False
+            logs = {"stage": "layout", "iteration": iteration, "loss": kl, "exaggeration": exaggeration,
+                    "embedding": Y.float().cpu().numpy().copy()}
+            stop = bool(self.callback(iteration, logs))
+            if stop:
+                logger.info("callback ended the layout after %d iterations; fitting the encoder to it", iteration)
+            return stop
+
+        layout = tsne_layout(_upper_edges(P, device), init, report=report)
+        bar.update(EARLY_ITER + LATE_ITER - done)  # the rest, if a callback ended the layout early
+        return layout
+
+    def _fit_to_layout(self, encoder, X_t, layout, n_epochs, rng, bar) -> int:
+        """Regress the encoder onto ``layout`` (scheme "distil", stage 2); return the epochs run."""
+        scale = float(layout.std())
+        encoder.out_scale.fill_(scale)
+        target = layout / scale
+        n = X_t.shape[0]
+        optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.learning_rate, total_steps=n_epochs * math.ceil(n / _DISTIL_BATCH))
+        for epoch in range(1, n_epochs + 1):
+            order = rng.permutation(n)
+            batches = [order[i:i + _DISTIL_BATCH] for i in range(0, n, _DISTIL_BATCH)]
+            mse = self._regress(encoder, optimizer, X_t, target, batches, bar, scheduler=scheduler)
+            bar.set_postfix(stage="encoder", mse=f"{mse:.3g}", refresh=False)
+            bar.update()
+            if self.callback is not None:
+                logs = {"stage": "encoder", "epoch": epoch, "n_steps": epoch * len(batches), "loss": mse,
+                        "embedding": _embed(encoder, X_t)}
+                if self.callback(epoch, logs):
+                    logger.info("callback stopped training after %d epochs", epoch)
+                    return epoch
+        return n_epochs
 
     def _kl_batches(self, P, full_edges, rng: np.random.Generator, device):
         """Yield ``(index, edges)`` batches of one KL epoch (see the class docstring)."""
@@ -411,14 +511,14 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             loss.backward()
             yield loss.detach()
 
-    def _train_kl(self, encoder, optimizer, X_t, P, rng, bar) -> tuple[int, float]:
+    def _train_kl(self, encoder, optimizer, X_t, P, n_epochs, rng, bar) -> tuple[int, float]:
         """Run the KL epochs; return (epochs run, final KL divergence)."""
         small = P.shape[0] <= self.batch_size
         full_edges = _edges(P, X_t.device) if small else None
         grid_edges = _upper_edges(P, X_t.device) if self.scheme == "full" and not small else None
-        n_early = round(self.early_exaggeration_fraction * self.n_epochs)
+        n_early = round(self.early_exaggeration_fraction * n_epochs)
         n_steps = 0
-        for epoch in range(self.n_epochs):
+        for epoch in range(n_epochs):
             exaggeration = float(self.early_exaggeration) if epoch < n_early else 1.0
             losses = []
             optimizer.zero_grad(set_to_none=True)
@@ -431,7 +531,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             bar.set_postfix(stage="kl", loss=f"{loss_value:.4f}", exaggeration=exaggeration, refresh=False)
             bar.update()
             if self.callback is not None:
-                logs = {"epoch": epoch + 1, "n_steps": n_steps, "loss": loss_value,
+                logs = {"stage": "kl", "epoch": epoch + 1, "n_steps": n_steps, "loss": loss_value,
                         "exaggeration": exaggeration, "embedding": _embed(encoder, X_t)}
                 if self.callback(epoch + 1, logs):
                     logger.info("callback stopped training after %d epochs", epoch + 1)
@@ -583,7 +683,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         model = cls(**params)
         tensors = load_file(str(weights_path))
         encoder = TSNEEncoder(config["n_features_in_"], params["n_components"], params["hidden"])
-        encoder.load_state_dict({k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")})
+        state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        state.setdefault("out_scale", torch.ones(1))
+        encoder.load_state_dict(state)
         model.device_ = resolve_device(params["device"] if device is None else device)
         model.encoder_ = encoder.to(model.device_).eval().requires_grad_(False)
         model.embedding_ = tensors["embedding_"].numpy()

@@ -1,0 +1,112 @@
+"""Non-parametric t-SNE: free 2-D coordinates optimised with the grid gradient.
+
+This is the classic t-SNE optimisation (van der Maaten, 2014; the schedule of
+openTSNE and FIt-SNE): gradient descent with momentum and per-coordinate gains
+("delta-bar-delta"), an early-exaggeration phase followed by a plain one, a
+learning rate of ``n / exaggeration`` (in openTSNE's units) and each point's step
+clipped to a maximum length. The gradient is :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`,
+so one iteration costs O(n + nnz(P) + G^2 log G).
+
+:class:`~plsd_widget.embedding.ParametricTSNE` uses the resulting layout as the
+regression target of its encoder.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from plsd_widget.embedding.fft_gradient import SymmetricEdges, tsne_gradient_fft
+
+__all__ = ["GainsDescent", "tsne_layout"]
+
+#: openTSNE's default schedule: iterations with early exaggeration, then without.
+EARLY_ITER, LATE_ITER = 250, 500
+EARLY_EXAGGERATION = 12.0
+#: ``tsne_layout`` reports progress every this many iterations.
+REPORT_EVERY = 50
+
+
+class GainsDescent:
+    """t-SNE's optimiser for free coordinates: momentum, adaptive gains, clipped steps.
+
+    Each call to :meth:`step` computes the gradient of the KL divergence and moves
+    the points by ``update = momentum * update - learning_rate * gains * grad``,
+    where a coordinate's gain grows by 0.2 while its gradient keeps changing sign
+    against the update and shrinks by 0.8 otherwise (floored at ``min_gain``).
+    Updates longer than ``max_step`` are shortened to that length, and the layout
+    is re-centred after every step.
+
+    Parameters
+    ----------
+    Y : torch.Tensor of shape (n_samples, 2)
+        Initial coordinates (copied).
+    edges : SymmetricEdges
+        The affinity matrix ``P``.
+    max_step : float, default=5.0
+        Longest move of a point in one step, in embedding units (openTSNE's
+        ``max_step_norm``); it keeps the first large steps from scattering points.
+    min_gain : float, default=0.01
+    """
+
+    def __init__(self, Y: torch.Tensor, edges: SymmetricEdges, *, max_step: float = 5.0,
+                 min_gain: float = 0.01):
+        self.Y = Y.detach().clone()
+        self.edges = edges
+        self.max_step = max_step
+        self.min_gain = min_gain
+        self.update = torch.zeros_like(self.Y)
+        self.gains = torch.ones_like(self.Y)
+
+    def step(self, *, learning_rate: float, momentum: float, exaggeration: float = 1.0) -> torch.Tensor:
+        """Take one step; return the KL divergence estimate before it (a 0-d tensor)."""
+        grad, kl = tsne_gradient_fft(self.Y, self.edges, exaggeration=exaggeration)
+        flipped = (self.update * grad) > 0  # the gradient now opposes the last update's direction
+        self.gains = torch.where(flipped, self.gains * 0.8, self.gains + 0.2).clamp_min_(self.min_gain)
+        self.update.mul_(momentum).sub_(learning_rate * self.gains * grad)
+        norms = self.update.norm(dim=1, keepdim=True)
+        self.update.mul_(torch.where(norms > self.max_step, self.max_step / norms, 1.0))
+        self.Y.add_(self.update)
+        self.Y.sub_(self.Y.mean(dim=0))
+        return kl
+
+
+def tsne_layout(edges: SymmetricEdges, init: torch.Tensor, *, n_early: int = EARLY_ITER,
+                n_late: int = LATE_ITER, report=None) -> torch.Tensor:
+    """Optimise a 2-D t-SNE layout with openTSNE's schedule.
+
+    ``n_early`` iterations with exaggeration 12 and momentum 0.5, then ``n_late``
+    without exaggeration and momentum 0.8; the learning rate is
+    ``n / (4 * exaggeration)``, which is openTSNE's ``n / exaggeration`` for our
+    gradient (it keeps t-SNE's factor 4, openTSNE's does not).
+
+    Parameters
+    ----------
+    edges : SymmetricEdges
+        The affinity matrix ``P``.
+    init : torch.Tensor of shape (n_samples, 2)
+        Starting coordinates; openTSNE uses the PCA scaled to standard deviation 1e-4.
+    n_early, n_late : int
+        Iterations of the two phases.
+    report : callable, optional
+        ``report(iteration, kl, exaggeration, Y) -> bool``, called every
+        ``REPORT_EVERY`` iterations and after the last, with the KL divergence
+        estimate (without exaggeration) and the current layout; returning
+        ``True`` stops the optimisation there.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, 2)
+        The layout, on the device of ``init``.
+    """
+    n = init.shape[0]
+    descent = GainsDescent(init, edges)
+    total = n_early + n_late
+    for iteration in range(1, total + 1):
+        early = iteration <= n_early
+        exaggeration = EARLY_EXAGGERATION if early else 1.0
+        kl = descent.step(learning_rate=n / (4.0 * exaggeration), momentum=0.5 if early else 0.8,
+                          exaggeration=exaggeration)
+        if report is not None and (iteration % REPORT_EVERY == 0 or iteration == total):
+            if report(iteration, kl.item(), exaggeration, descent.Y):
+                break
+    return descent.Y
