@@ -412,7 +412,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         order = rng.permutation(n)
         return [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
 
-    def _regress(self, encoder, optimizer, X_t, target, batches, bar, *, scheduler=None) -> float:
+    def _regress(self, encoder, optimizer, X_t, target, batches, *, scheduler=None) -> float:
         """One epoch of mean-squared-error regression of ``encoder(X_t)`` onto ``target``.
 
         ``target`` is in units of ``encoder.out_scale``; returns the epoch's mean loss.
@@ -431,7 +431,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
     def _pretrain(self, encoder, optimizer, X_t, target, rng, bar) -> None:
         for _ in range(self.pretrain_epochs):
-            mse = self._regress(encoder, optimizer, X_t, target, self._batches(X_t.shape[0], rng), bar)
+            mse = self._regress(encoder, optimizer, X_t, target, self._batches(X_t.shape[0], rng))
             bar.set_postfix(stage="pca", mse=f"{mse:.3g}", refresh=False)
             bar.update()
 
@@ -471,7 +471,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         for epoch in range(1, n_epochs + 1):
             order = rng.permutation(n)
             batches = [order[i:i + _DISTIL_BATCH] for i in range(0, n, _DISTIL_BATCH)]
-            mse = self._regress(encoder, optimizer, X_t, target, batches, bar, scheduler=scheduler)
+            mse = self._regress(encoder, optimizer, X_t, target, batches, scheduler=scheduler)
             bar.set_postfix(stage="encoder", mse=f"{mse:.3g}", refresh=False)
             bar.update()
             if self.callback is not None:
