@@ -109,6 +109,19 @@ def _kernel_spectra(n_nodes: int, h: float, device, dtype) -> torch.Tensor:
     return torch.fft.rfft2(torch.stack([w, w2 * dx, w2 * dy]))
 
 
+def _convolve(charge: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
+    """Linear convolution of a (G, G) charge grid with the three kernels, cropped to (3, G, G).
+
+    The same as zero-padding to (2G, 2G), ``irfft2(rfft2(charge) * spectra)`` and
+    cropping, but each 1-D pass skips what is known to be zero (the padding, on
+    the way in) or thrown away (the other three quadrants, on the way out).
+    """
+    g = charge.shape[0]
+    spectrum = torch.fft.fft(torch.fft.rfft(charge, n=2 * g, dim=1), n=2 * g, dim=0)
+    rows = torch.fft.ifft(spectrum * spectra, dim=1)[:, :g]
+    return torch.fft.irfft(rows, n=2 * g, dim=2)[:, :, :g]
+
+
 def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
                       grid_spacing: float = GRID_SPACING) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the t-SNE KL divergence for all points of a 2-D embedding.
@@ -149,10 +162,13 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
 
     # attraction, exact over the edges of P: sum_j a_ij (y_i - y_j) with a_ij = p_ij w_ij,
     # as one sparse product (a CSR product is about twice as fast as index_add_ on CPU)
-    w_edges = 1.0 / (1.0 + (Y[edges.rows] - Y[edges.cols]).pow(2).sum(dim=1))
+    # (index_select is several times faster than advanced indexing for these gathers on CPU)
+    diff = torch.index_select(Y, 0, edges.rows) - torch.index_select(Y, 0, edges.cols)
+    w_edges = 1.0 / (1.0 + diff.pow(2).sum(dim=1))
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
-        a = torch.sparse_csr_tensor(edges.crow, edges.col, (p * w_edges)[edges.pair], size=(n, n))
+        a = torch.sparse_csr_tensor(edges.crow, edges.col, torch.index_select(p * w_edges, 0, edges.pair),
+                                    size=(n, n))
         a_y1 = a @ torch.cat([Y, torch.ones_like(Y[:, :1])], dim=1)
     attraction = a_y1[:, 2:] * Y - a_y1[:, :2]
 
@@ -165,18 +181,17 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
     frac = u - cell
     cell = cell.long()
     fx, fy = frac[:, 0], frac[:, 1]
-    padded = 2 * n_nodes
-    # the four surrounding nodes of every point (flat indices into the padded grid) and
+    # the four surrounding nodes of every point (flat indices into the G x G grid) and
     # their bilinear weights, both of shape (n, 4)
-    base = cell[:, 0] * padded + cell[:, 1]
-    nodes = base[:, None] + torch.tensor([0, padded, 1, padded + 1], device=Y.device)
+    nodes = (cell[:, 0] * n_nodes + cell[:, 1])[:, None] + torch.tensor([0, n_nodes, 1, n_nodes + 1],
+                                                                         device=Y.device)
     weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)
 
-    charge = torch.zeros(padded * padded, device=Y.device, dtype=Y.dtype)
+    charge = torch.zeros(n_nodes * n_nodes, device=Y.device, dtype=Y.dtype)
     charge.index_add_(0, nodes.reshape(-1), weights.reshape(-1))
-    spectra = _kernel_spectra(n_nodes, h, Y.device, Y.dtype)
-    fields = torch.fft.irfft2(torch.fft.rfft2(charge.view(padded, padded)) * spectra, s=(padded, padded))
-    at_points = (fields.reshape(3, -1)[:, nodes] * weights).sum(dim=2)  # (3, n)
+    fields = _convolve(charge.view(n_nodes, n_nodes), _kernel_spectra(n_nodes, h, Y.device, Y.dtype))
+    at_points = (torch.index_select(fields.reshape(3, -1), 1, nodes.reshape(-1)).view(3, n, 4)
+                 * weights).sum(dim=2)  # (3, n)
 
     # Z: remove each point's interaction with its own spread charge, exactly
     same_x, diff_x = (1 - fx).pow(2) + fx.pow(2), 2 * fx * (1 - fx)
