@@ -49,7 +49,7 @@ def test_float32_agrees_with_float64():
     Y, P = clustered(500, 5.0, seed=1)
     edges = upper(P)
     grad64, _ = tsne_gradient_fft(Y, edges)
-    grad32, _ = tsne_gradient_fft(Y.float(), edges._replace(values=edges.values.float()))
+    grad32, _ = tsne_gradient_fft(Y.float(), upper(P.float()))
     np.testing.assert_allclose(grad32.numpy(), grad64.numpy(), rtol=1e-3, atol=1e-4 * grad64.abs().max().item())
 
 
@@ -60,3 +60,28 @@ def test_checks_its_input():
         symmetric_edges(rows, cols, P[rows, cols], 50)
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         tsne_gradient_fft(torch.zeros(50, 3), upper(P))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_kernel_agrees_with_the_torch_expression(dtype):
+    """The fused numba pass (CPU) and the torch ops (other devices) compute the same attraction."""
+    from plsd_widget.embedding.attraction import attraction_cpu
+    from plsd_widget.embedding.fft_gradient import _attraction_torch
+
+    Y, P = clustered(800, 5.0, seed=3)
+    Y = Y.to(dtype)
+    edges = upper(P.to(dtype))
+    force, p_log1p = attraction_cpu(edges.crow, edges.col, edges.full_values, Y)
+    expected, expected_p_log1p = _attraction_torch(Y, edges, with_kl=True)
+    assert force.dtype == dtype
+    np.testing.assert_allclose(force.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6 * expected.abs().max().item())
+    assert p_log1p == pytest.approx(expected_p_log1p, rel=1e-5)
+    assert attraction_cpu(edges.crow, edges.col, edges.full_values, Y, with_kl=False)[1] == 0.0
+
+
+def test_without_kl_the_gradient_is_the_same():
+    Y, P = clustered(500, 5.0, seed=4)
+    edges = upper(P)
+    grad, kl = tsne_gradient_fft(Y, edges)
+    grad_only, none = tsne_gradient_fft(Y, edges, with_kl=False)
+    assert none is None and torch.equal(grad_only, grad)

@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import torch
 
+from plsd_widget.embedding.attraction import attraction_cpu
+
 __all__ = ["GRID_SPACING", "SymmetricEdges", "symmetric_edges", "tsne_gradient_fft"]
 
 #: Grid cell size in embedding units. Bilinear interpolation of ``1 / (1 + r^2)``
@@ -42,7 +44,8 @@ class SymmetricEdges(NamedTuple):
 
     Build it with :func:`symmetric_edges`. ``rows``, ``cols``, ``values`` hold each
     pair once (``rows < cols``); ``crow``, ``col`` and ``pair`` are the CSR layout of
-    the full matrix, where ``pair[k]`` is the index of entry ``k``'s pair.
+    the full matrix, where ``pair[k]`` is the index of entry ``k``'s pair, and
+    ``full_values[k] = values[pair[k]]``.
     """
 
     rows: torch.Tensor
@@ -51,6 +54,7 @@ class SymmetricEdges(NamedTuple):
     crow: torch.Tensor
     col: torch.Tensor
     pair: torch.Tensor
+    full_values: torch.Tensor
 
 
 def symmetric_edges(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
@@ -77,7 +81,7 @@ def symmetric_edges(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor
     pair = torch.arange(rows.numel(), device=rows.device).repeat(2)[order]
     crow = torch.zeros(n_samples + 1, dtype=torch.int64, device=rows.device)
     crow[1:] = torch.bincount(full_rows, minlength=n_samples).cumsum(0)
-    return SymmetricEdges(rows, cols, values, crow, torch.cat([cols, rows])[order], pair)
+    return SymmetricEdges(rows, cols, values, crow, torch.cat([cols, rows])[order], pair, values[pair])
 
 
 def _grid(extent: float, spacing: float) -> tuple[int, float]:
@@ -122,8 +126,27 @@ def _convolve(charge: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfft(rows, n=2 * g, dim=2)[:, :, :g]
 
 
+def _attraction_torch(Y: torch.Tensor, edges: SymmetricEdges, with_kl: bool) -> tuple[torch.Tensor, float]:
+    """:func:`~plsd_widget.embedding.attraction.attraction_cpu` in torch ops, for any device."""
+    n = Y.shape[0]
+    # index_select is several times faster than advanced indexing for these gathers
+    diff = torch.index_select(Y, 0, edges.rows) - torch.index_select(Y, 0, edges.cols)
+    d2 = diff.pow(2).sum(dim=1)
+    p = edges.values.to(Y.dtype)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        # sum_j a_ij (y_i - y_j) with a_ij = p_ij w_ij, as one sparse product (about twice as
+        # fast as index_add_ on CPU)
+        a = torch.sparse_csr_tensor(edges.crow, edges.col, torch.index_select(p / (1.0 + d2), 0, edges.pair),
+                                    size=(n, n))
+        a_y1 = a @ torch.cat([Y, torch.ones_like(Y[:, :1])], dim=1)
+    p_log1p = 2.0 * float((p * torch.log1p(d2)).sum()) if with_kl else 0.0
+    return a_y1[:, 2:] * Y - a_y1[:, :2], p_log1p
+
+
 def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
-                      grid_spacing: float = GRID_SPACING) -> tuple[torch.Tensor, torch.Tensor]:
+                      grid_spacing: float = GRID_SPACING,
+                      with_kl: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Gradient of the t-SNE KL divergence for all points of a 2-D embedding.
 
     Computes ``dC/dy_i = 4 * sum_j (exaggeration * p_ij - q_ij) * w_ij * (y_i - y_j)``
@@ -145,32 +168,28 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
         Grid cell size in embedding units; the number of nodes per side follows
         from the extent of ``Y`` and is clipped to ``[MIN_GRID, MAX_GRID]`` (so a
         very spread-out embedding gets coarser cells).
+    with_kl : bool, default=True
+        Also estimate the KL divergence.
 
     Returns
     -------
     grad : torch.Tensor of shape (n_samples, 2)
         ``dC/dY``, same dtype as ``Y``.
-    kl : torch.Tensor
+    kl : torch.Tensor or None
         Scalar estimate of ``KL(P || Q)`` without exaggeration (its ``Z`` is the
-        grid estimate).
+        grid estimate); ``None`` with ``with_kl=False``, which saves a logarithm
+        per entry of ``P``.
     """
     if Y.ndim != 2 or Y.shape[1] != 2:
         raise ValueError(f"the FFT gradient is for 2-D embeddings; Y must have shape (n, 2), got {tuple(Y.shape)}")
     Y = Y.detach()
     n = Y.shape[0]
-    p = edges.values.to(Y.dtype)
 
-    # attraction, exact over the edges of P: sum_j a_ij (y_i - y_j) with a_ij = p_ij w_ij,
-    # as one sparse product (a CSR product is about twice as fast as index_add_ on CPU)
-    # (index_select is several times faster than advanced indexing for these gathers on CPU)
-    diff = torch.index_select(Y, 0, edges.rows) - torch.index_select(Y, 0, edges.cols)
-    w_edges = 1.0 / (1.0 + diff.pow(2).sum(dim=1))
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        a = torch.sparse_csr_tensor(edges.crow, edges.col, torch.index_select(p * w_edges, 0, edges.pair),
-                                    size=(n, n))
-        a_y1 = a @ torch.cat([Y, torch.ones_like(Y[:, :1])], dim=1)
-    attraction = a_y1[:, 2:] * Y - a_y1[:, :2]
+    # attraction, exact over the edges of P, and sum_ij p_ij log(1 + |y_i - y_j|^2) for the KL
+    if Y.device.type == "cpu":
+        attraction, p_log1p = attraction_cpu(edges.crow, edges.col, edges.full_values, Y, with_kl)
+    else:
+        attraction, p_log1p = _attraction_torch(Y, edges, with_kl)
 
     # grid: square cells of side h, nodes 0..G-1 per axis
     lo = Y.min(dim=0).values
@@ -202,5 +221,9 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
     repulsion = at_points[1:].T / z
 
     grad = 4.0 * (exaggeration * attraction - repulsion)
-    kl = 2.0 * (p * (torch.log(p) - torch.log(w_edges))).sum() + torch.log(z)
+    if not with_kl:
+        return grad, None
+    # KL = sum_ij p_ij log(p_ij / q_ij) over ordered pairs, with log(1 / w_ij) = log(1 + d_ij^2)
+    p = edges.values.to(Y.dtype)
+    kl = 2.0 * (p * torch.log(p)).sum() + p_log1p + torch.log(z)
     return grad, kl

@@ -57,9 +57,10 @@ class GainsDescent:
         self.update = torch.zeros_like(self.Y)
         self.gains = torch.ones_like(self.Y)
 
-    def step(self, *, learning_rate: float, momentum: float, exaggeration: float = 1.0) -> torch.Tensor:
-        """Take one step; return the KL divergence estimate before it (a 0-d tensor)."""
-        grad, kl = tsne_gradient_fft(self.Y, self.edges, exaggeration=exaggeration)
+    def step(self, *, learning_rate: float, momentum: float, exaggeration: float = 1.0,
+             with_kl: bool = False) -> torch.Tensor | None:
+        """Take one step; with ``with_kl``, return the KL divergence estimate before it (0-d tensor)."""
+        grad, kl = tsne_gradient_fft(self.Y, self.edges, exaggeration=exaggeration, with_kl=with_kl)
         flipped = (self.update * grad) > 0  # the gradient now opposes the last update's direction
         self.gains = torch.where(flipped, self.gains * 0.8, self.gains + 0.2).clamp_min_(self.min_gain)
         self.update.mul_(momentum).sub_(learning_rate * self.gains * grad)
@@ -104,9 +105,9 @@ def tsne_layout(edges: SymmetricEdges, init: torch.Tensor, *, n_early: int = EAR
     for iteration in range(1, total + 1):
         early = iteration <= n_early
         exaggeration = EARLY_EXAGGERATION if early else 1.0
+        reporting = report is not None and (iteration % REPORT_EVERY == 0 or iteration == total)
         kl = descent.step(learning_rate=n / (4.0 * exaggeration), momentum=0.5 if early else 0.8,
-                          exaggeration=exaggeration)
-        if report is not None and (iteration % REPORT_EVERY == 0 or iteration == total):
-            if report(iteration, kl.item(), exaggeration, descent.Y):
-                break
+                          exaggeration=exaggeration, with_kl=reporting)
+        if reporting and report(iteration, kl.item(), exaggeration, descent.Y):
+            break
     return descent.Y
