@@ -16,7 +16,8 @@ from bilinear interpolation of the kernels over one grid cell; with the default
 cell of ``GRID_SPACING`` embedding units it is 1.5-4% of the gradient (checked
 against the exact O(N^2) gradient in ``tests/test_fft_gradient.py``).
 
-Everything here is pure torch and runs on any device.
+Everything here runs on any device in torch ops, except the attractive term on the
+CPU, which is one fused numba pass (:mod:`~plsd_widget.embedding.attraction`).
 """
 
 from __future__ import annotations

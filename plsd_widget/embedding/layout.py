@@ -31,8 +31,9 @@ class GainsDescent:
 
     Each call to :meth:`step` computes the gradient of the KL divergence and moves
     the points by ``update = momentum * update - learning_rate * gains * grad``,
-    where a coordinate's gain grows by 0.2 while its gradient keeps changing sign
-    against the update and shrinks by 0.8 otherwise (floored at ``min_gain``).
+    where a coordinate's gain grows by 0.2 while its update keeps going downhill
+    (gradient and update of opposite signs) and shrinks by 0.8 once the gradient
+    turns against the update (floored at ``min_gain``).
     Updates longer than ``max_step`` are shortened to that length, and the layout
     is re-centred after every step.
 
@@ -61,8 +62,8 @@ class GainsDescent:
              with_kl: bool = False) -> torch.Tensor | None:
         """Take one step; with ``with_kl``, return the KL divergence estimate before it (0-d tensor)."""
         grad, kl = tsne_gradient_fft(self.Y, self.edges, exaggeration=exaggeration, with_kl=with_kl)
-        flipped = (self.update * grad) > 0  # the gradient now opposes the last update's direction
-        self.gains = torch.where(flipped, self.gains * 0.8, self.gains + 0.2).clamp_min_(self.min_gain)
+        overshot = (self.update * grad) > 0  # the last update went uphill along this coordinate
+        self.gains = torch.where(overshot, self.gains * 0.8, self.gains + 0.2).clamp_min_(self.min_gain)
         self.update.mul_(momentum).sub_(learning_rate * self.gains * grad)
         norms = self.update.norm(dim=1, keepdim=True)
         self.update.mul_(torch.where(norms > self.max_step, self.max_step / norms, 1.0))
