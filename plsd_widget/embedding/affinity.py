@@ -29,10 +29,11 @@ logger = logging.getLogger(__name__)
 #: pays a numba compilation of roughly 30 s the first time it runs in a process.
 EXACT_KNN_MAX_SAMPLES = 10_000
 #: Above that, ``method="auto"`` still searches exactly while ``n_samples**2 *
-#: n_features`` stays within this budget. Measured on the 2-core development CPU
-#: (MNIST PCA-50, 20,000 points, k = 150): exact 3.8 s, pynndescent 33 s on first
-#: use in a process (numba compilation) with 99.99% of the exact neighbours.
-EXACT_KNN_MAX_WORK = 2.5e10
+#: n_features`` stays within this budget (about 20 s of exact search). Measured on
+#: the idle 2-core development CPU (MNIST PCA-50, k = 150): exact 9.4 s for 60,000
+#: points, while pynndescent took 46-48 s on first use in a process (mostly numba
+#: compilation); at 20,000 points it found 99.99% of the exact neighbours.
+EXACT_KNN_MAX_WORK = 4e11
 
 _KNN_METHODS = ("auto", "exact", "pynndescent")
 
@@ -124,8 +125,8 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
         ``"exact"`` is brute-force search; ``"pynndescent"`` is approximate
         nearest-neighbour descent; ``"auto"`` picks exact below
         :data:`EXACT_KNN_MAX_SAMPLES` samples or while ``n_samples**2 * n_features
-        <= EXACT_KNN_MAX_WORK`` (about 22,000 points of 50 features), and
-        pynndescent above.
+        <= EXACT_KNN_MAX_WORK`` (about 89,000 points of 50 features or 28,000 of
+        512), and pynndescent above.
     random_state : int, numpy.random.Generator or None, default=None
         Seed for pynndescent.
     verbose : bool, default=False
