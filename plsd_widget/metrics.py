@@ -290,20 +290,14 @@ class ConfusionTable:
         return self.to_html()
 
 
-def _mean_sd(values) -> str:
+def _mean_sd(values, *, signed: bool = False) -> str:
+    """``"mean ± sd"`` (sample sd) of ``values``; the mean with its sign for deltas."""
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0 or not np.isfinite(values).all():
         return "—"
     sd = values.std(ddof=1) if values.size > 1 else 0.0
-    return f"{values.mean():.3f} ± {sd:.3f}"
-
-
-def _signed_mean_sd(values) -> str:
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0 or not np.isfinite(values).all():
-        return "—"
-    sd = values.std(ddof=1) if values.size > 1 else 0.0
-    return f"{_signed(values.mean())} ± {sd:.3f}"
+    mean = _signed(values.mean()) if signed else f"{values.mean():.3f}"
+    return f"{mean} ± {sd:.3f}"
 
 
 class SeedTable:
@@ -367,10 +361,10 @@ class SeedTable:
             for i, name in enumerate(self.names):
                 row.append(_mean_sd(vals[g][name]))
                 if i:
-                    row.append(_signed_mean_sd(vals[g][name] - vals[g][first]))
+                    row.append(_mean_sd(vals[g][name] - vals[g][first], signed=True))
             if self.contrast:
                 diff = vals[g][self.contrast[0]] - vals[g][self.contrast[1]]
-                row += [_signed_mean_sd(diff), f"{int((diff > 0).sum())}/{diff.size}"]
+                row += [_mean_sd(diff, signed=True), f"{int((diff > 0).sum())}/{diff.size}"]
             out.append(row)
         return out
 
