@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from plsd_widget.widget.binary import array_to_bytes
+
 HEADER = 12  # bytes: from_version, to_version, k
 
 
 def encode_delta(from_version: int, to_version: int, indices, targets) -> bytes:
     """The ``targets_delta`` packet of points ``indices`` now at ``targets`` (k, 2)."""
-    indices = np.asarray(indices, dtype="<u4")
-    targets = np.asarray(targets, dtype="<f4").reshape(-1, 2)
+    indices = np.asarray(indices).reshape(-1)
+    targets = np.asarray(targets).reshape(-1, 2)
     if len(targets) != len(indices):
         raise ValueError(f"{len(indices)} indices need {len(indices)} targets, got {len(targets)}")
-    header = np.array([from_version, to_version, len(indices)], dtype="<u4")
-    return header.tobytes() + indices.tobytes() + targets.tobytes()
+    header = [from_version, to_version, len(indices)]
+    return array_to_bytes(header, np.uint32) + array_to_bytes(indices, np.uint32) + array_to_bytes(targets, np.float32)
 
 
 def decode_delta(packet) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -61,7 +63,7 @@ class TargetsSync:
 
     def full(self) -> dict:
         """The full array at the current version (a resync, or the train split shown again)."""
-        return {"targets": self.sent.astype("<f4").tobytes(), "targets_version": self.version}
+        return {"targets": array_to_bytes(self.sent, np.float32), "targets_version": self.version}
 
     def update(self, targets: np.ndarray, *, full: bool = False) -> dict:
         targets = np.asarray(targets, dtype=np.float32)
