@@ -383,11 +383,12 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         total = EARLY_ITER + LATE_ITER + n_epochs if distil else self.pretrain_epochs + n_epochs
         with _progress(total, self.verbose) as bar:
             if distil:
-                layout = self._fit_layout(X, P, device, bar)
+                edges = _upper_edges(P, device)
+                layout = self._fit_layout(X, edges, device, bar)
                 log("layout in %.2f s", time.perf_counter() - start)
-                n_iter = self._fit_to_layout(encoder, X_t, layout, n_epochs, rng, bar)
+                n_iter = self._fit_to_layout(encoder, optimizer, X_t, layout, n_epochs, rng, bar)
                 with torch.no_grad():
-                    kl_divergence = tsne_gradient_fft(encoder(X_t), _upper_edges(P, device))[1].item()
+                    kl_divergence = tsne_gradient_fft(encoder(X_t), edges)[1].item()
             else:
                 if self.pretrain_epochs:
                     target = torch.from_numpy(_pca_target(X, self.n_components)).to(device)
@@ -435,8 +436,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             bar.set_postfix(stage="pca", mse=f"{mse:.3g}", refresh=False)
             bar.update()
 
-    def _fit_layout(self, X: np.ndarray, P, device, bar) -> torch.Tensor:
-        """Free-coordinate t-SNE of ``P`` (scheme "distil", stage 1); returns the layout."""
+    def _fit_layout(self, X: np.ndarray, edges, device, bar) -> torch.Tensor:
+        """Free-coordinate t-SNE of ``P``'s ``edges`` (scheme "distil", stage 1); returns the layout."""
         init = torch.from_numpy(_pca_target(X, 2) * (_LAYOUT_INIT_STD / PCA_INIT_STD)).to(device)
 
         done = 0
@@ -455,17 +456,16 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
                 logger.info("callback ended the layout after %d iterations; fitting the encoder to it", iteration)
             return stop
 
-        layout = tsne_layout(_upper_edges(P, device), init, report=report)
+        layout = tsne_layout(edges, init, report=report)
         bar.update(EARLY_ITER + LATE_ITER - done)  # the rest, if a callback ended the layout early
         return layout
 
-    def _fit_to_layout(self, encoder, X_t, layout, n_epochs, rng, bar) -> int:
+    def _fit_to_layout(self, encoder, optimizer, X_t, layout, n_epochs, rng, bar) -> int:
         """Regress the encoder onto ``layout`` (scheme "distil", stage 2); return the epochs run."""
         scale = float(layout.std())
         encoder.out_scale.fill_(scale)
         target = layout / scale
         n = X_t.shape[0]
-        optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=self.learning_rate, total_steps=n_epochs * math.ceil(n / _DISTIL_BATCH))
         for epoch in range(1, n_epochs + 1):
