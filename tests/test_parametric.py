@@ -115,7 +115,8 @@ def test_wrong_number_of_features(fitted):
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(hidden=(0,)), "hidden must be"),
+    (dict(hidden=(0,)), "hidden must be None or a tuple"),
+    (dict(hidden=7), "hidden must be None or a tuple"),
     (dict(n_epochs=0), "n_epochs must be a positive integer"),
     (dict(learning_rate=-1.0), "learning_rate must be"),
     (dict(early_exaggeration_fraction=2.0), "early_exaggeration_fraction"),
@@ -220,6 +221,11 @@ def test_full_scheme_with_grid_repulsion_for_data_larger_than_a_batch(data):
     np.testing.assert_array_equal(ParametricTSNE(**params).fit(X).embedding_, model.embedding_)
 
 
+def test_distil_needs_a_trunk_and_says_so_before_any_work(data):
+    with pytest.raises(ValueError, match=r"at least one hidden layer .*hidden=\(\)"):
+        ParametricTSNE(**{**DISTIL, "hidden": ()}).fit(data[0])
+
+
 @pytest.mark.parametrize("scheme", ["full", "distil"])
 def test_grid_schemes_need_two_components(data, scheme):
     with pytest.raises(ValueError, match="needs n_components=2.*scheme='batch'"):
@@ -240,6 +246,18 @@ def test_fit_on_cuda(data):
     assert x.grad.abs().sum() > 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_distil_on_cuda(data):
+    X, labels = data
+    model = ParametricTSNE(**{**DISTIL, "device": "auto"}).fit(X)
+    assert model.device_.type == "cuda" and model.encoder_.centers.device.type == "cuda"
+    assert knn_accuracy(model.embedding_, labels) == 1.0
+    np.testing.assert_allclose(model.transform(X) + model.offsets_, model.embedding_, atol=1e-3)
+    x = torch.from_numpy(X[:8]).cuda().requires_grad_(True)
+    model.encoder_(x).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
 @pytest.mark.slow
 def test_quality_on_digits():
     from sklearn.datasets import load_digits
@@ -254,7 +272,17 @@ def test_quality_on_digits():
     assert model.kl_divergence_ < 1.0  # speed is measured by benchmarks/, not asserted on a shared machine
 
 
-def test_distil_scheme_fits_the_encoder_to_a_free_layout(data):
+DISTIL = {**FAST, "batch_size": 64, "n_epochs": 40, "scheme": "distil", "learning_rate": 1e-2}
+
+
+@pytest.fixture(scope="module")
+def distilled(data):
+    return ParametricTSNE(**DISTIL).fit(data[0])
+
+
+def test_distil_scheme_fits_local_experts_to_a_free_layout(data):
+    from plsd_widget.embedding.encoders import LocalExpertsEncoder
+
     X, labels = data
     stages = []
 
@@ -263,15 +291,63 @@ def test_distil_scheme_fits_the_encoder_to_a_free_layout(data):
         assert logs["embedding"].shape == (300, 2)
         return False
 
-    params = {**FAST, "batch_size": 64, "n_epochs": 40, "scheme": "distil", "learning_rate": 1e-2}
-    model = ParametricTSNE(**params, callback=callback).fit(X)
+    model = ParametricTSNE(**DISTIL, callback=callback).fit(X)
     assert [s for s in stages if s[0] == "layout"] == [("layout", i) for i in range(50, 751, 50)]
     assert [s for s in stages if s[0] == "encoder"] == [("encoder", i) for i in range(1, 41)]
     assert model.n_iter_ == 40
+    assert isinstance(model.encoder_, LocalExpertsEncoder) and model.encoder_.n_experts == 8
     assert model.encoder_.out_scale.item() > 1  # a t-SNE layout is much wider than unit scale
     assert np.isfinite(model.kl_divergence_) and model.kl_divergence_ > 0
     assert knn_accuracy(model.embedding_, labels) == 1.0
-    np.testing.assert_array_equal(ParametricTSNE(**params).fit(X).embedding_, model.embedding_)
+    assert knn_accuracy(model.transform(X), labels) == 1.0
+    np.testing.assert_array_equal(ParametricTSNE(**DISTIL).fit(X).embedding_, model.embedding_)
+
+
+def test_distil_embedding_is_the_layout_and_offsets_reach_it_from_the_network(distilled, data):
+    X = data[0]
+    network = distilled.transform(X)
+    assert distilled.offsets_.shape == (300, 2) and distilled.offsets_.dtype == np.float32
+    np.testing.assert_allclose(network + distilled.offsets_, distilled.embedding_, atol=1e-4)
+    # the network is near the layout (its blobs are noise inside, which a small network does not
+    # reproduce), but it is not the layout
+    assert 0 < np.abs(distilled.offsets_).mean() < 0.5 * distilled.embedding_.std()
+
+
+def test_kl_schemes_have_no_offsets(fitted):
+    np.testing.assert_array_equal(fitted.offsets_, np.zeros_like(fitted.embedding_))
+
+
+def test_auto_scheme_is_distil_in_2d_and_batch_otherwise(data):
+    from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder
+
+    params = {**FAST, "batch_size": 64, "n_epochs": 3}
+    assert ParametricTSNE().scheme == "auto"
+    assert isinstance(ParametricTSNE(**params).fit(data[0]).encoder_, LocalExpertsEncoder)
+    in_3d = ParametricTSNE(**params, n_components=3).fit(data[0])
+    assert isinstance(in_3d.encoder_, TSNEEncoder) and in_3d.embedding_.shape == (300, 3)
+
+
+def test_distil_new_points_land_in_their_class_on_held_out_digits():
+    """Embedding new points: the digits split 70/30, the layout of the 70 % the training embedding."""
+    from sklearn.datasets import load_digits
+
+    X, labels = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, labels, test_size=0.3, random_state=0,
+                                                        stratify=labels)
+    model = ParametricTSNE(perplexity=30, batch_size=256, random_state=0, device="cpu").fit(X_train)
+    neighbours = KNeighborsClassifier(10).fit(model.embedding_, y_train)
+    assert neighbours.score(model.embedding_, y_train) > 0.97
+    assert neighbours.score(model.transform(X_test), y_test) > 0.92  # 0.935 when written; MLP schemes 0.92
+
+
+def test_distil_save_load_round_trip(distilled, data, tmp_path):
+    distilled.save(tmp_path)
+    loaded = ParametricTSNE.load(tmp_path)
+    assert type(loaded.encoder_) is type(distilled.encoder_)
+    np.testing.assert_array_equal(loaded.transform(data[0]), distilled.transform(data[0]))
+    np.testing.assert_array_equal(loaded.embedding_, distilled.embedding_)
+    np.testing.assert_array_equal(loaded.offsets_, distilled.offsets_)
+    assert loaded.get_params() == distilled.get_params()
 
 
 def test_distil_callback_can_end_the_layout_early(data):
@@ -283,16 +359,23 @@ def test_distil_callback_can_end_the_layout_early(data):
     assert model.n_iter_ == 3  # the encoder is still fitted, to the layout at iteration 100
 
 
-def test_files_of_format_version_1_still_load(fitted, data, tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_files_of_earlier_format_versions_still_load(fitted, data, tmp_path, version):
     weights, config = fitted.save(tmp_path)
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(str(weights))
-    del tensors["encoder.out_scale"]
+    del tensors["offsets_"]  # version 3
+    if version == 1:
+        del tensors["encoder.out_scale"]
     save_file(tensors, str(weights))
     meta = json.loads(config.read_text())
-    config.write_text(json.dumps({**meta, "format_version": 1}))
-    np.testing.assert_array_equal(ParametricTSNE.load(tmp_path).transform(data[0]), fitted.embedding_)
+    del meta["encoder"]  # version 3
+    meta["params"]["hidden"] = list(FAST["hidden"])
+    config.write_text(json.dumps({**meta, "format_version": version}))
+    loaded = ParametricTSNE.load(tmp_path)
+    np.testing.assert_array_equal(loaded.transform(data[0]), fitted.embedding_)
+    np.testing.assert_array_equal(loaded.offsets_, np.zeros_like(fitted.embedding_))
 
 
 def test_free_layout_of_the_digits():

@@ -1,4 +1,4 @@
-"""Parametric t-SNE: a small MLP trained so that its outputs are a t-SNE embedding."""
+"""Parametric t-SNE: a network ``E`` trained so that ``E(X)`` is a t-SNE embedding of ``X``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from torch import nn
 
 from plsd_widget._validation import NotFittedError, as_float_array, check_positive_int
 from plsd_widget.devices import resolve_device
+from plsd_widget.embedding import distil
 from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
+from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder
 from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
 from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
 from plsd_widget.embedding.losses import tsne_kl_loss
@@ -24,15 +25,17 @@ from plsd_widget.embedding.losses import tsne_kl_loss
 logger = logging.getLogger(__name__)
 
 _FORMAT = "plsd_widget.ParametricTSNE"
-#: Version 2 added the encoder's ``out_scale`` buffer (1 in version-1 files).
-_FORMAT_VERSION = 2
+#: Version 2 added the encoder's ``out_scale`` buffer (1 in version-1 files); version 3
+#: the encoder's kind (``LocalExpertsEncoder`` for scheme "distil") and ``offsets_``.
+_FORMAT_VERSION = 3
 _DEFAULT_FILE_STEM = "parametric_tsne"
 _TRANSFORM_BATCH = 8192
-_SCHEMES = ("batch", "distil", "full")
+_SCHEMES = ("auto", "distil", "batch", "full")
 #: ``n_epochs=None`` means this many KL epochs, or this many regression epochs for "distil".
 _DEFAULT_EPOCHS = {"batch": 300, "full": 300, "distil": 30}
-#: Mini-batch size of the regression onto the layout (scheme "distil").
-_DISTIL_BATCH = 256
+#: ``hidden=None`` means these layer widths: the MLP trained on the KL divergence, or the
+#: trunk of the local-experts encoder of scheme "distil".
+_DEFAULT_HIDDEN = {"kl": (300, 100), "distil": (512, 256)}
 #: openTSNE scales its PCA initialisation to this standard deviation.
 _LAYOUT_INIT_STD = 1e-4
 #: Standard deviation of the first coordinate of the PCA target used for pretraining.
@@ -40,61 +43,6 @@ _LAYOUT_INIT_STD = 1e-4
 #: the network, with the default schedule on the digits data, a target std of 1
 #: ended at KL 0.85 against 0.98 for 1e-4 or 1e-2 and 1.09 for 3.
 PCA_INIT_STD = 1.0
-
-
-class TSNEEncoder(nn.Module):
-    """MLP mapping inputs of shape (batch, n_features) to (batch, n_components).
-
-    The input is centred by the per-feature training mean and divided by one
-    global scale (the root-mean-square of the per-feature standard deviations),
-    and the output is multiplied by ``out_scale`` (1 unless the network is fitted
-    to a layout of another scale; see ``scheme="distil"``); all three are buffers
-    in the module, so saving the weights saves them too.
-    A single scale keeps the relative weight of the features, i.e. the geometry the
-    affinities were computed in, and does not blow up near-constant features (such
-    as the border pixels of the digits). Then come ``Linear -> ReLU`` blocks of
-    sizes ``hidden`` and a final ``Linear`` to ``n_components``.
-
-    Parameters
-    ----------
-    n_features : int
-        Input width.
-    n_components : int
-        Output width.
-    hidden : sequence of int
-        Hidden layer widths; empty gives a linear map.
-
-    Notes
-    -----
-    The layers are created without initialising their weights, so building one
-    never touches torch's global random state. Call :meth:`reset_parameters` (as
-    :class:`ParametricTSNE` does, with its own generator) or load a state dict.
-    """
-
-    def __init__(self, n_features: int, n_components: int = 2, hidden=(300, 100)):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(1))
-        self.register_buffer("out_scale", torch.ones(1))
-        sizes = [n_features, *hidden]
-        layers: list[nn.Module] = []
-        for width_in, width_out in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.utils.skip_init(nn.Linear, width_in, width_out), nn.ReLU()]
-        layers.append(nn.utils.skip_init(nn.Linear, sizes[-1], n_components))
-        self.net = nn.Sequential(*layers)
-
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Initialise weights (He-uniform before ReLU) from ``generator``."""
-        linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        with torch.no_grad():
-            for i, layer in enumerate(linears):
-                fan_in = layer.in_features
-                bound = math.sqrt(6.0 / fan_in) if i < len(linears) - 1 else 1.0 / math.sqrt(fan_in)
-                layer.weight.uniform_(-bound, bound, generator=generator)
-                layer.bias.uniform_(-1.0 / math.sqrt(fan_in), 1.0 / math.sqrt(fan_in), generator=generator)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.scale) * self.out_scale
 
 
 def _pca_target(X: np.ndarray, n_components: int) -> np.ndarray:
@@ -139,7 +87,24 @@ def _upper_edges(P, device):
                            torch.as_tensor(coo.data, dtype=torch.float32, device=device), P.shape[0])
 
 
-def _embed(encoder: nn.Module, X_t: torch.Tensor) -> np.ndarray:
+def _encoder_config(encoder) -> dict:
+    """What :func:`_encoder_from_config` needs to rebuild ``encoder`` before loading its weights."""
+    if isinstance(encoder, LocalExpertsEncoder):
+        hidden = [m.out_features for m in encoder.trunk if isinstance(m, torch.nn.Linear)]
+        return {"kind": "LocalExpertsEncoder", "hidden": hidden, "n_experts": encoder.n_experts}
+    hidden = [m.out_features for m in encoder.net if isinstance(m, torch.nn.Linear)][:-1]
+    return {"kind": "TSNEEncoder", "hidden": hidden}
+
+
+def _encoder_from_config(spec: dict, n_features: int, n_components: int):
+    if spec["kind"] == "LocalExpertsEncoder":
+        return LocalExpertsEncoder(n_features, spec["n_experts"], tuple(spec["hidden"]))
+    if spec["kind"] == "TSNEEncoder":
+        return TSNEEncoder(n_features, n_components, tuple(spec["hidden"]))
+    raise ValueError(f"unknown encoder kind {spec['kind']!r} in the saved config; was it written by a newer version?")
+
+
+def _embed(encoder: torch.nn.Module, X_t: torch.Tensor) -> np.ndarray:
     """Run ``encoder`` on ``X_t`` in batches without gradients; float32 numpy out."""
     with torch.no_grad():
         parts = [encoder(X_t[i:i + _TRANSFORM_BATCH]) for i in range(0, X_t.shape[0], _TRANSFORM_BATCH)]
@@ -153,23 +118,43 @@ def _progress(total: int, verbose: bool):
 
 
 class ParametricTSNE(TransformerMixin, BaseEstimator):
-    """Parametric t-SNE: an MLP ``E`` trained so that ``E(X)`` is a t-SNE embedding of ``X``.
+    """Parametric t-SNE: a network ``E`` trained so that ``E(X)`` is a t-SNE embedding of ``X``.
 
     Training starts from the sparse symmetric t-SNE matrix ``P`` over all training
     points (kNN with ``k = 3 * perplexity``, per-point perplexity calibration; see
     :func:`~plsd_widget.embedding.joint_probabilities`). What follows depends on
     the size of the data and on ``scheme``:
 
-    * ``n_samples <= batch_size`` (any scheme): **PCA pretraining** (the paper's
-      step 4: for ``pretrain_epochs`` epochs the network is regressed onto the
-      first ``n_components`` principal components of ``X``, scaled so the first
-      has standard deviation ``PCA_INIT_STD = 1``), then **exact full-batch
-      t-SNE**: Adam on the KL divergence between ``P`` and the Student-t ``Q``
-      over all pairs, O(n^2) per step, the attractive term multiplied by
-      ``early_exaggeration`` during the first ``early_exaggeration_fraction`` of
-      the ``n_epochs`` epochs.
-    * ``scheme="batch"`` (larger data): PCA pretraining, then KL epochs of
-      neighbourhood mini-batches: each batch is ``batch_size // 4`` random
+    * ``n_samples <= batch_size`` (any scheme): an MLP (:class:`~plsd_widget.embedding.encoders.TSNEEncoder`)
+      gets **PCA pretraining** (the paper's step 4: for ``pretrain_epochs`` epochs
+      the network is regressed onto the first ``n_components`` principal components
+      of ``X``, scaled so the first has standard deviation ``PCA_INIT_STD = 1``), then
+      **exact full-batch t-SNE**: Adam on the KL divergence between ``P`` and the
+      Student-t ``Q`` over all pairs, O(n^2) per step, the attractive term
+      multiplied by ``early_exaggeration`` during the first
+      ``early_exaggeration_fraction`` of the ``n_epochs`` epochs. ``embedding_`` is
+      ``E(X)``.
+    * ``scheme="distil"`` (larger data, 2-D; what ``"auto"`` picks in 2-D): first a **non-parametric
+      t-SNE layout** of ``P``: free coordinates from the PCA (scaled to standard
+      deviation 1e-4), optimised with openTSNE's schedule (250 iterations with
+      exaggeration 12, then 500 without; momentum and gains; see
+      :func:`~plsd_widget.embedding.layout.tsne_layout`) and the grid gradient of
+      :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`. Its quality
+      matches openTSNE's, and it is ``embedding_``. Then a **local-experts network**
+      (:class:`~plsd_widget.embedding.encoders.LocalExpertsEncoder`: an MLP trunk of
+      widths ``hidden``, a softmax gate over k-means regions of the layout, one linear
+      head per region) learns to map every point to its layout position: mean
+      squared error plus the gate's cross-entropy, Gaussian input noise, Adam with a
+      one-cycle schedule peaking at ``learning_rate``, mini-batches of 256,
+      ``n_epochs`` epochs (see :mod:`~plsd_widget.embedding.distil`). New points are
+      embedded by that network. As with openTSNE, the training points' own positions
+      (the layout) and the network's positions for them differ a little; that
+      difference is ``offsets_`` (``embedding_ = E(X) + offsets_``). A
+      :class:`~plsd_widget.session.Session` shows ``embedding_`` and carries the
+      offsets along while fine-tuning moves ``E(C_m(x))``. No PCA pretraining;
+      ``early_exaggeration`` and ``early_exaggeration_fraction`` are not used.
+    * ``scheme="batch"`` (larger data; what ``"auto"`` picks in other dimensions): an MLP with PCA pretraining, then KL epochs
+      of neighbourhood mini-batches: each batch is ``batch_size // 4`` random
       *anchor* points plus 3 neighbours per anchor drawn from the anchor's row of
       ``P``; ``P`` is restricted to the batch and renormalised, and the exact KL
       of that sub-problem is minimised. Unlike random batches (the original
@@ -177,29 +162,15 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
       ``n`` is large, so the attraction vanishes and the map collapses), every
       batch contains neighbourhoods. One epoch makes every point an anchor once;
       cost O(batch_size^2) per step. Fast, and any ``n_components``.
-    * ``scheme="distil"`` (larger data, 2-D): first a **non-parametric t-SNE
-      layout** of ``P``: free coordinates from the PCA (scaled to standard
-      deviation 1e-4), optimised with openTSNE's schedule (250 iterations with
-      exaggeration 12, then 500 without; momentum and gains; see
-      :func:`~plsd_widget.embedding.layout.tsne_layout`) and the grid gradient of
-      :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`. Its quality
-      matches openTSNE's. Then the network is **regressed onto that layout**
-      (mean squared error, Adam with a one-cycle learning-rate schedule peaking at
-      ``learning_rate``, mini-batches of 256, ``n_epochs`` epochs), its output
-      scaled by the layout's standard deviation (``encoder_.out_scale``). How
-      closely the network reproduces the layout is a matter of its capacity:
-      ``hidden=(300, 100)`` keeps the global picture, a wider network such as
-      ``(1024, 1024, 512)`` also the neighbourhoods (see
-      ``benchmarks/RESULTS.md``). No PCA pretraining; ``early_exaggeration``
-      and ``early_exaggeration_fraction`` are not used.
-    * ``scheme="full"`` (larger data, 2-D): PCA pretraining, then one full-batch
-      step per epoch with t-SNE's true gradient: all points go through the
+      ``embedding_`` is ``E(X)``.
+    * ``scheme="full"`` (larger data, 2-D): an MLP with PCA pretraining, then one
+      full-batch step per epoch with t-SNE's true gradient: all points go through the
       encoder, ``dC/dY`` is computed by
       :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft` (attraction
       exactly from the sparse ``P``, repulsion and the normaliser by FFT
       convolution on a grid, as in FIt-SNE; O(n + nnz(P) + G^2 log G), about 1-4%
       gradient error) and back-propagated into the weights with
-      ``Y.backward(dC/dY)``.
+      ``Y.backward(dC/dY)``. ``embedding_`` is ``E(X)``.
 
     Parameters
     ----------
@@ -208,34 +179,39 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     perplexity : float, default=50.0
         t-SNE perplexity; needs ``n_samples >= 3 * perplexity + 1`` (151 for the
         default; pass a smaller one for less data).
-    hidden : tuple of int, default=(300, 100)
-        Hidden layer widths of the MLP.
+    hidden : tuple of int or None, default=None
+        Hidden layer widths of the MLP, or of the trunk of the local-experts
+        network. ``None`` means ``(300, 100)`` for training on the KL divergence and
+        ``(512, 256)`` for scheme "distil".
     n_epochs : int or None, default=None
         KL-training epochs (one step per epoch for data up to ``batch_size`` and
         for ``scheme="full"``), or regression epochs for ``scheme="distil"``.
         ``None`` means 300 KL epochs, or 30 regression epochs.
     batch_size : int, default=4096
-        Data up to this size is trained full-batch; larger data in batches of
-        about this many points. Cost per step is O(batch_size^2).
+        Data up to this size is trained full-batch on the exact KL divergence;
+        larger data as ``scheme`` says. For ``scheme="batch"``, batches of about
+        this many points; cost per step is O(batch_size^2).
     learning_rate : float, default=5e-3
         Adam learning rate (also used for pretraining; the peak of the one-cycle
         schedule for ``scheme="distil"``).
     pretrain_epochs : int, default=20
         PCA regression epochs before KL training; 0 skips pretraining.
     early_exaggeration : float, default=4.0
-        Factor on the attractive forces early in training. openTSNE and
-        scikit-learn use 12 for free coordinates; for the network, 4 reached a
-        lower final KL divergence and better neighbourhoods within the same
-        number of epochs on the digits data.
+        Factor on the attractive forces early in KL training of the network.
+        openTSNE and scikit-learn use 12 for free coordinates (as the layout of
+        scheme "distil" does); for the network, 4 reached a lower final KL
+        divergence and better neighbourhoods within the same number of epochs on
+        the digits data.
     early_exaggeration_fraction : float, default=0.25
         Fraction of ``n_epochs`` run with exaggeration.
-    scheme : {"batch", "distil", "full"}, default="batch"
-        How data larger than ``batch_size`` is trained (see above).
+    scheme : {"auto", "distil", "batch", "full"}, default="auto"
+        How data larger than ``batch_size`` is trained (see above); ``"auto"`` is
+        ``"distil"`` for ``n_components=2`` and ``"batch"`` otherwise.
     device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
         Where to train; ``"auto"`` picks CUDA, then MPS, then CPU.
     random_state : int, numpy.random.Generator or None, default=None
-        Seed for weights, batches and the kNN search. Fits with the same seed on
-        CPU give identical results. Global random state is never touched.
+        Seed for weights, batches, noise, regions and the kNN search. Fits with the
+        same seed on CPU give identical results. Global random state is never touched.
     verbose : bool, default=False
         Show a tqdm progress bar and log timings at INFO level.
     callback : callable, optional
@@ -250,20 +226,23 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         * ``"layout"`` (scheme "distil"): every 50 layout iterations (``step`` is
           the iteration), with ``"iteration"``, ``"loss"`` (KL divergence
           estimate) and ``"exaggeration"``; the embedding is the layout. ``True``
-          here ends the layout early, and the encoder is still fitted to it;
+          here ends the layout early, and the network is still fitted to it;
         * ``"encoder"`` (scheme "distil"): after every regression epoch, with
           ``"epoch"``, ``"n_steps"`` and ``"loss"`` (mean squared error in units
-          of the layout's standard deviation).
+          of the layout's standard deviation); the embedding is the network's.
 
     Attributes
     ----------
-    encoder_ : TSNEEncoder
+    encoder_ : TSNEEncoder or LocalExpertsEncoder
         The trained network, frozen (eval mode, ``requires_grad=False``), on
         ``device_``. A plain ``nn.Module`` mapping float tensors of shape
         (batch, n_features) to (batch, n_components), differentiable with respect
         to its input.
     embedding_ : ndarray of shape (n_samples, n_components), float32
-        Embedding of the training data.
+        Embedding of the training data: the layout for scheme "distil", else ``E(X)``.
+    offsets_ : ndarray of shape (n_samples, n_components), float32
+        ``embedding_ - E(X)``: how far each training point's position is from where
+        the network puts it (zeros unless scheme "distil" ran).
     n_features_in_ : int
         Number of features seen during fit.
     kl_divergence_ : float
@@ -285,9 +264,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     (5, 2)
     """
 
-    def __init__(self, n_components=2, perplexity=50.0, hidden=(300, 100), n_epochs=None,
+    def __init__(self, n_components=2, perplexity=50.0, hidden=None, n_epochs=None,
                  batch_size=4096, learning_rate=5e-3, pretrain_epochs=20, early_exaggeration=4.0,
-                 early_exaggeration_fraction=0.25, scheme="batch", device="auto", random_state=None,
+                 early_exaggeration_fraction=0.25, scheme="auto", device="auto", random_state=None,
                  verbose=False, callback=None):
         self.n_components = n_components
         self.perplexity = perplexity
@@ -315,10 +294,12 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         if isinstance(self.pretrain_epochs, bool) or not isinstance(self.pretrain_epochs, (int, np.integer)) \
                 or self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
-        hidden = tuple(self.hidden) if isinstance(self.hidden, (tuple, list)) else None
-        if hidden is None or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
-                                 for h in hidden):
-            raise ValueError(f"hidden must be a tuple of positive layer widths, e.g. (300, 100), got {self.hidden!r}")
+        if self.hidden is not None:
+            hidden = tuple(self.hidden) if isinstance(self.hidden, (tuple, list)) else None
+            if hidden is None or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
+                                     for h in hidden):
+                raise ValueError(f"hidden must be None or a tuple of positive layer widths, e.g. (300, 100), "
+                                 f"got {self.hidden!r}")
         for name in ("learning_rate", "early_exaggeration"):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value) or value <= 0:
@@ -353,14 +334,19 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         n, n_features = X.shape
         check_perplexity(self.perplexity, n)
         small = n <= self.batch_size  # exact full-batch KL training whatever the scheme
-        if self.scheme in ("full", "distil") and not small and self.n_components != 2:
+        scheme = self._scheme()
+        if scheme in ("full", "distil") and not small and self.n_components != 2:
             raise ValueError(
-                f"scheme={self.scheme!r} on more than batch_size={self.batch_size} points needs "
+                f"scheme={scheme!r} on more than batch_size={self.batch_size} points needs "
                 f"n_components=2 (its grid gradient is 2-D), got n_components={self.n_components}; use "
                 f"scheme='batch' or raise batch_size to {n} for exact full-batch training"
             )
-        distil = self.scheme == "distil" and not small
-        n_epochs = self.n_epochs if self.n_epochs is not None else _DEFAULT_EPOCHS[self.scheme if not small else "batch"]
+        use_layout = scheme == "distil" and not small
+        n_epochs = self.n_epochs if self.n_epochs is not None else _DEFAULT_EPOCHS[scheme if not small else "batch"]
+        hidden = tuple(self.hidden) if self.hidden is not None else _DEFAULT_HIDDEN["distil" if use_layout else "kl"]
+        if use_layout and not hidden:
+            raise ValueError("scheme='distil' needs at least one hidden layer (its trunk), got hidden=(); "
+                             "pass e.g. hidden=(512, 256), or scheme='batch' for a linear map")
         log = logger.info if self.verbose else logger.debug
         device = resolve_device(self.device)
         rng = np.random.default_rng(self.random_state)
@@ -369,42 +355,58 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         start = time.perf_counter()
         P = joint_probabilities(X, self.perplexity, random_state=rng, verbose=self.verbose)
         log("affinities of %d points in %.2f s", n, time.perf_counter() - start)
-
-        encoder = TSNEEncoder(n_features, self.n_components, tuple(self.hidden))
-        encoder.reset_parameters(generator)
-        encoder.mean.copy_(torch.from_numpy(X.mean(axis=0)))
-        scale = float(np.sqrt(X.var(axis=0).mean()))
-        encoder.scale.fill_(scale if scale > 0 else 1.0)
-        encoder.to(device).train()
         X_t = torch.from_numpy(X).to(device)
-        optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
 
         start = time.perf_counter()
-        total = EARLY_ITER + LATE_ITER + n_epochs if distil else self.pretrain_epochs + n_epochs
+        total = EARLY_ITER + LATE_ITER + n_epochs if use_layout else self.pretrain_epochs + n_epochs
         with _progress(total, self.verbose) as bar:
-            if distil:
+            if use_layout:
                 edges = _upper_edges(P, device)
                 layout = self._fit_layout(X, edges, device, bar)
                 log("layout in %.2f s", time.perf_counter() - start)
-                n_iter = self._fit_to_layout(encoder, optimizer, X_t, layout, n_epochs, rng, bar)
-                with torch.no_grad():
-                    kl_divergence = tsne_gradient_fft(encoder(X_t), edges)[1].item()
+                kl_divergence = tsne_gradient_fft(layout, edges)[1].item()
+                regions = distil.layout_regions(layout.cpu().numpy(), distil.n_experts_for(n),
+                                                seed=int(rng.integers(2**31 - 1)))
+                encoder = self._new_encoder(LocalExpertsEncoder(n_features, len(regions.centers), hidden), X,
+                                            generator, device)
+                n_iter = self._fit_to_layout(encoder, X_t, layout, regions, n_epochs, rng, bar)
+                embedding = layout.float().cpu().numpy()
             else:
+                encoder = self._new_encoder(TSNEEncoder(n_features, self.n_components, hidden), X, generator, device)
+                optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
                 if self.pretrain_epochs:
                     target = torch.from_numpy(_pca_target(X, self.n_components)).to(device)
                     self._pretrain(encoder, optimizer, X_t, target, rng, bar)
                 n_iter, kl_divergence = self._train_kl(encoder, optimizer, X_t, P, n_epochs, rng, bar)
+                optimizer.zero_grad(set_to_none=True)
+                embedding = None
         log("training (%d epochs) in %.2f s", n_iter, time.perf_counter() - start)
 
-        optimizer.zero_grad(set_to_none=True)
         encoder.eval().requires_grad_(False)
         self.encoder_ = encoder
         self.n_iter_ = n_iter
         self.kl_divergence_ = kl_divergence
         self.device_ = device
         self.n_features_in_ = n_features
-        self.embedding_ = self.transform(X)
+        network = self.transform(X)
+        self.embedding_ = network if embedding is None else embedding
+        self.offsets_ = self.embedding_ - network
         return self
+
+    def _scheme(self) -> str:
+        """The scheme that ``scheme="auto"`` stands for: "distil" in 2-D, else "batch"."""
+        if self.scheme == "auto":
+            return "distil" if self.n_components == 2 else "batch"
+        return self.scheme
+
+    @staticmethod
+    def _new_encoder(encoder, X: np.ndarray, generator: torch.Generator, device):
+        """Initialise ``encoder``'s weights from ``generator`` and its input scaling from ``X``."""
+        encoder.reset_parameters(generator)
+        encoder.mean.copy_(torch.from_numpy(X.mean(axis=0)))
+        scale = float(np.sqrt(X.var(axis=0).mean()))
+        encoder.scale.fill_(scale if scale > 0 else 1.0)
+        return encoder.to(device).train()
 
     def _batches(self, n: int, rng: np.random.Generator):
         """Index batches of one pretraining epoch: a shuffled partition of range(n)."""
@@ -413,7 +415,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         order = rng.permutation(n)
         return [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
 
-    def _regress(self, encoder, optimizer, X_t, target, batches, *, scheduler=None) -> float:
+    @staticmethod
+    def _regress(encoder, optimizer, X_t, target, batches) -> float:
         """One epoch of mean-squared-error regression of ``encoder(X_t)`` onto ``target``.
 
         ``target`` is in units of ``encoder.out_scale``; returns the epoch's mean loss.
@@ -425,8 +428,6 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
             losses.append(loss.detach())
         return torch.stack(losses).mean().item()
 
@@ -460,27 +461,32 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         bar.update(EARLY_ITER + LATE_ITER - done)  # the rest, if a callback ended the layout early
         return layout
 
-    def _fit_to_layout(self, encoder, optimizer, X_t, layout, n_epochs, rng, bar) -> int:
-        """Regress the encoder onto ``layout`` (scheme "distil", stage 2); return the epochs run."""
+    def _fit_to_layout(self, encoder, X_t, layout, regions, n_epochs, rng, bar) -> int:
+        """Fit the local-experts ``encoder`` to ``layout`` (scheme "distil", stage 2); return the epochs run."""
         scale = float(layout.std())
         encoder.out_scale.fill_(scale)
-        target = layout / scale
+        encoder.centers.copy_(torch.from_numpy(regions.centers / scale))
+        target = layout.float() / scale
+        labels = torch.from_numpy(regions.labels).to(X_t.device)
+        noise = torch.Generator(device=X_t.device).manual_seed(int(rng.integers(2**63 - 1)))
+        optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
         n = X_t.shape[0]
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.learning_rate, total_steps=n_epochs * math.ceil(n / _DISTIL_BATCH))
+        scheduler = distil.one_cycle(optimizer, self.learning_rate, n_epochs, n)
+        epochs_run = n_epochs
         for epoch in range(1, n_epochs + 1):
-            order = rng.permutation(n)
-            batches = [order[i:i + _DISTIL_BATCH] for i in range(0, n, _DISTIL_BATCH)]
-            mse = self._regress(encoder, optimizer, X_t, target, batches, scheduler=scheduler)
+            mse = distil.regression_epoch(encoder, optimizer, scheduler, X_t, target, labels, rng.permutation(n), noise)
             bar.set_postfix(stage="encoder", mse=f"{mse:.3g}", refresh=False)
             bar.update()
             if self.callback is not None:
-                logs = {"stage": "encoder", "epoch": epoch, "n_steps": epoch * len(batches), "loss": mse,
-                        "embedding": _embed(encoder, X_t)}
+                logs = {"stage": "encoder", "epoch": epoch, "n_steps": epoch * math.ceil(n / distil.DISTIL_BATCH),
+                        "loss": mse, "embedding": _embed(encoder, X_t)}
                 if self.callback(epoch, logs):
                     logger.info("callback stopped training after %d epochs", epoch)
-                    return epoch
-        return n_epochs
+                    epochs_run = epoch
+                    break
+        optimizer.zero_grad(set_to_none=True)
+        encoder.sharpen_gate(distil.GATE_SHARPENING)
+        return epochs_run
 
     def _kl_batches(self, P, full_edges, rng: np.random.Generator, device):
         """Yield ``(index, edges)`` batches of one KL epoch (see the class docstring)."""
@@ -515,7 +521,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         """Run the KL epochs; return (epochs run, final KL divergence)."""
         small = P.shape[0] <= self.batch_size
         full_edges = _edges(P, X_t.device) if small else None
-        grid_edges = _upper_edges(P, X_t.device) if self.scheme == "full" and not small else None
+        grid_edges = _upper_edges(P, X_t.device) if self._scheme() == "full" and not small else None
         n_early = round(self.early_exaggeration_fraction * n_epochs)
         n_steps = 0
         for epoch in range(n_epochs):
@@ -630,17 +636,20 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         weights_path.parent.mkdir(parents=True, exist_ok=True)
         params = self.get_params()
         params.pop("callback")
-        params["hidden"] = [int(h) for h in params["hidden"]]
+        if params["hidden"] is not None:
+            params["hidden"] = [int(h) for h in params["hidden"]]
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, np.integer, type(None))):
             params["random_state"] = None
         tensors = {f"encoder.{k}": v.detach().cpu().contiguous() for k, v in self.encoder_.state_dict().items()}
         tensors["embedding_"] = torch.from_numpy(self.embedding_)
+        tensors["offsets_"] = torch.from_numpy(self.offsets_)
         save_file(tensors, str(weights_path))
         config = {
             "format": _FORMAT,
             "format_version": _FORMAT_VERSION,
             "params": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()},
+            "encoder": _encoder_config(self.encoder_),
             "n_features_in_": int(self.n_features_in_),
             "n_iter_": int(self.n_iter_),
             "kl_divergence_": None if math.isnan(self.kl_divergence_) else float(self.kl_divergence_),
@@ -679,16 +688,20 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
                 f"(found {config.get('format')!r}, version {config.get('format_version')!r})"
             )
         params = dict(config["params"])
-        params["hidden"] = tuple(params["hidden"])
+        if params["hidden"] is not None:
+            params["hidden"] = tuple(params["hidden"])
         model = cls(**params)
         tensors = load_file(str(weights_path))
-        encoder = TSNEEncoder(config["n_features_in_"], params["n_components"], params["hidden"])
+        # files before version 3 hold an MLP with the estimator's hidden widths
+        spec = config.get("encoder", {"kind": "TSNEEncoder", "hidden": params["hidden"]})
+        encoder = _encoder_from_config(spec, config["n_features_in_"], params["n_components"])
         state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
         state.setdefault("out_scale", torch.ones(1))
         encoder.load_state_dict(state)
         model.device_ = resolve_device(params["device"] if device is None else device)
         model.encoder_ = encoder.to(model.device_).eval().requires_grad_(False)
         model.embedding_ = tensors["embedding_"].numpy()
+        model.offsets_ = tensors["offsets_"].numpy() if "offsets_" in tensors else np.zeros_like(model.embedding_)
         model.n_features_in_ = config["n_features_in_"]
         model.n_iter_ = config["n_iter_"]
         kl = config["kl_divergence_"]
