@@ -1,8 +1,11 @@
 """PLSD fine-tuning (Eq. 3): cross-entropy plus a pull of the embedded activations to targets.
 
-``L = (1 − λ)·CE(C(x), y) + λ·mean_i ‖E(C_m(x_i)) − y'_i‖² / s²`` where ``E`` is the frozen
-parametric t-SNE encoder and the mean runs over the points of the batch whose target
+``L = (1 − λ)·CE(C(x), y) + λ·mean_i ‖E(C_m(x_i)) + o_i − y'_i‖² / s²`` where ``E`` is the
+frozen parametric t-SNE encoder and the mean runs over the points of the batch whose target
 counts (edited points only, or every point with unedited ones held where they were).
+``o_i`` is a constant per-sample offset, zero unless the view shows training points
+where the embedding put them rather than where ``E`` does (``ParametricTSNE.offsets_``,
+``Session.offsets``); it does not change the gradient, only the frame of the targets.
 ``s`` is the embedding's scale (RMS distance of the points from their mean): t-SNE
 coordinates span tens of units, so without it the embedding term swamps the
 cross-entropy and SGD diverges; with ``s`` the same λ means the same on any
@@ -308,6 +311,14 @@ class PLSDTrainer:
         full = np.where(finite[:, None], targets, positions)
         return full.astype(np.float32), np.ones(len(full), dtype=bool)
 
+    @staticmethod
+    def _check_offsets(offsets, shape) -> np.ndarray:
+        offsets = np.asarray(offsets, dtype=np.float32)
+        if offsets.shape != shape or not np.isfinite(offsets).all():
+            raise ValueError(f"offsets must be finite and of the targets' shape {shape}, got shape {offsets.shape}; "
+                             "pass session.offsets (or the fitted embedding's offsets_)")
+        return offsets
+
     def _make_optimizer(self, params):
         if callable(self.optimizer):
             opt = self.optimizer(params, lr=self.lr)
@@ -328,7 +339,8 @@ class PLSDTrainer:
         return batches
 
     # ------------------------------------------------------------------ training
-    def fit(self, x, y=None, targets=None, *, epochs=1, positions=None, callback=None, stop_event=None):
+    def fit(self, x, y=None, targets=None, *, epochs=1, positions=None, offsets=None, callback=None,
+            stop_event=None):
         """Run ``epochs`` epochs of PLSD fine-tuning.
 
         Parameters
@@ -345,6 +357,12 @@ class PLSDTrainer:
         epochs : int
         positions : array-like of shape (n_samples, 2), optional
             Current embedding, needed when ``edited_only=False``.
+        offsets : array-like of shape (n_samples, 2), optional
+            Per-sample offsets between the encoder's output and the embedding that
+            ``targets`` and ``positions`` are given in: the loss pulls
+            ``E(C_m(x_i)) + offsets_i`` to ``targets_i``. Pass ``session.offsets``
+            (a fitted ``ParametricTSNE``'s ``offsets_`` for the data it was fitted on)
+            when the targets are edits of a session's view; None means zeros.
         callback : callable, optional
             ``callback(step, logs) -> bool`` after every batch; ``logs`` has ``epoch``,
             ``batch``, ``n_batches``, ``loss``, ``ce``, ``emb``, ``lr`` and ``epoch_end``
@@ -366,6 +384,8 @@ class PLSDTrainer:
             raise ValueError(f"x, y and targets must have the same length, got {len(source)} samples "
                              f"and {len(targets)} targets")
         tgt, mask = self.prepare_targets(targets, positions)
+        if offsets is not None:
+            tgt = tgt - self._check_offsets(offsets, tgt.shape)
         tgt = torch.from_numpy(tgt).to(self.device)
         mask = torch.from_numpy(mask).to(self.device)
         stop_event = stop_event or threading.Event()

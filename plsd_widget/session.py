@@ -109,7 +109,7 @@ class Session:
             embedding = ParametricTSNE(perplexity=perplexity, random_state=random_state,
                                        device=device, verbose=verbose).fit(H)
         self.embedding = embedding
-        self._positions = embedding.transform(H)
+        self._positions, self._offsets = self._initial_positions(embedding, H)
         centred = self._positions - self._positions.mean(axis=0)
         self.embedding_scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
         self._edits = EditLog(self._positions)
@@ -132,11 +132,43 @@ class Session:
         self._groups = None
         self.reports = {"before": self._evaluate(model)}
 
+    @staticmethod
+    def _initial_positions(embedding, H) -> tuple[np.ndarray, np.ndarray]:
+        """Where to show the points at the start, and their offsets from the encoder's output.
+
+        An embedding fitted on exactly these activations shows its own ``embedding_``
+        (for scheme "distil" the free t-SNE layout, not quite where the network puts
+        the points); any other shows ``transform(H)``.
+        """
+        network = embedding.transform(H)
+        own = getattr(embedding, "embedding_", None)
+        offsets = getattr(embedding, "offsets_", None)
+        if own is not None and offsets is not None and own.shape == network.shape \
+                and np.allclose(network, own - offsets, rtol=0, atol=1e-3 * (1 + np.abs(own).max())):
+            return own.astype(np.float32), offsets.astype(np.float32)
+        return network, np.zeros_like(network)
+
     # ---- state the widget reads -------------------------------------------------
     @property
     def positions(self) -> np.ndarray:
-        """Current embedding of ``x`` through the (possibly fine-tuned) model, (n, 2) float32."""
+        """Current embedding of ``x`` through the (possibly fine-tuned) model, (n, 2) float32.
+
+        ``encoder(C_m(x)) + offsets``: the encoder's output moved by each point's
+        constant offset.
+        """
         return self._positions
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Per-point offsets between the encoder's output and ``positions``, (n, 2) float32.
+
+        Zero unless the embedding was fitted here (or on these very activations) with
+        scheme "distil": then the points start at the t-SNE layout, ``embedding_``, and
+        each keeps its offset ``ParametricTSNE.offsets_`` as fine-tuning moves the
+        encoder's output. Pass it to ``PLSDTrainer.fit(offsets=...)`` with the
+        session's targets.
+        """
+        return self._offsets
 
     @property
     def labels(self) -> np.ndarray:
@@ -358,7 +390,7 @@ class Session:
     def _refresh(self) -> None:
         """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
         self._activations = extract_activations(self.model, self.layer, self.x)
-        self._positions = self.embedding.transform(self._activations)
+        self._positions = self.embedding.transform(self._activations) + self._offsets
         self._predictions = self._test_positions = self._test_predictions = None
         self._emit("positions")
         epochs = len(self.checkpoints) - 1
@@ -438,7 +470,7 @@ class Session:
 
         try:
             result = trainer.fit(self.x, self.y, targets, epochs=epochs, positions=self._positions,
-                                 callback=on_step, stop_event=self._stop)
+                                 offsets=self._offsets, callback=on_step, stop_event=self._stop)
             how = "stopped" if result.stopped else "done"
             self._emit("status", message=f"{how}: {result.epochs_completed}/{epochs} epochs", training=False)
         except Exception as exc:

@@ -106,6 +106,35 @@ def test_deterministic_on_cpu(trained_cnn_state, encoder, data):
     assert _same(*states)
 
 
+def test_offsets_only_move_the_frame_of_the_targets(trained_cnn_state, encoder, data):
+    """``E(h) + o`` pulled to ``t`` is the same run as ``E(h)`` pulled to ``t - o``."""
+    from plsd_widget.models import SmallCNN
+
+    x, y = data
+    rng = np.random.default_rng(0)
+    offsets = rng.normal(scale=3.0, size=(len(y), 2)).astype(np.float32)
+    targets = np.full((len(y), 2), np.nan, np.float32)
+    targets[y == 3] = rng.normal(size=(int((y == 3).sum()), 2))
+    states = []
+    for tgt, off in ((targets, offsets), (targets - offsets, None)):
+        model = SmallCNN()
+        model.load_state_dict(trained_cnn_state)
+        PLSDTrainer(model, "latent", encoder, random_state=3, device="cpu").fit(x, y, tgt, epochs=1, offsets=off)
+        states.append(_state(model))
+    assert _same(*states)
+
+
+@pytest.mark.parametrize("offsets", [np.zeros((3, 2)), np.full((512, 2), np.nan)])
+def test_bad_offsets_raise_and_change_nothing(trained_cnn, encoder, data, offsets):
+    x, y = data
+    before = _state(trained_cnn)
+    targets = np.full((len(y), 2), np.nan, np.float32)
+    targets[:5] = 0.0
+    with pytest.raises(ValueError, match="offsets must be finite and of the targets' shape"):
+        PLSDTrainer(trained_cnn, "latent", encoder, device="cpu").fit(x, y, targets, offsets=offsets)
+    assert _same(before, _state(trained_cnn))
+
+
 def test_stop_mid_epoch_keeps_last_completed_epoch(trained_cnn, encoder, data):
     x, y = data
     targets = np.full((len(y), 2), np.nan, np.float32)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from plsd_widget.activations import extract_activations
 from plsd_widget.session import Session
 
 
@@ -224,3 +225,47 @@ def test_selection_has_its_own_event(session):
     rec = Recorder(session)
     session.select("2")
     assert rec.names() == ["selection"]
+
+
+@pytest.fixture(scope="module")
+def distil_embedding(digits, trained_cnn_state):
+    """A scheme-"distil" embedding of the CNN's latent layer (batch_size below n forces it)."""
+    from plsd_widget.embedding import ParametricTSNE
+    from plsd_widget.models import SmallCNN
+
+    model = SmallCNN()
+    model.load_state_dict(trained_cnn_state)
+    H = extract_activations(model, "latent", digits[0].images)
+    return ParametricTSNE(perplexity=30, batch_size=500, scheme="distil", random_state=0, device="cpu").fit(H)
+
+
+@pytest.mark.slow
+def test_distil_embedding_shows_its_layout_and_fine_tuning_keeps_the_offsets(digits, trained_cnn, distil_embedding):
+    train, test = digits
+    session = Session(trained_cnn, "latent", train.images, train.labels, x_test=test.images, y_test=test.labels,
+                      embedding=distil_embedding)
+    np.testing.assert_array_equal(session.positions, distil_embedding.embedding_)
+    np.testing.assert_array_equal(session.offsets, distil_embedding.offsets_)
+    assert np.abs(session.offsets).max() > 0
+    # held-out points have no offsets: they are where the network puts them
+    np.testing.assert_array_equal(session.test_positions,
+                                  distil_embedding.transform(extract_activations(trained_cnn, "latent", test.images)))
+
+    threes = np.flatnonzero(train.labels == 3)
+    session.shift("3", (25.0, 0.0))
+    targets = session.targets[threes]
+    session.finetune(epochs=3, lam=0.5, lr=0.01, block=True)
+    after = np.linalg.norm(session.positions[threes] - targets, axis=1).mean()
+    assert after < 0.4 * 25.0  # the shifted class follows its edit in the view
+    network = session.embedding.transform(session._activations)
+    np.testing.assert_allclose(session.positions, network + session.offsets, rtol=0, atol=1e-5)
+    session.rollback(0)
+    np.testing.assert_allclose(session.positions, distil_embedding.embedding_, rtol=0, atol=1e-4)
+
+
+def test_an_embedding_of_other_data_is_shown_through_its_network(digits, trained_cnn, distil_embedding):
+    train, _ = digits
+    session = Session(trained_cnn, "latent", train.images[:200], train.labels[:200], embedding=distil_embedding)
+    np.testing.assert_array_equal(session.offsets, np.zeros((200, 2), np.float32))
+    np.testing.assert_array_equal(
+        session.positions, distil_embedding.transform(extract_activations(trained_cnn, "latent", train.images[:200])))
