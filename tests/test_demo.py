@@ -58,3 +58,15 @@ def test_quickstart_notebook_runs(tmp_path):
     assert len(widget_views) == 1
     last = nb.cells[-2].outputs[-1]["data"]["text/html"]
     assert "F1 baseline (CE)" in last and "F1 PLSD" in last
+
+
+@pytest.mark.slow
+def test_parametric_tsne_notebook_runs(tmp_path):
+    nb = nbformat.read(ROOT / "notebooks" / "03_parametric_tsne.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "TSNEEncoder" in printed and "LocalExpertsEncoder with 8 regions" in printed
+    assert "gradient w.r.t. the input: (4, 64)" in printed
+    assert sum(o.get("data", {}).get("text/html", "").count("<svg") for o in outputs) == 2
