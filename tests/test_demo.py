@@ -48,12 +48,18 @@ def test_headless_demo_prints_table_and_writes_report(tmp_path, capsys):
     assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
-@pytest.mark.slow
-def test_quickstart_notebook_runs(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+def _run_notebook(name, folder):
+    """Execute ``notebooks/<name>`` in ``folder``; return it and its code cells' outputs, none an error."""
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    return nb, outputs
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs(tmp_path):
+    nb, outputs = _run_notebook("01_quickstart.ipynb", tmp_path)
     widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widget_views) == 1
     last = nb.cells[-2].outputs[-1]["data"]["text/html"]
@@ -62,10 +68,7 @@ def test_quickstart_notebook_runs(tmp_path):
 
 @pytest.mark.slow
 def test_parametric_tsne_notebook_runs(tmp_path):
-    nb = nbformat.read(ROOT / "notebooks" / "03_parametric_tsne.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    _, outputs = _run_notebook("03_parametric_tsne.ipynb", tmp_path)
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "TSNEEncoder" in printed and "LocalExpertsEncoder with 8 regions" in printed
     assert "gradient w.r.t. the input: (4, 64)" in printed
