@@ -27,12 +27,12 @@ __all__ = ["DISTIL_BATCH", "GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "l
 DISTIL_BATCH = 256
 #: Standard deviation of the Gaussian input noise, in units of the encoder's input scale.
 #: On 20k MNIST points (PCA-50), 0.3-0.5 gave the best accuracy of embedded test points;
-#: without noise it was about 0.5 points lower.
+#: without noise it was about 0.8 points lower.
 INPUT_NOISE = 0.4
 #: The gate's logits are multiplied by this after training (softmax temperature 1/4):
-#: +0.3-0.5 points of test accuracy on 20k MNIST, in-sample unchanged.
+#: +0.2-0.4 points of test accuracy on 20k MNIST, in-sample unchanged.
 GATE_SHARPENING = 4.0
-#: Regions per expert: about this many training points each, between the two limits below.
+#: About this many training points per region (and expert), within the two limits below.
 POINTS_PER_EXPERT = 400
 MIN_EXPERTS, MAX_EXPERTS = 8, 50
 
