@@ -340,6 +340,15 @@ def test_distil_new_points_land_in_their_class_on_held_out_digits():
     assert neighbours.score(model.transform(X_test), y_test) > 0.92  # 0.935 when written; MLP schemes 0.92
 
 
+def test_a_file_with_an_unknown_encoder_kind_fails_clearly(distilled, tmp_path):
+    _, config = distilled.save(tmp_path)
+    meta = json.loads(config.read_text())
+    meta["encoder"]["kind"] = "TransformerEncoder"
+    config.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="unknown encoder kind 'TransformerEncoder'.*newer version"):
+        ParametricTSNE.load(tmp_path)
+
+
 def test_distil_save_load_round_trip(distilled, data, tmp_path):
     distilled.save(tmp_path)
     loaded = ParametricTSNE.load(tmp_path)
