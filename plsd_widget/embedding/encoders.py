@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["LocalExpertsEncoder", "TSNEEncoder"]
+__all__ = ["LocalExpertsEncoder", "TSNEEncoder", "encoder_from_config"]
 
 
 def _relu_stack(sizes) -> list[nn.Module]:
@@ -70,6 +70,7 @@ class TSNEEncoder(_ScaledModule):
 
     def __init__(self, n_features: int, n_components: int = 2, hidden=(300, 100)):
         super().__init__(n_features)
+        self.hidden = tuple(int(h) for h in hidden)
         sizes = [n_features, *hidden]
         self.net = nn.Sequential(*_relu_stack(sizes), nn.utils.skip_init(nn.Linear, sizes[-1], n_components))
 
@@ -82,6 +83,10 @@ class TSNEEncoder(_ScaledModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.normalise(x)) * self.out_scale
+
+    def config(self) -> dict:
+        """What :func:`encoder_from_config` needs, besides the widths of input and output."""
+        return {"kind": "TSNEEncoder", "hidden": list(self.hidden)}
 
 
 class LocalExpertsEncoder(_ScaledModule):
@@ -120,6 +125,7 @@ class LocalExpertsEncoder(_ScaledModule):
         if not hidden:
             raise ValueError("LocalExpertsEncoder needs at least one hidden layer for its gate and heads")
         self.n_experts = int(n_experts)
+        self.hidden = tuple(int(h) for h in hidden)
         self.register_buffer("centers", torch.zeros(self.n_experts, 2))
         self.trunk = nn.Sequential(*_relu_stack([n_features, *hidden]))
         self.gate = nn.utils.skip_init(nn.Linear, hidden[-1], self.n_experts)
@@ -145,8 +151,22 @@ class LocalExpertsEncoder(_ScaledModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_logits(x)[0]
 
+    def config(self) -> dict:
+        """What :func:`encoder_from_config` needs, besides the widths of input and output."""
+        return {"kind": "LocalExpertsEncoder", "hidden": list(self.hidden), "n_experts": self.n_experts}
+
     def sharpen_gate(self, factor: float) -> None:
         """Multiply the gate's logits by ``factor`` from now on (softmax temperature ``1 / factor``)."""
         with torch.no_grad():
             self.gate.weight.mul_(factor)
             self.gate.bias.mul_(factor)
+
+
+def encoder_from_config(config: dict, n_features: int, n_components: int):
+    """An encoder with uninitialised weights, built from an encoder's ``config()``, to load a state dict into."""
+    if config["kind"] == "LocalExpertsEncoder":
+        return LocalExpertsEncoder(n_features, config["n_experts"], tuple(config["hidden"]))
+    if config["kind"] == "TSNEEncoder":
+        return TSNEEncoder(n_features, n_components, tuple(config["hidden"]))
+    raise ValueError(f"unknown encoder kind {config['kind']!r} in the saved config; was it written by a newer "
+                     "version of plsd_widget? Upgrade it to load this file")

@@ -17,7 +17,7 @@ from plsd_widget._validation import NotFittedError, as_float_array, check_positi
 from plsd_widget.devices import resolve_device
 from plsd_widget.embedding import distil
 from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
-from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder
+from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder, encoder_from_config
 from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
 from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
 from plsd_widget.embedding.losses import tsne_kl_loss
@@ -85,23 +85,6 @@ def _upper_edges(P, device):
     return symmetric_edges(torch.as_tensor(coo.row, dtype=torch.int64, device=device),
                            torch.as_tensor(coo.col, dtype=torch.int64, device=device),
                            torch.as_tensor(coo.data, dtype=torch.float32, device=device), P.shape[0])
-
-
-def _encoder_config(encoder) -> dict:
-    """What :func:`_encoder_from_config` needs to rebuild ``encoder`` before loading its weights."""
-    if isinstance(encoder, LocalExpertsEncoder):
-        hidden = [m.out_features for m in encoder.trunk if isinstance(m, torch.nn.Linear)]
-        return {"kind": "LocalExpertsEncoder", "hidden": hidden, "n_experts": encoder.n_experts}
-    hidden = [m.out_features for m in encoder.net if isinstance(m, torch.nn.Linear)][:-1]
-    return {"kind": "TSNEEncoder", "hidden": hidden}
-
-
-def _encoder_from_config(spec: dict, n_features: int, n_components: int):
-    if spec["kind"] == "LocalExpertsEncoder":
-        return LocalExpertsEncoder(n_features, spec["n_experts"], tuple(spec["hidden"]))
-    if spec["kind"] == "TSNEEncoder":
-        return TSNEEncoder(n_features, n_components, tuple(spec["hidden"]))
-    raise ValueError(f"unknown encoder kind {spec['kind']!r} in the saved config; was it written by a newer version?")
 
 
 def _embed(encoder: torch.nn.Module, X_t: torch.Tensor) -> np.ndarray:
@@ -388,7 +371,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         self.kl_divergence_ = kl_divergence
         self.device_ = device
         self.n_features_in_ = n_features
-        network = self.transform(X)
+        network = _embed(encoder, X_t)
         self.embedding_ = network if embedding is None else embedding
         self.offsets_ = self.embedding_ - network
         return self
@@ -649,7 +632,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             "format": _FORMAT,
             "format_version": _FORMAT_VERSION,
             "params": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()},
-            "encoder": _encoder_config(self.encoder_),
+            "encoder": self.encoder_.config(),
             "n_features_in_": int(self.n_features_in_),
             "n_iter_": int(self.n_iter_),
             "kl_divergence_": None if math.isnan(self.kl_divergence_) else float(self.kl_divergence_),
@@ -694,7 +677,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         tensors = load_file(str(weights_path))
         # files before version 3 hold an MLP with the estimator's hidden widths
         spec = config.get("encoder", {"kind": "TSNEEncoder", "hidden": params["hidden"]})
-        encoder = _encoder_from_config(spec, config["n_features_in_"], params["n_components"])
+        encoder = encoder_from_config(spec, config["n_features_in_"], params["n_components"])
         state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
         state.setdefault("out_scale", torch.ones(1))
         encoder.load_state_dict(state)
