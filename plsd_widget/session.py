@@ -19,6 +19,7 @@ import torch
 from plsd_widget._validation import as_labels, check_positive_int
 from plsd_widget.activations import extract_activations, get_layer
 from plsd_widget.edits import EditLog, fingerprint, make_edit
+from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import MetricsTable, class_report, resolve_groups
 
@@ -138,9 +139,9 @@ class Session:
 
         An embedding fitted on exactly these activations shows its own ``embedding_``
         (for scheme "distil" the free t-SNE layout, not quite where the network puts
-        the points); any other shows ``transform(H)``.
+        the points); any other shows the network's ``encode(H)``.
         """
-        network = embedding.transform(H)
+        network = embedding.encode(H)
         own = getattr(embedding, "embedding_", None)
         offsets = getattr(embedding, "offsets_", None)
         if own is not None and offsets is not None and own.shape == network.shape \
@@ -337,12 +338,19 @@ class Session:
     def test_positions(self) -> np.ndarray | None:
         """Embedding of ``x_test`` through the current model, (n_test, 2) float32; None without one.
 
-        Cached until the session changes the model.
+        The encoder's output, moved (when the training points have offsets) by the
+        offset of a nearby training point, found among the current activations as
+        ``ParametricTSNE.transform`` does. Cached until the session changes the model.
         """
         if self.x_test is None:
             return None
         if self._test_positions is None:
-            self._test_positions = self.embedding.transform(extract_activations(self.model, self.layer, self.x_test))
+            H_test = extract_activations(self.model, self.layer, self.x_test)
+            Y_test = self.embedding.encode(H_test)
+            if self._offsets.any():
+                lookup = OffsetLookup(self._activations, self._positions - self._offsets, self._offsets)
+                Y_test = lookup(H_test, Y_test)
+            self._test_positions = Y_test
         return self._test_positions
 
     def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train") -> np.ndarray:
@@ -390,7 +398,7 @@ class Session:
     def _refresh(self) -> None:
         """Re-embed ``x`` and re-evaluate the current model; keep the reports true to its epochs."""
         self._activations = extract_activations(self.model, self.layer, self.x)
-        self._positions = self.embedding.transform(self._activations) + self._offsets
+        self._positions = self.embedding.encode(self._activations) + self._offsets
         self._predictions = self._test_positions = self._test_predictions = None
         self._emit("positions")
         epochs = len(self.checkpoints) - 1

@@ -299,13 +299,13 @@ def test_distil_scheme_fits_local_experts_to_a_free_layout(data):
     assert model.encoder_.out_scale.item() > 1  # a t-SNE layout is much wider than unit scale
     assert np.isfinite(model.kl_divergence_) and model.kl_divergence_ > 0
     assert knn_accuracy(model.embedding_, labels) == 1.0
-    assert knn_accuracy(model.transform(X), labels) == 1.0
+    assert knn_accuracy(model.encode(X), labels) == 1.0
     np.testing.assert_array_equal(ParametricTSNE(**DISTIL).fit(X).embedding_, model.embedding_)
 
 
 def test_distil_embedding_is_the_layout_and_offsets_reach_it_from_the_network(distilled, data):
     X = data[0]
-    network = distilled.transform(X)
+    network = distilled.encode(X)
     assert distilled.offsets_.shape == (300, 2) and distilled.offsets_.dtype == np.float32
     np.testing.assert_allclose(network + distilled.offsets_, distilled.embedding_, atol=1e-4)
     # the network is near the layout (its blobs are noise inside, which a small network does not
@@ -313,8 +313,23 @@ def test_distil_embedding_is_the_layout_and_offsets_reach_it_from_the_network(di
     assert 0 < np.abs(distilled.offsets_).mean() < 0.5 * distilled.embedding_.std()
 
 
-def test_kl_schemes_have_no_offsets(fitted):
+def test_distil_transform_puts_training_points_on_the_layout(distilled, data):
+    # each training point finds itself among its candidates and borrows its own offset
+    assert distilled.X_fit_.shape == (300, 10) and distilled.X_fit_ is not data[0]
+    np.testing.assert_allclose(distilled.transform(data[0]), distilled.embedding_, rtol=0, atol=1e-4)
+
+
+def test_distil_transform_moves_new_points_by_a_training_neighbours_offset(distilled, data):
+    X_new = data[0][:50] + np.random.default_rng(1).normal(scale=0.05, size=(50, 10)).astype(np.float32)
+    moved = distilled.transform(X_new) - distilled.encode(X_new)
+    # blobs points are far apart in input space, so the tiny noise keeps each nearest to its source
+    np.testing.assert_allclose(moved, distilled.offsets_[:50], rtol=0, atol=1e-4)
+
+
+def test_kl_schemes_have_no_offsets(fitted, data):
     np.testing.assert_array_equal(fitted.offsets_, np.zeros_like(fitted.embedding_))
+    assert fitted.X_fit_ is None
+    np.testing.assert_array_equal(fitted.transform(data[0]), fitted.encode(data[0]))
 
 
 def test_auto_scheme_is_distil_in_2d_and_batch_otherwise(data):
@@ -337,7 +352,9 @@ def test_distil_new_points_land_in_their_class_on_held_out_digits():
     model = ParametricTSNE(perplexity=30, batch_size=256, random_state=0, device="cpu").fit(X_train)
     neighbours = KNeighborsClassifier(10).fit(model.embedding_, y_train)
     assert neighbours.score(model.embedding_, y_train) > 0.97
-    assert neighbours.score(model.transform(X_test), y_test) > 0.92  # 0.935 when written; MLP schemes 0.92
+    network_alone = neighbours.score(model.encode(X_test), y_test)
+    assert network_alone > 0.92  # 0.935 when written; MLP schemes 0.92
+    assert neighbours.score(model.transform(X_test), y_test) >= network_alone  # 0.952 when written
 
 
 def test_a_file_with_an_unknown_encoder_kind_fails_clearly(distilled, tmp_path):
@@ -356,7 +373,22 @@ def test_distil_save_load_round_trip(distilled, data, tmp_path):
     np.testing.assert_array_equal(loaded.transform(data[0]), distilled.transform(data[0]))
     np.testing.assert_array_equal(loaded.embedding_, distilled.embedding_)
     np.testing.assert_array_equal(loaded.offsets_, distilled.offsets_)
+    np.testing.assert_array_equal(loaded.X_fit_, distilled.X_fit_)
     assert loaded.get_params() == distilled.get_params()
+
+
+def test_a_version_3_distil_file_loads_and_transforms_with_the_network_alone(distilled, data, tmp_path):
+    weights, config = distilled.save(tmp_path)
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights))
+    del tensors["X_fit_"]  # version 4
+    save_file(tensors, str(weights))
+    config.write_text(json.dumps({**json.loads(config.read_text()), "format_version": 3}))
+    loaded = ParametricTSNE.load(tmp_path)
+    assert loaded.X_fit_ is None
+    np.testing.assert_array_equal(loaded.offsets_, distilled.offsets_)
+    np.testing.assert_array_equal(loaded.transform(data[0]), distilled.encode(data[0]))
 
 
 def test_distil_callback_can_end_the_layout_early(data):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from plsd_widget.activations import extract_activations
+from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.session import Session
 
 
@@ -247,9 +248,10 @@ def test_distil_embedding_shows_its_layout_and_fine_tuning_keeps_the_offsets(dig
     np.testing.assert_array_equal(session.positions, distil_embedding.embedding_)
     np.testing.assert_array_equal(session.offsets, distil_embedding.offsets_)
     assert np.abs(session.offsets).max() > 0
-    # held-out points have no offsets: they are where the network puts them
-    np.testing.assert_array_equal(session.test_positions,
-                                  distil_embedding.transform(extract_activations(trained_cnn, "latent", test.images)))
+    # held-out points borrow a nearby training point's offset, as the estimator's transform does
+    H_test = extract_activations(trained_cnn, "latent", test.images)
+    np.testing.assert_allclose(session.test_positions, distil_embedding.transform(H_test), rtol=0, atol=1e-5)
+    assert not np.allclose(session.test_positions, distil_embedding.encode(H_test))
 
     threes = np.flatnonzero(train.labels == 3)
     session.shift("3", (25.0, 0.0))
@@ -257,8 +259,13 @@ def test_distil_embedding_shows_its_layout_and_fine_tuning_keeps_the_offsets(dig
     session.finetune(epochs=3, lam=0.5, lr=0.01, block=True)
     after = np.linalg.norm(session.positions[threes] - targets, axis=1).mean()
     assert after < 0.4 * 25.0  # the shifted class follows its edit in the view
-    network = session.embedding.transform(session._activations)
+    network = session.embedding.encode(session._activations)
     np.testing.assert_allclose(session.positions, network + session.offsets, rtol=0, atol=1e-5)
+    # after fine-tuning, held-out points look for their neighbours among the current activations
+    H_test = extract_activations(trained_cnn, "latent", test.images)
+    lookup = OffsetLookup(session._activations, network, session.offsets)
+    np.testing.assert_allclose(session.test_positions, lookup(H_test, session.embedding.encode(H_test)),
+                               rtol=0, atol=1e-5)
     session.rollback(0)
     np.testing.assert_allclose(session.positions, distil_embedding.embedding_, rtol=0, atol=1e-4)
 
@@ -268,4 +275,4 @@ def test_an_embedding_of_other_data_is_shown_through_its_network(digits, trained
     session = Session(trained_cnn, "latent", train.images[:200], train.labels[:200], embedding=distil_embedding)
     np.testing.assert_array_equal(session.offsets, np.zeros((200, 2), np.float32))
     np.testing.assert_array_equal(
-        session.positions, distil_embedding.transform(extract_activations(trained_cnn, "latent", train.images[:200])))
+        session.positions, distil_embedding.encode(extract_activations(trained_cnn, "latent", train.images[:200])))

@@ -120,7 +120,7 @@ class LocalExpertsEncoder(_ScaledModule):
         Trunk widths; at least one layer.
     """
 
-    def __init__(self, n_features: int, n_experts: int, hidden=(512, 256)):
+    def __init__(self, n_features: int, n_experts: int, hidden=(256, 128)):
         super().__init__(n_features)
         if not hidden:
             raise ValueError("LocalExpertsEncoder needs at least one hidden layer for its gate and heads")

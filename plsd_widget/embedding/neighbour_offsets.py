@@ -1,0 +1,93 @@
+"""Placing new points with the network plus the offset of a training neighbour.
+
+With scheme "distil" the training points sit at the t-SNE layout, ``E(x_i) + o_i``,
+not exactly where the network ``E`` puts them. A new point ``x`` is placed at
+``E(x) + o_j``, where ``j`` is its nearest training point in input space among the
+``N_CANDIDATES`` training points whose network positions ``E(x_i)`` are nearest to
+``E(x)``. The network narrows the search to a few candidates (a 2-D k-d tree query),
+so this costs ``N_CANDIDATES * n_features`` operations per point, not a kNN search of
+the training set; a training point finds itself, so it lands on its layout position.
+
+Why: the network alone puts some new points in a region of the wrong class that
+their input-space neighbours are not in. On 20,000 MNIST points (PCA-50) borrowing
+the offset lifted the 10-NN accuracy of embedded test points from 0.935-0.939 to
+0.943-0.945 (openTSNE's transform: 0.947), at about 15-20 ms per 10,000 points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = ["N_CANDIDATES", "OffsetLookup"]
+
+#: Training points (nearest to ``E(x)`` in the embedding) searched for ``x``'s nearest one.
+#: On 20k MNIST points: 8 gave 0.942-0.945 test accuracy, 16 gave 0.943-0.945, 32 no better.
+N_CANDIDATES = 16
+
+_kernel = None
+
+
+def _compile():
+    import numba
+
+    @numba.njit(parallel=True, cache=True)
+    def kernel(X_query, X_ref, candidates, out):  # pragma: no cover - compiled
+        for q in numba.prange(X_query.shape[0]):
+            best = candidates[q, 0]
+            best_d = np.inf
+            for m in range(candidates.shape[1]):
+                c = candidates[q, m]
+                d = 0.0
+                for f in range(X_query.shape[1]):
+                    diff = X_query[q, f] - X_ref[c, f]
+                    d += diff * diff
+                if d < best_d:
+                    best_d = d
+                    best = c
+            out[q] = best
+
+    return kernel
+
+
+class OffsetLookup:
+    """Borrow training points' offsets for new points (see the module docstring).
+
+    Parameters
+    ----------
+    X_ref : ndarray of shape (n_ref, n_features)
+        The training points' inputs.
+    Y_ref : ndarray of shape (n_ref, n_components)
+        Where the network puts them, ``E(X_ref)``.
+    offsets : ndarray of shape (n_ref, n_components)
+        Their offsets: their shown positions minus ``Y_ref``.
+    n_candidates : int, default=N_CANDIDATES
+        How many training points, nearest to a new point's ``E(x)``, are compared
+        with it in input space.
+    """
+
+    def __init__(self, X_ref: np.ndarray, Y_ref: np.ndarray, offsets: np.ndarray,
+                 n_candidates: int = N_CANDIDATES):
+        if not len(X_ref) == len(Y_ref) == len(offsets):
+            raise ValueError(f"X_ref, Y_ref and offsets need one row per training point, got "
+                             f"{len(X_ref)}, {len(Y_ref)} and {len(offsets)} rows")
+        self.X_ref = np.ascontiguousarray(X_ref, dtype=np.float32)
+        self.offsets = np.asarray(offsets, dtype=np.float32)
+        self.n_candidates = int(min(n_candidates, len(X_ref)))
+        self._tree = cKDTree(np.asarray(Y_ref, dtype=np.float64))
+
+    def nearest(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Index of each new point's nearest training point among its candidates, shape (n,)."""
+        global _kernel
+        if _kernel is None:
+            _kernel = _compile()
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        _, candidates = self._tree.query(np.asarray(Y, dtype=np.float64), k=[*range(1, self.n_candidates + 1)],
+                                         workers=-1)
+        out = np.empty(len(X), dtype=np.int64)
+        _kernel(X, self.X_ref, np.ascontiguousarray(candidates, dtype=np.int64), out)
+        return out
+
+    def __call__(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Positions ``Y + offsets[nearest]`` of new points with inputs ``X`` and network positions ``Y``."""
+        return (Y + self.offsets[self.nearest(X, Y)]).astype(np.float32)
