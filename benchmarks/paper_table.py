@@ -224,7 +224,9 @@ def finetune(setting: Setting, targets, cfg: Config, *, lam=None, lr=None):
 def edit_followed(setting: Setting, model, targets) -> float:
     """Mean distance of the edited training points to their targets after / before fine-tuning."""
     edited = np.isfinite(targets).all(1)
-    after = setting.tsne.transform(extract_activations(model, LAYER, setting.x))
+    # the fine-tuned model's training points: the network's output plus their offsets (zero
+    # unless the embedding is a "distil" one); transform would look for neighbours among the old activations
+    after = setting.tsne.encode(extract_activations(model, LAYER, setting.x)) + setting.tsne.offsets_
     before_d = np.linalg.norm(setting.positions[edited] - targets[edited], axis=1).mean()
     after_d = np.linalg.norm(after[edited] - targets[edited], axis=1).mean()
     return float(after_d / before_d) if before_d > 0 else float("nan")
