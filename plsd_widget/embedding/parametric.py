@@ -556,6 +556,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             )
 
     def _check_input(self, X) -> np.ndarray:
+        """``X`` as a float32 array, after checking the model is fitted and the width matches."""
         self._check_fitted()
         X = as_float_array(X)
         if X.shape[1] != self.n_features_in_:
@@ -568,14 +569,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     def encode(self, X) -> np.ndarray:
         """The network's own embedding ``E(X)``, without the offsets of :meth:`transform`.
 
-        Parameters
-        ----------
-        X : array-like or torch.Tensor of shape (n_samples, n_features)
-            Data with the features the model was fitted on.
-
-        Returns
-        -------
-        Y : ndarray of shape (n_samples, n_components), float32
+        Takes and returns what :meth:`transform` does.
         """
         X = self._check_input(X)
         return _embed(self.encoder_, torch.from_numpy(X).to(self.device_))
@@ -598,13 +592,12 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         -------
         Y : ndarray of shape (n_samples, n_components), float32
         """
-        X = self._check_input(X)
-        Y = _embed(self.encoder_, torch.from_numpy(X).to(self.device_))
+        Y = self.encode(X)
         if self.X_fit_ is None:
             return Y
         if self._offset_lookup is None:
             self._offset_lookup = OffsetLookup(self.X_fit_, self.embedding_ - self.offsets_, self.offsets_)
-        return self._offset_lookup(X, Y)
+        return self._offset_lookup(as_float_array(X), Y)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit to ``X`` and return its embedding ``embedding_``.
