@@ -582,6 +582,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         its own (:class:`~plsd_widget.embedding.neighbour_offsets.OffsetLookup`), so
         a training point lands on its ``embedding_`` position and a new point near
         its input-space neighbours' positions. Otherwise this is :meth:`encode`.
+        The neighbours are looked up among ``X_fit_``: for activations of a classifier
+        fine-tuned since ``fit``, use :meth:`encode` (plus ``offsets_`` for the training
+        points), as :class:`~plsd_widget.session.Session` does.
 
         Parameters
         ----------
