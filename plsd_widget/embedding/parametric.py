@@ -571,8 +571,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
         Takes and returns what :meth:`transform` does.
         """
-        X = self._check_input(X)
-        return _embed(self.encoder_, torch.from_numpy(X).to(self.device_))
+        return _embed(self.encoder_, torch.from_numpy(self._check_input(X)).to(self.device_))
 
     def transform(self, X) -> np.ndarray:
         """Embed ``X``: ``E(X)``, plus training neighbours' offsets for scheme "distil".
@@ -595,12 +594,13 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         -------
         Y : ndarray of shape (n_samples, n_components), float32
         """
-        Y = self.encode(X)
+        X = self._check_input(X)
+        Y = _embed(self.encoder_, torch.from_numpy(X).to(self.device_))
         if self.X_fit_ is None:
             return Y
         if self._offset_lookup is None:
             self._offset_lookup = OffsetLookup(self.X_fit_, self.embedding_ - self.offsets_, self.offsets_)
-        return self._offset_lookup(as_float_array(X), Y)
+        return self._offset_lookup(X, Y)
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         """Fit to ``X`` and return its embedding ``embedding_``.
