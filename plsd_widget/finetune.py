@@ -43,7 +43,7 @@ OPTIMIZERS = {
 SCHEDULER_INTERVALS = ("epoch", "batch")
 
 
-def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0):
+def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0, sample_weight=None):
     """Eq. 3 for one batch.
 
     Parameters
@@ -54,25 +54,69 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float 
         ``E(C_m(x))`` for the batch.
     targets : Tensor of shape (batch, 2)
         Target positions; rows outside ``mask`` are ignored (may be NaN).
-    mask : BoolTensor of shape (batch,)
-        Points whose embedding term counts.
+    mask : BoolTensor or Tensor of shape (batch,)
+        Points whose embedding term counts (True), or each point's non-negative weight
+        in it: the term is the weighted mean of the squared distances.
     lam : float
         Weight λ in [0, 1] of the embedding term.
     scale : float, default=1
         Distances are divided by ``scale`` before squaring.
+    sample_weight : Tensor of shape (batch,), optional
+        Per-sample weights of the cross-entropy (a weighted mean); None weighs all alike.
 
     Returns
     -------
     total, ce, emb : Tensor
         The loss and its two terms (``emb`` is 0 when no point in the batch counts).
     """
-    ce = nn.functional.cross_entropy(logits, labels)
-    if mask.any():
-        diff = (embedded[mask] - targets[mask]) / scale
-        emb = diff.pow(2).sum(dim=1).mean()
+    if sample_weight is None:
+        ce = nn.functional.cross_entropy(logits, labels)
+    else:
+        ce = (nn.functional.cross_entropy(logits, labels, reduction="none") * sample_weight).sum() \
+            / sample_weight.sum().clamp_min(1e-12)
+    weight = mask.to(embedded.dtype)
+    counted = weight > 0
+    if counted.any():
+        diff = (embedded[counted] - targets[counted]) / scale
+        w = weight[counted]
+        emb = (diff.pow(2).sum(dim=1) * w).sum() / w.sum()
     else:
         emb = embedded.sum() * 0.0
     return (1.0 - lam) * ce + lam * emb, ce, emb
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """``sample_weight`` as float32 of shape (n_samples,), finite, non-negative, not all zero."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"sample_weight must be numeric, got {type(sample_weight).__name__}") from exc
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per sample, got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or not w.any():
+        raise ValueError("sample_weight must be finite and non-negative with at least one positive weight")
+    return w
+
+
+def balanced_weights(y, n_classes: int | None = None) -> np.ndarray:
+    """Class-balanced sample weights ``n / (n_classes_present · n_c)``: every class weighs the same in total.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Integer class labels.
+    n_classes : int, optional
+        Number of classes; defaults to ``max(y) + 1``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float32
+        Mean 1 over the samples.
+    """
+    y = np.asarray(y).astype(np.int64)
+    counts = np.bincount(y, minlength=n_classes or 0)
+    present = int((counts > 0).sum())
+    return (len(y) / (present * counts[y])).astype(np.float32)
 
 
 @dataclass
@@ -203,7 +247,13 @@ class PLSDTrainer:
         λ in [0, 1]: weight of the embedding term (0 is plain cross-entropy).
     edited_only : bool, default=True
         Count the embedding term only for points with a finite target (the paper's
-        best setting); otherwise unedited points are held at ``positions``.
+        best setting), plus the ``anchor`` below; otherwise unedited points are held at
+        ``positions`` with the same weight as edited ones.
+    anchor : float, default=0
+        With ``edited_only``: the weight, relative to an edited point's, of a pull that
+        holds each unedited point at ``positions`` (0: unedited points are free, as in
+        the paper). A small anchor keeps the classes nobody edited from drifting while
+        the edited ones move; the embedding term is the weighted mean over the batch.
     lr : float, default=0.01
         Learning rate given to the optimiser.
     scale : float, default=1
@@ -238,7 +288,7 @@ class PLSDTrainer:
         scaling); ignored on other devices.
     """
 
-    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, lr=0.01, scale=1.0,
+    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, anchor=0.0, lr=0.01, scale=1.0,
                  batch_size=64, device="auto", random_state=0, optimizer="sgd", optimizer_kwargs=None,
                  scheduler=None, scheduler_interval="epoch", transform=None, amp=True):
         self.model = model
@@ -246,6 +296,7 @@ class PLSDTrainer:
         self.encoder = encoder
         self.lam = check_fraction(lam, "lam")
         self.edited_only = bool(edited_only)
+        self.anchor = check_fraction(anchor, "anchor")
         self.lr = float(lr)
         if not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
@@ -281,10 +332,12 @@ class PLSDTrainer:
 
     # ------------------------------------------------------------------ set-up
     def prepare_targets(self, targets, positions):
-        """Return the loss targets and mask, or raise if the run would have nothing to pull.
+        """Return the loss targets and each point's weight in the embedding term, or raise.
 
         Rows of ``targets`` are either finite (an edited point) or all NaN (a free
-        point); infinities and half-NaN rows are errors.
+        point); infinities and half-NaN rows are errors. Unedited points are held at
+        ``positions`` with weight ``anchor`` (``edited_only``) or 1; it raises if the
+        run would have nothing to pull.
         """
         targets = np.asarray(targets, dtype=np.float32)
         if targets.ndim != 2 or targets.shape[1] != 2:
@@ -295,21 +348,23 @@ class PLSDTrainer:
             rows = np.flatnonzero(bad)
             raise ValueError(f"targets must be finite (edited) or NaN in both columns (free); {rows.size} row(s) "
                              f"are not, e.g. row {rows[0]}: {targets[rows[0]].tolist()}. Fix or undo that edit")
-        if self.edited_only:
-            if self.lam > 0 and not finite.any():
-                raise ValueError(
-                    "no point has an edit target; edit the embedding first (e.g. session.shift) "
-                    "or pass edited_only=False"
-                )
-            return np.where(finite[:, None], targets, 0.0).astype(np.float32), finite
+        hold = 1.0 if not self.edited_only else self.anchor
+        if self.edited_only and self.lam > 0 and not finite.any():
+            raise ValueError(
+                "no point has an edit target; edit the embedding first (e.g. session.shift) "
+                "or pass edited_only=False"
+            )
+        if hold == 0:
+            return np.where(finite[:, None], targets, 0.0).astype(np.float32), finite.astype(np.float32)
         if positions is None:
-            raise ValueError("edited_only=False needs the current positions to hold unedited points")
+            what = "edited_only=False" if not self.edited_only else f"anchor={self.anchor}"
+            raise ValueError(f"{what} needs the current positions to hold unedited points")
         positions = np.asarray(positions, dtype=np.float32)
         if positions.shape != targets.shape or not np.isfinite(positions).all():
             raise ValueError(f"positions must be finite and of the targets' shape {targets.shape}, "
                              f"got shape {positions.shape}; pass the current embedding")
         full = np.where(finite[:, None], targets, positions)
-        return full.astype(np.float32), np.ones(len(full), dtype=bool)
+        return full.astype(np.float32), np.where(finite, 1.0, hold).astype(np.float32)
 
     @staticmethod
     def _check_offsets(offsets, shape) -> np.ndarray:
@@ -339,8 +394,8 @@ class PLSDTrainer:
         return batches
 
     # ------------------------------------------------------------------ training
-    def fit(self, x, y=None, targets=None, *, epochs=1, positions=None, offsets=None, callback=None,
-            stop_event=None):
+    def fit(self, x, y=None, targets=None, *, epochs=1, positions=None, offsets=None, sample_weight=None,
+            callback=None, stop_event=None):
         """Run ``epochs`` epochs of PLSD fine-tuning.
 
         Parameters
@@ -363,6 +418,10 @@ class PLSDTrainer:
             ``E(C_m(x_i)) + offsets_i`` to ``targets_i``. Pass ``session.offsets``
             (a fitted ``ParametricTSNE``'s ``offsets_`` for the data it was fitted on)
             when the targets are edits of a session's view; None means zeros.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample's cross-entropy (e.g.
+            :func:`balanced_weights` for class-balanced training); the batch's
+            cross-entropy is their weighted mean. None weighs all samples alike.
         callback : callable, optional
             ``callback(step, logs) -> bool`` after every batch; ``logs`` has ``epoch``,
             ``batch``, ``n_batches``, ``loss``, ``ce``, ``emb``, ``lr`` and ``epoch_end``
@@ -388,6 +447,8 @@ class PLSDTrainer:
             tgt = tgt - self._check_offsets(offsets, tgt.shape)
         tgt = torch.from_numpy(tgt).to(self.device)
         mask = torch.from_numpy(mask).to(self.device)
+        if sample_weight is not None:
+            sample_weight = torch.from_numpy(check_sample_weight(sample_weight, len(source))).to(self.device)
         stop_event = stop_event or threading.Event()
         batch_size = getattr(source, "batch_size", None) or self.batch_size
 
@@ -445,7 +506,8 @@ class PLSDTrainer:
                             )
                         emb = encoder(h.float())
                     loss, ce, em = plsd_loss(logits.float(), yb, emb.float(), tgt[idx], mask[idx],
-                                             self.lam, self.scale)
+                                             self.lam, self.scale,
+                                             None if sample_weight is None else sample_weight[idx])
                     values = torch.stack((loss.detach(), ce.detach(), em.detach())).tolist()
                     if not np.isfinite(values[0]):
                         raise FloatingPointError(

@@ -512,3 +512,58 @@ def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypa
     assert [(k["optimizer"], k["batch_size"], k["lr"], k["lam"]) for k in made[-2:]] == \
         [("adam", 128, 1e-3, 0.5), ("adam", 128, 1e-3, 0.0)]
     assert "baseline (CE)" in session.reports
+
+
+def test_plsd_loss_weights_and_sample_weight():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 1])
+    emb = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    tgt = torch.tensor([[0.0, 3.0], [0.0, 2.0]])
+    _, _, em = plsd_loss(logits, labels, emb, tgt, torch.tensor([1.0, 0.25]), 0.5)
+    assert em.item() == pytest.approx((5.0 + 0.25 * 4.0) / 1.25)  # weighted mean of squared distances
+    per = nn.functional.cross_entropy(logits, labels, reduction="none")
+    _, ce, _ = plsd_loss(logits, labels, emb, tgt, torch.tensor([True, True]), 0.5,
+                         sample_weight=torch.tensor([3.0, 1.0]))
+    assert ce.item() == pytest.approx(((3 * per[0] + per[1]) / 4).item())
+
+
+def test_anchor_holds_unedited_points_in_between(trained_cnn_state, encoder, data):
+    from plsd_widget.models import SmallCNN
+
+    x, y = data
+    drift = {}
+    for anchor in (0.0, 0.3):
+        model = SmallCNN()
+        model.load_state_dict(trained_cnn_state)
+        start = _embedded(model, encoder, x)
+        targets = np.full_like(start, np.nan)
+        targets[y == 3] = start[y == 3] + [2.0, -2.0]
+        scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
+        PLSDTrainer(model, "latent", encoder, lam=0.5, anchor=anchor, scale=scale, device="cpu").fit(
+            x, y, targets, epochs=2, positions=start)
+        drift[anchor] = np.linalg.norm(_embedded(model, encoder, x)[y != 3] - start[y != 3], axis=1).mean()
+    assert drift[0.3] < 0.8 * drift[0.0]
+
+
+def test_anchor_and_sample_weight_errors(trained_cnn, encoder, data):
+    x, y = data
+    targets = np.full((len(y), 2), np.nan, np.float32)
+    targets[:5] = 0.0
+    with pytest.raises(ValueError, match="anchor must be"):
+        PLSDTrainer(trained_cnn, "latent", encoder, anchor=1.5, device="cpu")
+    with pytest.raises(ValueError, match="anchor=0.1 needs the current positions"):
+        PLSDTrainer(trained_cnn, "latent", encoder, anchor=0.1, device="cpu").fit(x, y, targets)
+    trainer = PLSDTrainer(trained_cnn, "latent", encoder, device="cpu")
+    with pytest.raises(ValueError, match="one weight per sample"):
+        trainer.fit(x, y, targets, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        trainer.fit(x, y, targets, sample_weight=-np.ones(len(y)))
+
+
+def test_balanced_weights_give_every_class_the_same_total():
+    from plsd_widget.finetune import balanced_weights
+
+    y = np.array([0, 0, 0, 1, 2, 2])
+    w = balanced_weights(y)
+    assert w.mean() == pytest.approx(1.0)
+    assert [w[y == c].sum() for c in range(3)] == pytest.approx([2.0, 2.0, 2.0])
