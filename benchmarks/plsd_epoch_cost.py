@@ -3,7 +3,7 @@
 Targets (issue 4): one PLSD epoch ≤ 1.10× one CE-only epoch of the same model and data;
 ``ParametricTSNE.transform`` on 60k activations ≤ 0.3 s on this CPU.
 
-Set-up, on real MNIST from ``../shared/data/mnist``: ``SmallCNN(image_size=28)`` trained
+Set-up, on real MNIST (``load_mnist``): ``SmallCNN(image_size=28)`` trained
 one epoch on the training subset (weights do not change the cost, but edits need a
 meaningful embedding), activations of its ``latent`` layer for all 60k training
 images, a ``ParametricTSNE`` fitted on 3k of them (a short fit: only its encoder's
@@ -30,7 +30,6 @@ import copy
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,7 +41,6 @@ from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.models import seeded_model, train_classifier
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 BATCH, LR, SEED = 64, 0.01, 0
 
 
@@ -72,7 +70,7 @@ def main():
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load {os.getloadavg()}")
 
-    full = load_mnist(MNIST, "train")
+    full = load_mnist("train")
     rng = np.random.default_rng(SEED)
     sub = rng.choice(len(full), args.n_train, replace=False)
     x_np, y_np = full.images[sub], full.labels[sub]

