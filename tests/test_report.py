@@ -15,12 +15,16 @@ def test_scatter_svg_draws_every_point_and_arrows_for_edits():
     assert svg.count('fill="#111111"') == 2
 
 
-def test_write_report_is_self_contained(tmp_path):
-    rng = np.random.default_rng(0)
-    before = rng.normal(size=(20, 2)).astype(np.float32)
-    labels = np.repeat([0, 1], 10)
+def _edited_points(n):
+    """``n`` random points in two classes of ``n // 2``, the first five edited (targets moved by (1, 1))."""
+    before = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
     targets = np.full_like(before, np.nan)
     targets[:5] = before[:5] + 1
+    return before, np.repeat([0, 1], n // 2), targets
+
+
+def test_write_report_is_self_contained(tmp_path):
+    before, labels, targets = _edited_points(20)
     y_pred = labels.copy()
     y_pred[0] = 1
     metrics = MetricsTable({"before": class_report(labels, y_pred, 2), "PLSD": class_report(labels, labels, 2)},
@@ -36,11 +40,7 @@ def test_write_report_is_self_contained(tmp_path):
 def test_write_report_shows_the_declutter_table_with_its_legend(tmp_path):
     from plsd_widget.declutter import DeclutterTable
 
-    rng = np.random.default_rng(0)
-    before = rng.normal(size=(40, 2)).astype(np.float32)
-    labels = np.repeat([0, 1], 20)
-    targets = np.full_like(before, np.nan)
-    targets[:5] = before[:5] + 1
+    before, labels, targets = _edited_points(40)
     metrics = MetricsTable({"before": class_report(labels, labels, 2)}, ["a", "b"])
     declutter = DeclutterTable({("before", "train"): (before, labels, targets),
                                 ("before", "test"): (before, labels, None)}, ["a", "b"])
