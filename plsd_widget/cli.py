@@ -14,7 +14,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_quickstart
 
 
 def run_headless(out: Path, epochs: int, lam: float) -> int:
-    """Run the whole loop with a scripted edit, print the table, write the HTML report."""
+    """Run the whole loop with a scripted edit, print the tables, write the HTML report."""
     from tqdm.auto import tqdm
 
     from plsd_widget.demo import default_session, scripted_edit
@@ -29,7 +29,7 @@ def run_headless(out: Path, epochs: int, lam: float) -> int:
     print(f"Edit: {description}")
 
     bar = tqdm(total=epochs, desc="PLSD fine-tuning", unit="epoch")
-    session.on("progress", lambda epoch, n_epochs, batch, n_batches, loss: bar.update(int(batch == n_batches)))
+    session.on("progress", lambda batch, n_batches, **_: bar.update(int(batch == n_batches)))
     session.finetune(epochs=epochs, lam=lam, block=True)
     bar.close()
     print("Baseline: same start model, cross-entropy only, same epochs ...")
@@ -37,10 +37,14 @@ def run_headless(out: Path, epochs: int, lam: float) -> int:
     print()
     print("Per-class precision / recall / F1 on the held-out split:")
     print(session.metrics)
+    declutter = session.declutter
+    print()
+    print("Decluttering of the 2-D embedding (distance to target in units of the embedding's scale):")
+    print(declutter)
     summary = f"{description}; PLSD with λ={lam} for {epochs} epochs (edited points only), vs a CE-only baseline."
     path = write_report(out, before=before, after=session.positions, labels=session.y,
                         class_names=session.class_names, targets=session.targets,
-                        metrics=session.metrics, summary=summary)
+                        metrics=session.metrics, summary=summary, declutter=declutter)
     print(f"\nReport written to {path.resolve()} ({time.perf_counter() - t0:.1f} s in all)")
     return 0
 

@@ -178,6 +178,13 @@ def _html(rows: list[list[str]], css_class: str, sections: set[int] = frozenset(
             + "".join(body) + "</tbody></table>")
 
 
+def _markdown(rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table; the first row is the header."""
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
 class MetricsTable:
     """Per-class (and per-group) precision/recall/F1 of several runs, with F1 deltas against the first.
 
@@ -381,10 +388,7 @@ class SeedTable:
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table (for RESULTS.md)."""
-        rows = self.rows()
-        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-        lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-        return "\n".join(lines)
+        return _markdown(self.rows())
 
 
 # ----------------------------------------------------------- embedding quality

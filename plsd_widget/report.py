@@ -1,4 +1,4 @@
-"""A self-contained HTML report of a session: embeddings before/after and the metrics table.
+"""A self-contained HTML report of a session: embeddings before/after, the metrics and declutter tables.
 
 The file has inline SVG and CSS only, so it opens in any browser without a kernel.
 """
@@ -48,7 +48,8 @@ def legend_html(class_names, colors) -> str:
     return f'<div class="legend">{items}</div>'
 
 
-def write_report(path, *, before, after, labels, class_names, targets, metrics, summary: str = "") -> Path:
+def write_report(path, *, before, after, labels, class_names, targets, metrics, summary: str = "",
+                 declutter=None) -> Path:
     """Write the report to ``path`` and return it.
 
     Parameters
@@ -63,6 +64,8 @@ def write_report(path, *, before, after, labels, class_names, targets, metrics, 
     metrics : MetricsTable
     summary : str
         A line describing the run (the edit, λ, epochs).
+    declutter : DeclutterTable, optional
+        Shown under "Decluttering" with a line per column saying what it means.
     """
     colors = class_colors(len(class_names))
     both = np.vstack([before, after, targets[np.isfinite(targets).all(axis=1)]])
@@ -71,6 +74,10 @@ def write_report(path, *, before, after, labels, class_names, targets, metrics, 
     bounds = (lo[0], hi[0], lo[1], hi[1])
     figs = [("Before: edits as arrows to their targets", scatter_svg(before, labels, colors, targets=targets, bounds=bounds)),
             ("After PLSD fine-tuning", scatter_svg(after, labels, colors, bounds=bounds))]
+    decluttering = ""
+    if declutter is not None:
+        legend = "".join(f"<li>{html.escape(line)}</li>" for line in declutter.legend())
+        decluttering = f"<h2>Decluttering</h2>\n{declutter.to_html()}\n<ul class=\"notes\">{legend}</ul>"
     figures = "".join(f"<figure>{svg}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, svg in figs)
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>plsd_widget report</title>
@@ -80,8 +87,10 @@ figure {{ display: inline-block; margin: 0 1.5rem 1rem 0; }}
 figcaption {{ text-align: center; font-size: 0.9rem; }}
 .legend .key {{ margin-right: 1rem; font-size: 0.9rem; }}
 .legend i {{ display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 50%; margin-right: 0.3rem; vertical-align: middle; }}
-table.plsd-metrics {{ border-collapse: collapse; font-size: 0.85rem; margin-top: 1rem; }}
-table.plsd-metrics th, table.plsd-metrics td {{ border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }}
+table.plsd-metrics, table.plsd-declutter {{ border-collapse: collapse; font-size: 0.85rem; margin-top: 1rem; }}
+table.plsd-metrics th, table.plsd-metrics td, table.plsd-declutter th, table.plsd-declutter td {{
+  border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }}
+.notes {{ font-size: 0.85rem; color: #555; }}
 </style></head><body>
 <h1>Projective Latent Space Decluttering</h1>
 <p>{html.escape(summary)}</p>
@@ -89,6 +98,7 @@ table.plsd-metrics th, table.plsd-metrics td {{ border: 1px solid #ddd; padding:
 {figures}
 <h2>Per-class metrics</h2>
 {metrics.to_html()}
+{decluttering}
 </body></html>
 """
     path = Path(path)

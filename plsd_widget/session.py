@@ -18,6 +18,7 @@ import torch
 
 from plsd_widget._validation import as_labels, check_positive_int
 from plsd_widget.activations import extract_activations, get_layer
+from plsd_widget.declutter import DeclutterTable
 from plsd_widget.edits import EditLog, fingerprint, make_edit
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
@@ -74,7 +75,7 @@ class Session:
         the epoch's mean ``loss``, ``ce`` and ``emb`` over its batches.
     reports : dict of str to ClassReport
         ``"before"``; ``"PLSD"`` once an epoch completed; ``"baseline (CE)"`` while it
-        matches the number of PLSD epochs.
+        matches the number of PLSD epochs (``declutter`` shows the same runs).
     groups : dict of str to list or None
         Groups of classes (like ``{"Cardiac": ["LVOT", "RVOT"], "Other": None}``, None
         meaning every other class) whose support-weighted averages ``metrics`` shows;
@@ -120,6 +121,8 @@ class Session:
             logger.info("restored %d edits from %s", len(self._edits.edits), self.autosave)
         self._selection = np.zeros(0, dtype=np.uint32)
         self._predictions = self._test_positions = self._test_predictions = None
+        self._before_test_positions = None
+        self._baseline_positions: tuple[np.ndarray, np.ndarray | None] | None = None  # train, test
         self._listeners = defaultdict(list)
         self._original_state = copy.deepcopy(model.state_dict())
         self.checkpoints = [self._original_state]
@@ -202,6 +205,36 @@ class Session:
         return self.metrics_table()
 
     @property
+    def declutter(self) -> DeclutterTable:
+        """kNN purity, contour overlap and distance to the targets of each run, train then test.
+
+        Runs as in ``metrics``: "before" (the positions the edits were made on, and the
+        held-out split through the original model), "baseline (CE)" while it stands,
+        "PLSD" once an epoch completed. The distance to the targets (``targets``) is in
+        units of ``embedding_scale`` and shown for the training split only.
+        """
+        runs = {"before": (self._edits.positions, self._before_test())}
+        baseline = self._baseline_positions  # a snapshot: the worker thread may drop it
+        if baseline is not None:
+            runs["baseline (CE)"] = baseline
+        if "PLSD" in self.reports:
+            runs["PLSD"] = (self._positions, self.test_positions)
+        targets = self.targets
+        entries = {(run, "train"): (train, self.y, targets) for run, (train, _) in runs.items()}
+        if self.x_test is not None:
+            entries |= {(run, "test"): (test, self.y_test, None) for run, (_, test) in runs.items()}
+        return DeclutterTable(entries, self.class_names, scale=self.embedding_scale)
+
+    def metrics_html(self) -> str:
+        """What the widget shows: the metrics table, then the declutter table under a heading."""
+        return (self.metrics.to_html() + '<h4 class="plsd-declutter-title">Decluttering (embedding)</h4>'
+                + self.declutter.to_html())
+
+    def _emit_metrics(self) -> None:
+        if self._listeners["metrics"]:  # the declutter table costs a few kNN queries and density grids
+            self._emit("metrics", html=self.metrics_html())
+
+    @property
     def groups(self):
         return self._groups
 
@@ -209,7 +242,7 @@ class Session:
     def groups(self, groups) -> None:
         resolve_groups(groups, self.class_names)  # fail here, not in a later metrics update
         self._groups = None if groups is None else dict(groups)
-        self._emit("metrics", html=self.metrics.to_html())
+        self._emit_metrics()
 
     def metrics_table(self, groups=None) -> MetricsTable:
         """The metrics with group rows for ``groups`` (default: ``session.groups``), see ``groups``."""
@@ -345,13 +378,35 @@ class Session:
         if self.x_test is None:
             return None
         if self._test_positions is None:
-            H_test = extract_activations(self.model, self.layer, self.x_test)
-            Y_test = self.embedding.encode(H_test)
-            if self._offsets.any():
-                lookup = OffsetLookup(self._activations, self._positions - self._offsets, self._offsets)
-                Y_test = lookup(H_test, Y_test)
-            self._test_positions = Y_test
+            self._test_positions = self._place_test(self.model, self._activations, self._positions)
         return self._test_positions
+
+    def _place_test(self, model, H, positions) -> np.ndarray:
+        """Embedding of ``x_test`` through ``model``, whose activations of ``x`` are ``H`` shown at ``positions``."""
+        H_test = extract_activations(model, self.layer, self.x_test)
+        Y_test = self.embedding.encode(H_test)
+        if self._offsets.any():
+            Y_test = OffsetLookup(H, positions - self._offsets, self._offsets)(H_test, Y_test)
+        return Y_test
+
+    def _embed(self, model) -> tuple[np.ndarray, np.ndarray | None]:
+        """Positions of ``x`` and of ``x_test`` (None without one) through ``model``."""
+        H = extract_activations(model, self.layer, self.x)
+        positions = self.embedding.encode(H) + self._offsets
+        return positions, None if self.x_test is None else self._place_test(model, H, positions)
+
+    def _original_model(self):
+        """A copy of the model with the weights it had when the session started."""
+        model = copy.deepcopy(self.model)
+        model.load_state_dict(self._original_state)
+        return model
+
+    def _before_test(self) -> np.ndarray | None:
+        """Embedding of ``x_test`` through the original model, computed once; None without a test split."""
+        if self.x_test is not None and self._before_test_positions is None:
+            unchanged = len(self.checkpoints) == 1  # no epoch since the start or since rollback(0)
+            self._before_test_positions = self.test_positions if unchanged else self._embed(self._original_model())[1]
+        return self._before_test_positions
 
     def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train") -> np.ndarray:
         """Indices of the ``k`` points nearest to point ``index`` in the layer's activation space.
@@ -408,7 +463,8 @@ class Session:
             self.reports.pop("PLSD", None)
         if self._baseline_epochs != epochs:  # the baseline is only a fair comparison at equal epochs
             self.reports.pop("baseline (CE)", None)
-        self._emit("metrics", html=self.metrics.to_html())
+            self._baseline_positions = None
+        self._emit_metrics()
 
     def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
                  *, batch_size: int = 64, block: bool = False, **options):
@@ -501,22 +557,22 @@ class Session:
         """Train the starting model with cross-entropy only for as many epochs as PLSD ran.
 
         Same learning rate, batch size and optimiser options as the last ``finetune``.
-        The result appears as "baseline (CE)" in ``metrics``, the fair comparison for PLSD,
-        until PLSD epochs are added or rolled back; then run it again.
+        The result appears as "baseline (CE)" in ``metrics`` and ``declutter``, the fair
+        comparison for PLSD, until PLSD epochs are added or rolled back; then run it again.
         """
         if self.is_training:
             raise RuntimeError("wait for the running fine-tuning (session.wait()) before running the baseline")
         epochs = len(self.checkpoints) - 1
         if epochs < 1:
             raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
-        model = copy.deepcopy(self.model)
-        model.load_state_dict(self._original_state)
+        model = self._original_model()
         trainer = PLSDTrainer(model, self.layer, self.embedding.encoder_, lam=0.0, lr=self._lr,
                               device=self.device, random_state=self.random_state + 1, **self._train_options)
         trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs)
+        self._baseline_positions = self._embed(model)
         self.reports["baseline (CE)"] = self._evaluate(model)
         self._baseline_epochs = epochs
-        self._emit("metrics", html=self.metrics.to_html())
+        self._emit_metrics()
 
     def rollback(self, epoch: int = 0) -> None:
         """Restore the model to its weights after fine-tuning epoch ``epoch`` (0 = the original).

@@ -1,6 +1,7 @@
 """The demo: CLI argument checks, the confused pair it edits, and the headless demo (the README's main job)
 and the quick-start notebook, executed for real."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -43,8 +44,9 @@ def test_headless_demo_prints_table_and_writes_report(tmp_path, capsys):
     assert main(["demo", "--headless", "--out", str(out), "--epochs", "2"]) == 0
     printed = capsys.readouterr().out
     assert "F1 before" in printed and "F1 PLSD" in printed and "F1 baseline (CE)" in printed
+    assert "kNN purity (k=10)" in printed and re.search(r"baseline \(CE\) +test +\d\.\d{3}", printed)
     html = out.read_text()
-    assert html.count("<svg") == 2 and "plsd-metrics" in html
+    assert html.count("<svg") == 2 and "plsd-metrics" in html and "plsd-declutter" in html
     assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 

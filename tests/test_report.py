@@ -15,12 +15,16 @@ def test_scatter_svg_draws_every_point_and_arrows_for_edits():
     assert svg.count('fill="#111111"') == 2
 
 
-def test_write_report_is_self_contained(tmp_path):
-    rng = np.random.default_rng(0)
-    before = rng.normal(size=(20, 2)).astype(np.float32)
-    labels = np.repeat([0, 1], 10)
+def _edited_points(n):
+    """``n`` random points in two classes of ``n // 2``, the first five edited (targets moved by (1, 1))."""
+    before = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
     targets = np.full_like(before, np.nan)
     targets[:5] = before[:5] + 1
+    return before, np.repeat([0, 1], n // 2), targets
+
+
+def test_write_report_is_self_contained(tmp_path):
+    before, labels, targets = _edited_points(20)
     y_pred = labels.copy()
     y_pred[0] = 1
     metrics = MetricsTable({"before": class_report(labels, y_pred, 2), "PLSD": class_report(labels, labels, 2)},
@@ -31,3 +35,17 @@ def test_write_report_is_self_contained(tmp_path):
     assert text.count("<svg") == 2 and text.count("<line") == 5
     assert "a&lt;b" in text and "edit &amp; check" in text and "F1 PLSD" in text
     assert "<script" not in text and "src=" not in text and "<link" not in text
+
+
+def test_write_report_shows_the_declutter_table_with_its_legend(tmp_path):
+    from plsd_widget.declutter import DeclutterTable
+
+    before, labels, targets = _edited_points(40)
+    metrics = MetricsTable({"before": class_report(labels, labels, 2)}, ["a", "b"])
+    declutter = DeclutterTable({("before", "train"): (before, labels, targets),
+                                ("before", "test"): (before, labels, None)}, ["a", "b"])
+    kwargs = dict(before=before, after=before, labels=labels, class_names=["a", "b"], targets=targets, metrics=metrics)
+    text = write_report(tmp_path / "r.html", declutter=declutter, **kwargs).read_text()
+    assert text.index("plsd-metrics") < text.index("<h2>Decluttering</h2>") < text.index('<table class="plsd-declutter">')
+    assert text.count("<li>") == 4 and "kNN purity (k=10): share" in text
+    assert "<h2>Decluttering" not in write_report(tmp_path / "plain.html", **kwargs).read_text()

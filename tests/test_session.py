@@ -161,6 +161,49 @@ def test_baseline_and_rollback(session):
     assert list(session.metrics.reports) == ["before"]
 
 
+def test_declutter_rows_follow_the_runs(session):
+    events = []
+    session.on("metrics", lambda html: events.append(html))
+    table = session.declutter
+    assert list(table.scores) == [("before", "train"), ("before", "test")]
+    assert np.isnan(table.scores[("before", "train")]["distance"])
+    assert "distance" not in table.scores[("before", "test")]
+    before_test = session.test_positions.copy()
+    session.shift("3", (5.0, 0.0))
+    before = session.declutter.scores[("before", "train")]
+    assert before["distance"] == pytest.approx(5.0 / session.embedding_scale, rel=1e-4)
+    session.finetune(epochs=2, block=True)
+    assert '<table class="plsd-declutter">' in events[-1] and "PLSD" in events[-1]
+    session.run_baseline()
+    table = session.declutter
+    runs = ["before", "baseline (CE)", "PLSD"]
+    assert list(table.scores) == [(r, "train") for r in runs] + [(r, "test") for r in runs]
+    assert table.scores[("PLSD", "train")]["distance"] < before["distance"]  # PLSD moved toward the targets
+    now = table.scores[("before", "train")]  # the edits' frame, not re-embedded
+    assert [now[k] for k in ("purity", "overlap", "distance")] == [before[k] for k in ("purity", "overlap", "distance")]
+    assert table.scores[("baseline (CE)", "test")]["purity"] > 0.5
+    np.testing.assert_array_equal(session._before_test(), before_test)
+    baseline_train = session._baseline_positions[0]
+    assert not np.allclose(baseline_train, session.positions)
+    assert not np.allclose(baseline_train, session.edits.positions)
+    assert events[-1].index("plsd-metrics") < events[-1].index("plsd-declutter") and "baseline (CE)" in events[-1]
+    session.rollback(1)
+    assert [r for r, split in session.declutter.scores if split == "train"] == ["before", "PLSD"]
+    assert session._baseline_positions is None and "baseline (CE)" not in events[-1]
+    session.rollback(0)
+    assert list(session.declutter.scores) == [("before", "train"), ("before", "test")]
+
+
+def test_before_test_positions_use_the_original_model(session):
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=1, block=True)  # no listener: nothing asked for the before positions yet
+    session.rollback(0)
+    expected = session.test_positions
+    session.finetune(epochs=1, block=True)
+    assert session._before_test_positions is None
+    np.testing.assert_allclose(session._before_test(), expected, atol=1e-5)
+
+
 def test_construction_errors(digits, trained_cnn, fitted_embedding):
     train, _ = digits
     with pytest.raises(ValueError, match="has 10 labels but the data has"):

@@ -100,7 +100,7 @@ def test_widget_mirrors_session(widget, session):
     assert len(widget.labels) == n and widget.label_dtype == "uint8"
     assert widget.class_names == session.class_names and len(widget.colors) == len(session.class_names)
     assert widget.targets == array_to_bytes(np.full((n, 2), np.nan), np.float32)
-    assert "<table" in widget.metrics_html
+    assert widget.metrics_html == session.metrics_html() and '<table class="plsd-declutter">' in widget.metrics_html
     assert session.widget() is widget
 
 
@@ -231,7 +231,7 @@ def test_finetune_message_trains_and_updates_positions(widget, session):
     assert widget.contour_vertices != contours_before
     assert not widget.training and widget.status.startswith("done: 1/1")
     assert widget.progress["epoch"] == 1 and widget.progress["batch"] == widget.progress["n_batches"]
-    assert "PLSD" in widget.metrics_html
+    assert "F1 PLSD" in widget.metrics_html and "<td>PLSD</td><td>train</td>" in widget.metrics_html
 
 
 def test_finetune_with_invalid_lambda_shows_error(widget, session):

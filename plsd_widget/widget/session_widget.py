@@ -188,7 +188,7 @@ class PLSDWidget(anywidget.AnyWidget):
             class_names=list(session.class_names),
             colors=class_colors(n_classes),
             bounds=square_bounds(session.positions),
-            metrics_html=session.metrics.to_html(),
+            metrics_html=session.metrics_html(),
             **kwargs,
         )
         self.session = session
