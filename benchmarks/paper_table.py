@@ -20,8 +20,14 @@ weights and batch order, the embedding and the fine-tuning batch order):
 * **Fine-tuning** from the same start model for the same epochs (5), same batch order,
   SGD Nesterov 0.9, lr 0.01, batch 64: **PLSD** (Eq. 3, λ = 0.5, embedding term on the
   edited points only) and the **baseline** (cross-entropy only: ``PLSDTrainer(lam=0)``).
+* **Class-balanced CE**, a stronger baseline: cross-entropy with every sample weighted
+  ``n / (n_classes · n_c)`` (:func:`plsd_widget.finetune.balanced_weights`), so the
+  rare targeted classes weigh as much as the others; same epochs and batch order.
 * **Evaluation** on the full MNIST **test** set (10,000 images, balanced): support-weighted
-  F1 of the targeted group {4, 7, 9} and of the other seven classes.
+  F1 of the targeted group {4, 7, 9} and of the other seven classes; and the
+  decluttering figures (:mod:`plsd_widget.declutter`: kNN purity, mean contour overlap,
+  distance of the edited points to their targets) of the training points and the test
+  set in the frozen embedding, for before / CE / class-balanced CE / PLSD.
 
 ``--sweep`` adds the variations tried (λ, edited-only vs all points, κ, edit magnitude,
 epochs, lr) and two controls: the CE baseline at lr·(1−λ) (PLSD scales its CE term by
@@ -50,10 +56,11 @@ import torch
 
 from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import load_mnist
+from plsd_widget.declutter import declutter_scores, seeds_markdown
 from plsd_widget.density import crowded_points, grid_densities
 from plsd_widget.edits import EditLog, make_edit
 from plsd_widget.embedding import ParametricTSNE
-from plsd_widget.finetune import PLSDTrainer
+from plsd_widget.finetune import PLSDTrainer, balanced_weights
 from plsd_widget.metrics import MetricsTable, SeedTable, class_report
 from plsd_widget.models import seeded_model, train_classifier
 
@@ -75,6 +82,7 @@ class Config:
     shift: bool = True  # False: contract only (no move into empty space)
     shift_factor: float = 1.0  # scales δ (edit magnitude)
     hold: bool = False  # control: targets = current positions of the targeted classes
+    anchor: float = 0.0  # weight of the pull holding unedited points in place (edited_only)
     batch_size: int = 64
     baseline_lr: float | None = None  # lr of the CE baseline compared with; None: the same lr
 
@@ -209,15 +217,25 @@ def test_report(model):
     return class_report(test.labels, predict(model, test.images), 10)
 
 
-def finetune(setting: Setting, targets, cfg: Config, *, lam=None, lr=None):
+def finetune(setting: Setting, targets, cfg: Config, *, lam=None, lr=None, sample_weight=None):
     """A copy of the start model fine-tuned with ``cfg`` (λ and lr overridable); returns (model, seconds)."""
     model = copy.deepcopy(setting.model)
     t = time.perf_counter()
     PLSDTrainer(model, LAYER, setting.tsne.encoder_, lam=cfg.lam if lam is None else lam,
-                edited_only=cfg.edited_only, lr=cfg.lr if lr is None else lr, scale=setting.scale,
-                batch_size=cfg.batch_size, device="cpu", random_state=setting.seed).fit(
-        setting.x, setting.y, targets, epochs=cfg.epochs, positions=setting.positions)
+                edited_only=cfg.edited_only, anchor=cfg.anchor, lr=cfg.lr if lr is None else lr,
+                scale=setting.scale, batch_size=cfg.batch_size, device="cpu", random_state=setting.seed).fit(
+        setting.x, setting.y, targets, epochs=cfg.epochs, positions=setting.positions, sample_weight=sample_weight)
     return model, time.perf_counter() - t
+
+
+def declutter(setting: Setting, model, targets) -> dict:
+    """Decluttering figures of ``model``'s training and test points in the frozen embedding."""
+    _, test = mnist()
+    Y = setting.tsne.encode(extract_activations(model, LAYER, setting.x)) + setting.tsne.offsets_
+    Y_test = setting.tsne.encode(extract_activations(model, LAYER, test.images))  # offsets are zero below 4,096 points
+    train_scores = declutter_scores(Y, setting.y, targets, scale=setting.scale, n_classes=10)
+    test_scores = declutter_scores(Y_test, test.labels, n_classes=10)
+    return {"train": train_scores, "test": test_scores}
 
 
 def edit_followed(setting: Setting, model, targets) -> float:
@@ -239,23 +257,31 @@ def run_seed(setting: Setting, cfg: Config = Config(), *, baselines: dict | None
     """
     baselines = {} if baselines is None else baselines
     targets, desc = targets_for(setting, cfg)
+    free = np.full_like(targets, np.nan)
     grid = grid_densities(setting.positions, setting.y, n_classes=10, grid_size=128)
     crowded = int(crowded_points(grid, setting.y, targets).sum())
     base_lr = cfg.lr if cfg.baseline_lr is None else cfg.baseline_lr
     key = (cfg.epochs, base_lr, cfg.batch_size)
+    balanced_key = ("balanced",) + key
     if key not in baselines:
-        model, secs = finetune(setting, targets, cfg, lam=0.0, lr=base_lr)
-        baselines[key] = (test_report(model), secs)
+        model, secs = finetune(setting, free, cfg, lam=0.0, lr=base_lr)
+        baselines[key] = (test_report(model), secs, model)
+        model, _ = finetune(setting, free, cfg, lam=0.0, lr=base_lr, sample_weight=balanced_weights(setting.y, 10))
+        baselines[balanced_key] = (test_report(model), model)
     if "before" not in baselines:
         baselines["before"] = test_report(setting.model)
     plsd_key = ("PLSD", replace(cfg, baseline_lr=None))  # recipes that differ only in their baseline share it
     if plsd_key not in baselines:
         model, secs = finetune(setting, targets, cfg)
-        baselines[plsd_key] = (test_report(model), secs, edit_followed(setting, model, targets))
-    plsd_report, secs, followed = baselines[plsd_key]
-    reports = {"before": baselines["before"], "baseline (CE)": baselines[key][0], "PLSD": plsd_report}
+        baselines[plsd_key] = (test_report(model), secs, edit_followed(setting, model, targets), model)
+    plsd_report, secs, followed, plsd_model = baselines[plsd_key]
+    reports = {"before": baselines["before"], "baseline (CE)": baselines[key][0],
+               "class-balanced CE": baselines[balanced_key][0], "PLSD": plsd_report}
+    models = {"before": setting.model, "baseline (CE)": baselines[key][2],
+              "class-balanced CE": baselines[balanced_key][1], "PLSD": plsd_model}
     facts = {"edits": desc, "crowded_points": crowded, "edited_points": int(np.isfinite(targets).all(1).sum()),
-             "distance_to_target_after_over_before": followed, "plsd_s": secs, "baseline_s": baselines[key][1]}
+             "distance_to_target_after_over_before": followed, "plsd_s": secs, "baseline_s": baselines[key][1],
+             "declutter": {run: declutter(setting, model, targets) for run, model in models.items()}}
     return reports, facts
 
 
@@ -275,11 +301,12 @@ CONFIGS = {
     "lr0.03": ("lr 0.03", Config(lr=0.03)),
     "lr0.02-ce0.01": ("λ=0.5 at lr 0.02 vs CE at lr 0.01 (same CE step)", Config(lr=0.02, baseline_lr=0.01)),
     "hold": ("control: hold targeted classes in place (no edit)", Config(hold=True)),
+    "anchor0.3": ("unedited points held with weight 0.3 (anchor)", Config(anchor=0.3)),
     # not in the sweep:
     "lr0.02": ("lr 0.02", Config(lr=0.02)),
     "lr0.02-ce0.03": ("λ=0.5 at lr 0.02 vs CE at lr 0.03", Config(lr=0.02, baseline_lr=0.03)),
 }
-SWEEP = list(CONFIGS)[:list(CONFIGS).index("hold") + 1]
+SWEEP = list(CONFIGS)[:list(CONFIGS).index("anchor0.3") + 1]
 
 
 def ce_scaled_control(setting: Setting, cfg: Config, baselines: dict):
@@ -343,8 +370,12 @@ def main(argv=None):
            "total_s": time.perf_counter() - t_start}
     for name, runs in per_config.items():
         table = SeedTable(runs, CLASS_NAMES, GROUPS, contrast=("PLSD", "baseline (CE)"))
-        print(f"\n{name}\n{table}")
+        balanced = SeedTable(runs, CLASS_NAMES, GROUPS, contrast=("PLSD", "class-balanced CE"))
+        clutter = seeds_markdown([{(run, split): s for run, splits in f["declutter"].items()
+                                   for split, s in splits.items()} for f in facts[name]])
+        print(f"\n{name}\n{table}\n\nPLSD vs class-balanced CE\n{balanced}\n\ndecluttering\n{clutter}")
         out["configs"][name] = {"config": configs[name].__dict__, "markdown": table.to_markdown(),
+                                "markdown_vs_balanced": balanced.to_markdown(), "declutter": clutter,
                                 "group_f1_per_seed": [group_f1(r) for r in runs], "facts": facts[name]}
     if scaled:
         table = SeedTable(scaled, CLASS_NAMES, GROUPS, contrast=("PLSD", "CE at lr·(1−λ)"))

@@ -53,7 +53,7 @@ import torch
 
 from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import ImageSplit, load_mnist
-from plsd_widget.declutter import declutter_scores
+from plsd_widget.declutter import declutter_scores, seeds_markdown
 from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
@@ -183,18 +183,6 @@ def declutter_for(setting_tsne, models: dict, x_train, y_train, test_split, targ
     return out
 
 
-def declutter_markdown(per_seed: list[dict]) -> str:
-    """Mean ± sd over seeds of kNN purity, mean contour overlap and distance to target, per (run, split)."""
-    lines = ["| run | split | kNN purity (k=10) | mean contour overlap | distance to target |", "|---|---|---|---|---|"]
-    for key in per_seed[0]:
-        cells = []
-        for measure in ("purity", "overlap", "distance"):
-            v = np.array([seed[key].get(measure, np.nan) for seed in per_seed], dtype=float)
-            cells.append("—" if not np.isfinite(v).all() else f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0:.3f}")
-        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def group_f1(reports: dict, groups: dict) -> dict:
     return {run: {g: group_average(r, codes)["f1"] for g, codes in groups.items()} for run, r in reports.items()}
 
@@ -241,7 +229,7 @@ def main(argv=None):
             print(f"\n{name} test set, {contrast[0]} vs {contrast[1]}\n{table}")
             out["tables"][f"{name}: {contrast[0]} vs {contrast[1]}"] = table.to_markdown()
         out[f"group_f1_{name}"] = [group_f1(r, groups) for r in runs]
-    out["declutter"] = declutter_markdown(declutter)
+    out["declutter"] = seeds_markdown(declutter)
     print(f"\ndecluttering (train: the training points; test: the shifted test set)\n{out['declutter']}")
     out["total_s"] = time.perf_counter() - t_start
     print(f"\ntotal {out['total_s']:.0f} s, load {os.getloadavg()}")

@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from plsd_widget._validation import as_float_array, as_labels, check_positive_int
 from plsd_widget.density import _check_mass, grid_densities, mass_level
-from plsd_widget.metrics import _check_k, _fmt, _html, _markdown, _text
+from plsd_widget.metrics import _check_k, _fmt, _html, _markdown, _mean_sd, _text
 
 def _points_and_labels(Y, labels) -> tuple[np.ndarray, np.ndarray]:
     Y = as_float_array(Y, "Y")
@@ -293,3 +293,25 @@ class DeclutterTable:
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""
         return _markdown(self.rows())
+
+
+def seeds_markdown(per_seed) -> str:
+    """Mean ± sd over seeds of each (run, split)'s purity, mean overlap and distance to target, as Markdown.
+
+    Parameters
+    ----------
+    per_seed : list of dict of (str, str) to dict
+        One dict per seed, ``(run, split)`` to its :func:`declutter_scores`; the same keys
+        in the same order for every seed.
+    """
+    per_seed = list(per_seed)
+    if not per_seed or any(list(s) != list(per_seed[0]) for s in per_seed):
+        raise ValueError("pass one dict per seed with the same (run, split) keys in the same order")
+    rows = [["run", "split", "kNN purity (k=10)", "mean contour overlap", "distance to target"]]
+    for run, split in per_seed[0]:
+        cells = []
+        for measure in ("purity", "overlap", "distance"):
+            v = np.array([seed[(run, split)].get(measure, np.nan) for seed in per_seed], dtype=np.float64)
+            cells.append(_mean_sd(v))
+        rows.append([run, split, *cells])
+    return _markdown(rows)

@@ -30,6 +30,9 @@ EVENTS = ("positions", "targets", "selection", "progress", "status", "metrics", 
 #: What a "progress" event carries, once per batch: counters, and the batch's total loss,
 #: cross-entropy and (unweighted) embedding term.
 PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
+#: Weight of the pull that holds unedited points where they are while edited ones move
+#: (``PLSDTrainer(anchor=...)``); chosen by ``benchmarks/unedited_drift.py``.
+DEFAULT_ANCHOR = 0.0
 #: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
 TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
 
@@ -224,6 +227,12 @@ class Session:
         if self.x_test is not None:
             entries |= {(run, "test"): (test, self.y_test, None) for run, (_, test) in runs.items()}
         return DeclutterTable(entries, self.class_names, scale=self.embedding_scale)
+
+    @property
+    def baseline_positions(self) -> np.ndarray | None:
+        """The CE baseline's embedding of ``x`` (n, 2), while its report stands (see ``run_baseline``); else None."""
+        baseline = self._baseline_positions
+        return None if baseline is None else baseline[0]
 
     def metrics_html(self) -> str:
         """What the widget shows: the metrics table, then the declutter table under a heading."""
@@ -467,7 +476,7 @@ class Session:
         self._emit_metrics()
 
     def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
-                 *, batch_size: int = 64, block: bool = False, **options):
+                 *, anchor: float = DEFAULT_ANCHOR, batch_size: int = 64, block: bool = False, **options):
         """Fine-tune the classifier with the PLSD loss toward the current edit targets.
 
         Runs in a worker thread and returns at once unless ``block=True``; positions
@@ -480,9 +489,14 @@ class Session:
         lam : float, default=0.5
             λ in [0, 1]: weight of the embedding term of Eq. 3.
         edited_only : bool, default=True
-            Embedding term only for edited points; else unedited points are held in place.
+            Embedding term for edited points (plus the ``anchor``); else unedited points
+            are held in place with the same weight.
         lr : float, optional
             SGD learning rate (Nesterov 0.9); defaults to the last valid one passed, 0.01 at first.
+        anchor : float, default=DEFAULT_ANCHOR
+            With ``edited_only``: weight of a pull holding each unedited point where it
+            is, relative to an edited point's (0: free, the paper's recipe). See
+            ``DEFAULT_ANCHOR`` for why the default is what it is.
         batch_size : int, default=64
         block : bool, default=False
             Wait for the run to finish and re-raise any error it met.
@@ -497,7 +511,7 @@ class Session:
         unknown = set(options) - TRAIN_OPTIONS
         if unknown:
             raise TypeError(f"unknown fine-tuning option(s) {sorted(unknown)}; use {sorted(TRAIN_OPTIONS)}")
-        trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
+        trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only, anchor=anchor,
                               lr=self._lr if lr is None else lr, scale=self.embedding_scale,
                               batch_size=batch_size, device=self.device,
                               random_state=self.random_state + len(self.checkpoints), **options)

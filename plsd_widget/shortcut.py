@@ -121,10 +121,12 @@ def gather_strays(positions, labels, *, classes=None, kappa: float = 0.8, mass: 
                   grid_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Targets that pull each class's strays into its core: the edit a user makes of a split class.
 
-    A *stray* of class ``c`` is a point of ``c`` outside ``c``'s own ``mass`` density
-    contour (the contour the widget draws). Each stray's target is ``κ`` of the way
-    from where it is to the centroid of ``c``'s points inside the contour (Eq. 2, with
-    the core's centroid instead of the selection's).
+    A class's *core* is the largest connected piece (by its number of points) of the
+    region inside its own ``mass`` density contour (the contour the widget draws); its
+    *strays* are its points anywhere else: in another piece of the contour (a split-off
+    part) or outside it. Each stray's target is ``κ`` of the way from where it is to the
+    centroid of the core's points (Eq. 2, with the core's centroid instead of the
+    selection's).
 
     Parameters
     ----------
@@ -142,6 +144,8 @@ def gather_strays(positions, labels, *, classes=None, kappa: float = 0.8, mass: 
     targets : ndarray of float32, shape (n_strays, 2)
         Pass both to ``Session.move_points``.
     """
+    from scipy import ndimage
+
     from plsd_widget.density import grid_densities, mass_level
 
     kappa = check_fraction(kappa, "kappa")
@@ -159,14 +163,16 @@ def gather_strays(positions, labels, *, classes=None, kappa: float = 0.8, mass: 
     indices, targets = [], []
     for c in codes:
         density = grid.density[c]
-        own = labels == c
-        inside = density[row, col] >= mass_level(density, mass)
-        if not (own & inside).any():
+        pieces, _ = ndimage.label(density >= mass_level(density, mass))
+        own = np.flatnonzero(labels == c)
+        piece = pieces[row[own], col[own]]  # 0: outside the contour
+        if not piece.any():
             continue
-        core = Y[own & inside].mean(axis=0)
-        stray = np.flatnonzero(own & ~inside)
+        core = np.bincount(piece[piece > 0]).argmax()
+        centre = Y[own[piece == core]].mean(axis=0)
+        stray = own[piece != core]
         indices.append(stray)
-        targets.append(Y[stray] + kappa * (core - Y[stray]))
+        targets.append(Y[stray] + kappa * (centre - Y[stray]))
     if not indices:
         return np.zeros(0, np.int64), np.zeros((0, 2), np.float32)
     order = np.argsort(np.concatenate(indices))

@@ -75,3 +75,14 @@ def test_parametric_tsne_notebook_runs(tmp_path):
     assert "TSNEEncoder" in printed and "LocalExpertsEncoder with 8 regions" in printed
     assert "gradient w.r.t. the input: (4, 64)" in printed
     assert sum(o.get("data", {}).get("text/html", "").count("<svg") for o in outputs) == 2
+
+
+@pytest.mark.slow
+def test_shortcut_notebook_runs_small(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLSD_SHORTCUT_PER_CLASS", "60")
+    nb, outputs = _run_notebook("04_fix_a_shortcut.ipynb", tmp_path)
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "digit 4: " in printed and "strays moved" in printed and "oracle: unshifted" in printed
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "F1 baseline (CE)" in html and "F1 PLSD" in html and "kNN purity (k=10)" in html
+    assert html.count("<svg") >= 2 + 12  # two embeddings and two rows of six thumbnails
