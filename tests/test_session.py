@@ -204,6 +204,15 @@ def test_before_test_positions_use_the_original_model(session):
     np.testing.assert_allclose(session._before_test(), expected, atol=1e-5)
 
 
+def test_declutter_without_a_test_split_has_train_rows_only(digits, trained_cnn, fitted_embedding):
+    train, _ = digits
+    session = Session(trained_cnn, "latent", train.images, train.labels, embedding=fitted_embedding)
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=1, block=True)
+    assert list(session.declutter.scores) == [("before", "train"), ("PLSD", "train")]
+    assert "<td>test</td>" not in session.metrics_html()
+
+
 def test_construction_errors(digits, trained_cnn, fitted_embedding):
     train, _ = digits
     with pytest.raises(ValueError, match="has 10 labels but the data has"):
