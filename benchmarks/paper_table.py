@@ -82,7 +82,7 @@ class Config:
     shift: bool = True  # False: contract only (no move into empty space)
     shift_factor: float = 1.0  # scales δ (edit magnitude)
     hold: bool = False  # control: targets = current positions of the targeted classes
-    anchor: float = 0.0  # weight of the pull holding unedited points in place (edited_only)
+    anchor: float = 0.0  # weight of the term holding unedited points in place (edited_only)
     batch_size: int = 64
     baseline_lr: float | None = None  # lr of the CE baseline compared with; None: the same lr
 
@@ -301,12 +301,12 @@ CONFIGS = {
     "lr0.03": ("lr 0.03", Config(lr=0.03)),
     "lr0.02-ce0.01": ("λ=0.5 at lr 0.02 vs CE at lr 0.01 (same CE step)", Config(lr=0.02, baseline_lr=0.01)),
     "hold": ("control: hold targeted classes in place (no edit)", Config(hold=True)),
-    "anchor0.3": ("unedited points held with weight 0.3 (anchor)", Config(anchor=0.3)),
+    "anchor3": ("unedited points held by a second term, weight 3 (anchor; the widget's default)", Config(anchor=3.0)),
     # not in the sweep:
     "lr0.02": ("lr 0.02", Config(lr=0.02)),
     "lr0.02-ce0.03": ("λ=0.5 at lr 0.02 vs CE at lr 0.03", Config(lr=0.02, baseline_lr=0.03)),
 }
-SWEEP = list(CONFIGS)[:list(CONFIGS).index("anchor0.3") + 1]
+SWEEP = list(CONFIGS)[:list(CONFIGS).index("anchor3") + 1]
 
 
 def ce_scaled_control(setting: Setting, cfg: Config, baselines: dict):

@@ -12,7 +12,9 @@ and batch order, the embedding and the fine-tuning batch order):
   *shifted* (the mark on 50 % of every class, independent of the class).
 * **Classifier**: ``SmallCNN(image_size=28)``, 2 epochs of Adam (lr 1e-3). It learns
   the mark as a cue: on the shifted test set the marked classes lose F1.
-* **Embedding**: ``ParametricTSNE(perplexity=30, n_epochs=150)`` of the ``latent`` layer.
+* **Embedding**: ``ParametricTSNE(perplexity=30, n_epochs=150)`` of the ``latent`` layer
+  (``--layer features``: the convolutional features before it, where the mark is a
+  feature of its own and the split is sharper).
   Every class shows stray points away from its cluster: its minority (unmarked 4s and
   7s, marked images of the other digits) sits where the mark, not the digit, puts it.
 * **Edit** (:func:`plsd_widget.shortcut.gather_strays`, what a user does with a class
@@ -25,6 +27,9 @@ and batch order, the embedding and the fine-tuning batch order):
   - **JTT (CE, errors ×20)**: cross-entropy with the training images the start model
     gets wrong weighted 20× ("just train twice": a reweighting that needs no artefact
     labels either; class-balanced weights would be all ones here, the classes are balanced);
+  - **CE, edited ×5**: cross-entropy with the points the edit moved weighted 5×: the
+    edit used as a reweighting only, without the embedding term (an ablation: is the
+    information in *which* points the edit picks, or in the pull?);
   - **oracle (mark randomised)**: cross-entropy with the mark set or cleared at random
     on every batch: knows the artefact, an upper bound PLSD does not need;
   - **PLSD**: Eq. 3 with λ = 0.5 on the edited points.
@@ -63,7 +68,7 @@ from plsd_widget.shortcut import add_shortcut, gather_strays, mark_size, shortcu
 
 LAYER = "latent"
 CLASS_NAMES = [str(i) for i in range(10)]
-RUNS = ("before", "baseline (CE)", "JTT (CE, errors ×20)", "oracle (mark randomised)", "PLSD")
+RUNS = ("before", "baseline (CE)", "JTT (CE, errors ×20)", "CE, edited ×5", "oracle (mark randomised)", "PLSD")
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Setting:
     """What a seed's runs share: the marked training set, the test sets, start model and embedding."""
 
     seed: int
+    layer: str
     train: ImageSplit
     marked: np.ndarray
     tests: dict
@@ -80,8 +86,8 @@ class Setting:
     scale: float
 
 
-def prepare(seed: int, *, marked_classes, per_class: int = 300, cnn_epochs: int = 2, tsne_epochs: int = 150,
-            train=None, test=None) -> Setting:
+def prepare(seed: int, *, marked_classes, layer: str = LAYER, per_class: int = 300, cnn_epochs: int = 2,
+            tsne_epochs: int = 150, train=None, test=None) -> Setting:
     """The seed's marked training subset, its two test sets, the start CNN and the embedding."""
     train = load_mnist("train") if train is None else train
     test = load_mnist("test") if test is None else test
@@ -93,11 +99,11 @@ def prepare(seed: int, *, marked_classes, per_class: int = 300, cnn_epochs: int 
     tests = shortcut_test_sets(test, marked_classes, random_state=rng)
     model = train_classifier(seeded_model(image_size=28, random_state=seed), marked_train.images,
                              marked_train.labels, epochs=cnn_epochs, lr=1e-3, random_state=seed)
-    H = extract_activations(model, LAYER, marked_train.images)
+    H = extract_activations(model, layer, marked_train.images)
     tsne = ParametricTSNE(perplexity=30, n_epochs=tsne_epochs, random_state=seed, device="cpu").fit(H)
     Y = tsne.embedding_.astype(np.float32)
     scale = float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean()))
-    return Setting(seed, marked_train, marked, tests, model, tsne, Y, scale)
+    return Setting(seed, layer, marked_train, marked, tests, model, tsne, Y, scale)
 
 
 def predict(model, x, batch: int = 2000) -> np.ndarray:
@@ -124,7 +130,7 @@ def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 
     """A copy of the start model fine-tuned from the same state with the same batch order."""
     model = copy.deepcopy(setting.model)
     fit_kwargs = {k: kwargs.pop(k) for k in ("sample_weight",) if k in kwargs}
-    PLSDTrainer(model, LAYER, setting.tsne.encoder_, lam=lam, lr=lr, scale=setting.scale, device="cpu",
+    PLSDTrainer(model, setting.layer, setting.tsne.encoder_, lam=lam, lr=lr, scale=setting.scale, device="cpu",
                 random_state=setting.seed, **kwargs).fit(
         setting.train.images, setting.train.labels, targets, epochs=epochs, positions=setting.positions,
         offsets=setting.tsne.offsets_, **fit_kwargs)
@@ -145,6 +151,8 @@ def run_seed(setting: Setting, marked_classes, *, lam: float = 0.5, kappa: float
         "baseline (CE)": finetune(setting, free, lam=0.0, epochs=epochs),
         "JTT (CE, errors ×20)": finetune(setting, free, lam=0.0, epochs=epochs,
                                          sample_weight=np.where(errors, jtt_weight, 1.0)),
+        "CE, edited ×5": finetune(setting, free, lam=0.0, epochs=epochs,
+                                  sample_weight=np.where(np.isfinite(targets).all(axis=1), 5.0, 1.0)),
         "oracle (mark randomised)": finetune(setting, free, lam=0.0, epochs=epochs,
                                              transform=randomise_mark(setting.seed)),
         "PLSD": finetune(setting, targets, lam=lam, epochs=epochs),
@@ -162,24 +170,25 @@ def reports_for(setting: Setting, models: dict) -> dict:
             for name, (split, _) in setting.tests.items()}
 
 
-def embed(tsne: ParametricTSNE, model, x_train, x_test) -> tuple[np.ndarray, np.ndarray]:
+def embed(tsne: ParametricTSNE, layer: str, model, x_train, x_test) -> tuple[np.ndarray, np.ndarray]:
     """Training and test points through ``model`` and the frozen encoder, as a ``Session`` places them."""
-    H = extract_activations(model, LAYER, x_train)
+    H = extract_activations(model, layer, x_train)
     Y = tsne.encode(H) + tsne.offsets_
-    H_test = extract_activations(model, LAYER, x_test)
+    H_test = extract_activations(model, layer, x_test)
     Y_test = tsne.encode(H_test)
     if tsne.offsets_.any():
         Y_test = OffsetLookup(H, Y - tsne.offsets_, tsne.offsets_)(H_test, Y_test)
     return Y, Y_test
 
 
-def declutter_for(setting_tsne, models: dict, x_train, y_train, test_split, targets, scale) -> dict:
-    """``{(run, split): declutter_scores}`` for every run, on the training points and ``test_split``."""
+def declutter_for(setting: Setting, models: dict, targets) -> dict:
+    """``{(run, split): declutter_scores}`` for every run, on the training points and the shifted test set."""
     out = {}
+    shifted = setting.tests["shifted"][0]
     for run, model in models.items():
-        Y, Y_test = embed(setting_tsne, model, x_train, test_split.images)
-        out[(run, "train")] = declutter_scores(Y, y_train, targets, scale=scale, n_classes=10)
-        out[(run, "test")] = declutter_scores(Y_test, test_split.labels, n_classes=10)
+        Y, Y_test = embed(setting.tsne, setting.layer, model, setting.train.images, shifted.images)
+        out[(run, "train")] = declutter_scores(Y, setting.train.labels, targets, scale=setting.scale, n_classes=10)
+        out[(run, "test")] = declutter_scores(Y_test, shifted.labels, n_classes=10)
     return out
 
 
@@ -193,6 +202,7 @@ def main(argv=None):
     parser.add_argument("--marked", type=int, nargs="+", default=[4, 7])
     parser.add_argument("--per-class", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--layer", default=LAYER, help="layer to embed and edit (default: latent)")
     parser.add_argument("--lam", type=float, default=0.5)
     parser.add_argument("--kappa", type=float, default=0.8)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
@@ -208,12 +218,11 @@ def main(argv=None):
     facts, declutter = [], []
     for seed in args.seeds:
         t0 = time.perf_counter()
-        setting = prepare(seed, marked_classes=args.marked, per_class=args.per_class, train=train, test=test)
+        setting = prepare(seed, marked_classes=args.marked, layer=args.layer, per_class=args.per_class,
+                          train=train, test=test)
         models, targets, f = run_seed(setting, args.marked, lam=args.lam, kappa=args.kappa, epochs=args.epochs)
         reports = reports_for(setting, models)
-        shifted = setting.tests["shifted"][0]
-        declutter.append(declutter_for(setting.tsne, models, setting.train.images, setting.train.labels, shifted,
-                                       targets, setting.scale))
+        declutter.append(declutter_for(setting, models, targets))
         for name in per_seed:
             per_seed[name].append(reports[name])
         f["seconds"] = time.perf_counter() - t0
@@ -224,7 +233,7 @@ def main(argv=None):
               + ", ".join(f"{run} {g[run]['marked']:.3f}" for run in RUNS), flush=True)
     out = {"seeds": args.seeds, "args": vars(args), "facts": facts, "tables": {}}
     for name, runs in per_seed.items():
-        for contrast in (("PLSD", "baseline (CE)"), ("PLSD", "JTT (CE, errors ×20)")):
+        for contrast in (("PLSD", "baseline (CE)"), ("PLSD", "JTT (CE, errors ×20)"), ("CE, edited ×5", "baseline (CE)")):
             table = SeedTable(runs, CLASS_NAMES, groups, contrast=contrast)
             print(f"\n{name} test set, {contrast[0]} vs {contrast[1]}\n{table}")
             out["tables"][f"{name}: {contrast[0]} vs {contrast[1]}"] = table.to_markdown()

@@ -85,7 +85,7 @@ export function createControls(model, actions) {
     h("label", {}, ["Epochs ", epochs]),
     h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
     h("label", { title: "SGD learning rate (Nesterov momentum 0.9)" }, ["lr ", lr]),
-    h("label", {}, [editedOnly, " edited classes only"]),
+    h("label", { title: "Checked: the edited points are pulled to their targets, and a second term (anchor 3) holds the others where they are, so unedited classes do not drift. Unchecked: every point counts alike in one term, the unedited ones held in place" }, [editedOnly, " edited classes only"]),
     h("div", { class: "plsd-buttons" }, [finetune, stop]),
     h("div", { class: "plsd-progress" }, [bar]), progressText, status,
   ]);

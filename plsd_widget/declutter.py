@@ -183,7 +183,7 @@ def declutter_scores(Y, labels, targets=None, *, scale: float = 1.0, k: int = 10
     scale : float, default=1.0
         Unit of the distance (see :func:`target_distance`).
     k : int, default=10
-        See :func:`knn_purity`.
+        See :func:`knn_purity`; a split of ``k`` points or fewer uses all its other points.
     n_classes, mass, grid_size
         See :func:`contour_overlap`.
 
@@ -195,9 +195,12 @@ def declutter_scores(Y, labels, targets=None, *, scale: float = 1.0, k: int = 10
         counts) and, with ``targets``, ``"distance"`` (float, NaN when nothing is edited).
     """
     Y, labels = _points_and_labels(Y, labels)
+    k = check_positive_int(k, "k")
+    # a split smaller than k + 1 points (a tiny test set) is scored on all its other points
+    purity = knn_purity(Y, labels, min(k, len(Y) - 1)) if len(Y) > 1 else float("nan")
     class_overlap = contour_overlap(Y, labels, n_classes=n_classes, mass=mass, grid_size=grid_size)
     weights = np.bincount(labels, minlength=len(class_overlap)) * np.isfinite(class_overlap)
-    out = {"purity": knn_purity(Y, labels, k),
+    out = {"purity": purity,
            "class_overlap": class_overlap,
            "overlap": float(np.nansum(weights * class_overlap) / weights.sum())}
     if targets is not None:

@@ -43,7 +43,8 @@ OPTIMIZERS = {
 SCHEDULER_INTERVALS = ("epoch", "batch")
 
 
-def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0, sample_weight=None):
+def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0, sample_weight=None,
+              held=None, anchor: float = 0.0):
     """Eq. 3 for one batch.
 
     Parameters
@@ -54,15 +55,20 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float 
         ``E(C_m(x))`` for the batch.
     targets : Tensor of shape (batch, 2)
         Target positions; rows outside ``mask`` are ignored (may be NaN).
-    mask : BoolTensor or Tensor of shape (batch,)
-        Points whose embedding term counts (True), or each point's non-negative weight
-        in it: the term is the weighted mean of the squared distances.
+    mask : BoolTensor of shape (batch,)
+        Points whose embedding term counts: the term is the mean of their squared distances.
     lam : float
         Weight λ in [0, 1] of the embedding term.
     scale : float, default=1
         Distances are divided by ``scale`` before squaring.
     sample_weight : Tensor of shape (batch,), optional
         Per-sample weights of the cross-entropy (a weighted mean); None weighs all alike.
+    held : BoolTensor of shape (batch,), optional
+        Points held at their ``targets`` (their current positions) by an extra term.
+    anchor : float, default=0
+        Weight of that term: the embedding term becomes the mean over ``mask`` plus
+        ``anchor`` times the mean over ``held``, so the anchor means the same whatever
+        share of the points is edited.
 
     Returns
     -------
@@ -74,14 +80,11 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float 
     else:
         ce = (nn.functional.cross_entropy(logits, labels, reduction="none") * sample_weight).sum() \
             / sample_weight.sum().clamp_min(1e-12)
-    weight = mask.to(embedded.dtype)
-    counted = weight > 0
-    if counted.any():
-        diff = (embedded[counted] - targets[counted]) / scale
-        w = weight[counted]
-        emb = (diff.pow(2).sum(dim=1) * w).sum() / w.sum()
-    else:
-        emb = embedded.sum() * 0.0
+    emb = embedded.sum() * 0.0
+    for points, weight in ((mask, 1.0), (held, anchor)):
+        if points is not None and weight > 0 and points.any():
+            diff = (embedded[points] - targets[points]) / scale
+            emb = emb + weight * diff.pow(2).sum(dim=1).mean()
     return (1.0 - lam) * ce + lam * emb, ce, emb
 
 
@@ -250,10 +253,11 @@ class PLSDTrainer:
         best setting), plus the ``anchor`` below; otherwise unedited points are held at
         ``positions`` with the same weight as edited ones.
     anchor : float, default=0
-        With ``edited_only``: the weight, relative to an edited point's, of a pull that
-        holds each unedited point at ``positions`` (0: unedited points are free, as in
-        the paper). A small anchor keeps the classes nobody edited from drifting while
-        the edited ones move; the embedding term is the weighted mean over the batch.
+        With ``edited_only``: the weight of a second term that holds the unedited points
+        at ``positions`` (0: unedited points are free, as in the paper). The embedding
+        term is then the mean over the batch's edited points plus ``anchor`` times the
+        mean over its unedited ones, so an anchor keeps the classes nobody edited from
+        drifting while the edited ones move, whatever share of the points is edited.
     lr : float, default=0.01
         Learning rate given to the optimiser.
     scale : float, default=1
@@ -296,7 +300,7 @@ class PLSDTrainer:
         self.encoder = encoder
         self.lam = check_fraction(lam, "lam")
         self.edited_only = bool(edited_only)
-        self.anchor = check_fraction(anchor, "anchor")
+        self.anchor = check_fraction(anchor, "anchor", high=np.inf)
         self.lr = float(lr)
         if not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
@@ -332,12 +336,13 @@ class PLSDTrainer:
 
     # ------------------------------------------------------------------ set-up
     def prepare_targets(self, targets, positions):
-        """Return the loss targets and each point's weight in the embedding term, or raise.
+        """Return the loss targets, the points the edit term counts and those the anchor holds, or raise.
 
         Rows of ``targets`` are either finite (an edited point) or all NaN (a free
-        point); infinities and half-NaN rows are errors. Unedited points are held at
-        ``positions`` with weight ``anchor`` (``edited_only``) or 1; it raises if the
-        run would have nothing to pull.
+        point); infinities and half-NaN rows are errors. Unedited points get their
+        ``positions`` as targets when they are held: counted like edited points
+        (``edited_only=False``) or by the anchor term. The third value is None without
+        an anchor. Raises if the run would have nothing to pull.
         """
         targets = np.asarray(targets, dtype=np.float32)
         if targets.ndim != 2 or targets.shape[1] != 2:
@@ -348,14 +353,13 @@ class PLSDTrainer:
             rows = np.flatnonzero(bad)
             raise ValueError(f"targets must be finite (edited) or NaN in both columns (free); {rows.size} row(s) "
                              f"are not, e.g. row {rows[0]}: {targets[rows[0]].tolist()}. Fix or undo that edit")
-        hold = 1.0 if not self.edited_only else self.anchor
         if self.edited_only and self.lam > 0 and not finite.any():
             raise ValueError(
                 "no point has an edit target; edit the embedding first (e.g. session.shift) "
                 "or pass edited_only=False"
             )
-        if hold == 0:
-            return np.where(finite[:, None], targets, 0.0).astype(np.float32), finite.astype(np.float32)
+        if self.edited_only and self.anchor == 0:
+            return np.where(finite[:, None], targets, 0.0).astype(np.float32), finite, None
         if positions is None:
             what = "edited_only=False" if not self.edited_only else f"anchor={self.anchor}"
             raise ValueError(f"{what} needs the current positions to hold unedited points")
@@ -363,8 +367,10 @@ class PLSDTrainer:
         if positions.shape != targets.shape or not np.isfinite(positions).all():
             raise ValueError(f"positions must be finite and of the targets' shape {targets.shape}, "
                              f"got shape {positions.shape}; pass the current embedding")
-        full = np.where(finite[:, None], targets, positions)
-        return full.astype(np.float32), np.where(finite, 1.0, hold).astype(np.float32)
+        full = np.where(finite[:, None], targets, positions).astype(np.float32)
+        if self.edited_only:
+            return full, finite, ~finite
+        return full, np.ones(len(full), dtype=bool), None
 
     @staticmethod
     def _check_offsets(offsets, shape) -> np.ndarray:
@@ -442,11 +448,12 @@ class PLSDTrainer:
         if len(targets) != len(source):
             raise ValueError(f"x, y and targets must have the same length, got {len(source)} samples "
                              f"and {len(targets)} targets")
-        tgt, mask = self.prepare_targets(targets, positions)
+        tgt, mask, held = self.prepare_targets(targets, positions)
         if offsets is not None:
             tgt = tgt - self._check_offsets(offsets, tgt.shape)
         tgt = torch.from_numpy(tgt).to(self.device)
         mask = torch.from_numpy(mask).to(self.device)
+        held = None if held is None else torch.from_numpy(held).to(self.device)
         if sample_weight is not None:
             sample_weight = torch.from_numpy(check_sample_weight(sample_weight, len(source))).to(self.device)
         stop_event = stop_event or threading.Event()
@@ -507,7 +514,8 @@ class PLSDTrainer:
                         emb = encoder(h.float())
                     loss, ce, em = plsd_loss(logits.float(), yb, emb.float(), tgt[idx], mask[idx],
                                              self.lam, self.scale,
-                                             None if sample_weight is None else sample_weight[idx])
+                                             None if sample_weight is None else sample_weight[idx],
+                                             None if held is None else held[idx], self.anchor)
                     values = torch.stack((loss.detach(), ce.detach(), em.detach())).tolist()
                     if not np.isfinite(values[0]):
                         raise FloatingPointError(

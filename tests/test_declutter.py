@@ -107,3 +107,10 @@ def test_table_rows_sections_and_renderings(blobs, rng):
     assert html.startswith('<table class="plsd-declutter">') and "c&lt;" in html and "border-top" in html
     assert table.to_markdown().splitlines()[1] == "|---|---|---|---|---|---|"
     assert len(table.legend()) == 4 and "0.9-mass" in table.legend()[1]
+
+
+def test_a_split_smaller_than_k_is_scored_on_all_its_other_points():
+    Y = np.array([[0, 0], [0, 1], [0, 2], [10, 0], [10, 1], [10, 2]], dtype=np.float32)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert declutter_scores(Y, labels)["purity"] == pytest.approx(knn_purity(Y, labels, k=5))
+    assert np.isnan(declutter_scores(Y[:1], labels[:1])["purity"])

@@ -514,13 +514,14 @@ def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypa
     assert "baseline (CE)" in session.reports
 
 
-def test_plsd_loss_weights_and_sample_weight():
+def test_plsd_loss_anchor_term_and_sample_weight():
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     labels = torch.tensor([0, 1])
     emb = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
     tgt = torch.tensor([[0.0, 3.0], [0.0, 2.0]])
-    _, _, em = plsd_loss(logits, labels, emb, tgt, torch.tensor([1.0, 0.25]), 0.5)
-    assert em.item() == pytest.approx((5.0 + 0.25 * 4.0) / 1.25)  # weighted mean of squared distances
+    edited, held = torch.tensor([True, False]), torch.tensor([False, True])
+    _, _, em = plsd_loss(logits, labels, emb, tgt, edited, 0.5, held=held, anchor=0.25)
+    assert em.item() == pytest.approx(5.0 + 0.25 * 4.0)  # the edit term plus anchor × the holding term
     per = nn.functional.cross_entropy(logits, labels, reduction="none")
     _, ce, _ = plsd_loss(logits, labels, emb, tgt, torch.tensor([True, True]), 0.5,
                          sample_weight=torch.tensor([3.0, 1.0]))
@@ -550,7 +551,7 @@ def test_anchor_and_sample_weight_errors(trained_cnn, encoder, data):
     targets = np.full((len(y), 2), np.nan, np.float32)
     targets[:5] = 0.0
     with pytest.raises(ValueError, match="anchor must be"):
-        PLSDTrainer(trained_cnn, "latent", encoder, anchor=1.5, device="cpu")
+        PLSDTrainer(trained_cnn, "latent", encoder, anchor=-0.5, device="cpu")
     with pytest.raises(ValueError, match="anchor=0.1 needs the current positions"):
         PLSDTrainer(trained_cnn, "latent", encoder, anchor=0.1, device="cpu").fit(x, y, targets)
     trainer = PLSDTrainer(trained_cnn, "latent", encoder, device="cpu")
