@@ -58,7 +58,7 @@ from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import load_mnist
 from plsd_widget.declutter import declutter_scores, seeds_markdown
 from plsd_widget.density import crowded_points, grid_densities
-from plsd_widget.edits import EditLog, make_edit
+from plsd_widget.edit_planner import plan_edits
 from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.finetune import PLSDTrainer, balanced_weights
 from plsd_widget.metrics import MetricsTable, SeedTable, class_report
@@ -137,58 +137,6 @@ def prepare(seed: int, *, cnn_epochs: int = 2, tsne_epochs: int = 150) -> Settin
     return Setting(seed, x, y, model, tsne, Y, scale, {"cnn_s": t1 - t0, "embedding_s": t2 - t1})
 
 
-def plan_edits(positions, labels, classes=TARGETED, *, kappa=0.5, shift=True, shift_factor=1.0, margin=0.05,
-               grid=120):
-    """Contract each class by ``kappa`` and shift it to the nearest empty spot of the embedding.
-
-    For each class in turn: its radius after contraction ``r`` is the 90th percentile of
-    its points' distances to the centroid times ``1 − kappa``; candidate centroids lie on
-    a ``grid × grid`` lattice over the embedding's bounding box grown by 15 % per side;
-    a candidate is free when no point of a non-edited class, and no target already
-    placed, lies within ``r + margin · extent``. The nearest free candidate wins (the
-    one with most clearance if none is free). ``shift_factor`` scales the shift.
-
-    Returns
-    -------
-    log : EditLog
-    description : list of dict
-        Per class: ``class``, ``kappa``, ``delta``, ``clearance_ok``.
-    """
-    from scipy.spatial import cKDTree
-
-    Y = np.asarray(positions, dtype=np.float64)
-    labels = np.asarray(labels)
-    n = len(Y)
-    extent = np.ptp(Y, axis=0)
-    lo, hi = Y.min(0) - 0.15 * extent, Y.max(0) + 0.15 * extent
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
-    candidates = np.c_[gx.ravel(), gy.ravel()]
-    occupied = Y[~np.isin(labels, classes)]
-    log = EditLog(positions)
-    description = []
-    for c in classes:
-        idx = np.flatnonzero(labels == c)
-        pts = Y[idx]
-        centre = pts.mean(0)
-        if kappa:
-            log.add(make_edit("contract", idx, n, kappa=kappa, label=str(c)))
-        delta = np.zeros(2)
-        ok = True
-        if shift:
-            radius = np.quantile(np.linalg.norm(pts - centre, axis=1), 0.9) * (1 - kappa)
-            clearance = cKDTree(occupied).query(candidates)[0]
-            free = clearance >= radius + margin * extent.max()
-            ok = bool(free.any())
-            dest = (candidates[free][np.argmin(np.linalg.norm(candidates[free] - centre, axis=1))] if ok
-                    else candidates[np.argmax(clearance)])
-            delta = (dest - centre) * shift_factor
-            log.add(make_edit("shift", idx, n, delta=tuple(delta), label=str(c)))
-        occupied = np.vstack([occupied, log.targets()[idx]])
-        description.append({"class": int(c), "kappa": float(kappa), "delta": [round(float(d), 2) for d in delta],
-                            "clearance_ok": ok})
-    return log, description
-
-
 def hold_targets(setting: Setting, classes=TARGETED):
     """Control: the targeted classes' current positions as targets (a pull with no direction)."""
     targets = np.full_like(setting.positions, np.nan)
@@ -201,7 +149,7 @@ def targets_for(setting: Setting, cfg: Config):
     """Targets of shape (n, 2) and a description for ``cfg``'s edit on ``setting``."""
     if cfg.hold:
         return hold_targets(setting), [{"hold": list(TARGETED)}]
-    log, desc = plan_edits(setting.positions, setting.y, kappa=cfg.kappa, shift=cfg.shift,
+    log, desc = plan_edits(setting.positions, setting.y, TARGETED, kappa=cfg.kappa, shift=cfg.shift,
                            shift_factor=cfg.shift_factor)
     return log.targets(), desc
 

@@ -19,6 +19,7 @@ def run_headless(out: Path, epochs: int, lam: float) -> int:
 
     from plsd_widget.demo import default_session, scripted_edit
     from plsd_widget.report import write_report
+    from plsd_widget.session import DEFAULT_ANCHOR
 
     t0 = time.perf_counter()
     print("Training a small CNN on sklearn's digits and fitting a parametric t-SNE of layer 'latent' ...")
@@ -41,7 +42,8 @@ def run_headless(out: Path, epochs: int, lam: float) -> int:
     print()
     print("Decluttering of the 2-D embedding (distance to target in units of the embedding's scale):")
     print(declutter)
-    summary = f"{description}; PLSD with λ={lam} for {epochs} epochs (edited points only), vs a CE-only baseline."
+    summary = (f"{description}; PLSD with λ={lam} for {epochs} epochs (unedited points held, anchor "
+               f"{DEFAULT_ANCHOR:g}), vs a CE-only baseline.")
     path = write_report(out, before=before, after=session.positions, labels=session.y,
                         class_names=session.class_names, targets=session.targets,
                         metrics=session.metrics, summary=summary, declutter=declutter)

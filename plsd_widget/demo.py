@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from plsd_widget.datasets import load_digits_split
+from plsd_widget.edit_planner import plan_edits
 from plsd_widget.models import seeded_model, train_classifier
 from plsd_widget.session import Session
 
@@ -45,20 +46,22 @@ def most_confused_pair(session: Session) -> tuple[int, int]:
 
 
 def scripted_edit(session: Session) -> str:
-    """Separate the most confused pair: shift class b away from a and tighten both.
+    """Separate the most confused pair: contract both, and move each to the nearest empty space.
 
-    Returns a one-line description of the edit.
+    The first class usually stays where it is (contracted); the second goes to the
+    nearest spot where no other class lies (:func:`plsd_widget.edit_planner.plan_edits`),
+    the paper's guideline that decluttering needs empty space. Returns a one-line
+    description of the edit.
     """
     a, b = most_confused_pair(session)
-    pos = session.positions
-    ca, cb = pos[session.y == a].mean(axis=0), pos[session.y == b].mean(axis=0)
-    direction = cb - ca
-    direction /= np.linalg.norm(direction) + 1e-12
-    spread = float(np.ptp(pos, axis=0).max())
-    delta = direction * 0.25 * spread
-    name_a, name_b = session.class_names[a], session.class_names[b]
-    session.contract([name_a], 0.5)
-    session.contract([name_b], 0.5)
-    session.shift(name_b, tuple(delta))
-    return (f"classes {name_a!r} and {name_b!r} are confused most; contracted both by κ=0.5 and "
-            f"shifted {name_b!r} by δ=({delta[0]:.1f}, {delta[1]:.1f})")
+    _, plan = plan_edits(session.positions, session.labels, (a, b), kappa=0.5)
+    said = []
+    for step in plan:
+        name = session.class_names[step["class"]]
+        session.contract([name], step["kappa"])
+        if any(step["delta"]):
+            session.shift(name, tuple(step["delta"]))
+            said.append(f"shifted {name!r} by δ=({step['delta'][0]:.1f}, {step['delta'][1]:.1f})")
+    names = " and ".join(repr(session.class_names[c]) for c in (a, b))
+    return f"classes {names} are confused most; contracted both by κ=0.5" + "".join(f", {s}" for s in said) \
+        + " into empty space"

@@ -1,12 +1,8 @@
-"""The edit planner of benchmarks/paper_table.py: destinations in empty space, on synthetic blobs."""
-
-import sys
-from pathlib import Path
+"""The edit planner (demo and paper table): destinations in empty space, on synthetic blobs."""
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import paper_table as pt  # noqa: E402
+from plsd_widget.edit_planner import plan_edits
 
 
 def _blobs(rng, centres, n=60, sd=1.0):
@@ -17,7 +13,7 @@ def _blobs(rng, centres, n=60, sd=1.0):
 def test_planned_targets_land_away_from_other_classes(rng):
     # classes 0..3 on a ring, 4 and 5 overlapping in the middle of it: the ones to separate
     Y, y = _blobs(rng, [(-10, 0), (10, 0), (0, -10), (0, 10), (0, 0), (0.5, 0.5)])
-    log, desc = pt.plan_edits(Y, y, classes=(4, 5), kappa=0.5)
+    log, desc = plan_edits(Y, y, classes=(4, 5), kappa=0.5)
     targets = log.targets()
     edited = np.isfinite(targets).all(1)
     np.testing.assert_array_equal(edited, np.isin(y, [4, 5]))
@@ -36,7 +32,7 @@ def test_planned_targets_land_away_from_other_classes(rng):
 
 def test_a_class_on_top_of_another_moves_off_it(rng):
     Y, y = _blobs(rng, [(-10, 0), (10, 0), (10.5, 0.5)])
-    targets = pt.plan_edits(Y, y, classes=(2,), kappa=0.5)[0].targets()
+    targets = plan_edits(Y, y, classes=(2,), kappa=0.5)[0].targets()
     t = targets[y == 2]
     clearance = np.sqrt(((t[:, None] - Y[y != 2][None]) ** 2).sum(-1)).min(axis=1)
     assert (clearance >= 0.05 * np.ptp(Y, axis=0).max()).mean() >= 0.9  # the planner clears the 90 % radius
@@ -45,6 +41,6 @@ def test_a_class_on_top_of_another_moves_off_it(rng):
 
 def test_contract_only_and_hold_control(rng):
     Y, y = _blobs(rng, [(-10, 0), (10, 0), (0, 0)])
-    log, desc = pt.plan_edits(Y, y, classes=(2,), kappa=0.5, shift=False)
+    log, desc = plan_edits(Y, y, classes=(2,), kappa=0.5, shift=False)
     np.testing.assert_allclose(log.targets()[y == 2].mean(0), Y[y == 2].mean(0), atol=1e-4)
     assert desc[0]["delta"] == [0.0, 0.0]
