@@ -32,7 +32,8 @@ and batch order, the embedding and the fine-tuning batch order):
     information in *which* points the edit picks, or in the pull?);
   - **oracle (mark randomised)**: cross-entropy with the mark set or cleared at random
     on every batch: knows the artefact, an upper bound PLSD does not need;
-  - **PLSD**: Eq. 3 with λ = 0.5 on the edited points.
+  - **PLSD**: Eq. 3 with λ = 0.5 on the edited points (``--edit-weight w``: and their
+    cross-entropy weighted w×, the edit used as a reweighting as well).
 * **Evaluation**: support-weighted F1 of the *marked* classes (targeted group) and of the
   other classes, on both test sets; decluttering figures (kNN purity, contour overlap,
   distance of the edited points to their targets) on the training points and the
@@ -138,7 +139,7 @@ def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 
 
 
 def run_seed(setting: Setting, marked_classes, *, lam: float = 0.5, kappa: float = 0.8, epochs: int = 5,
-             jtt_weight: float = 20.0):
+             jtt_weight: float = 20.0, edit_weight: float = 1.0):
     """Every run's model for one seed, the edit's targets and how many points it moved."""
     n = len(setting.train.labels)
     idx, tgt = gather_strays(setting.positions, setting.train.labels, kappa=kappa)
@@ -151,11 +152,10 @@ def run_seed(setting: Setting, marked_classes, *, lam: float = 0.5, kappa: float
         "baseline (CE)": finetune(setting, free, lam=0.0, epochs=epochs),
         "JTT (CE, errors ×20)": finetune(setting, free, lam=0.0, epochs=epochs,
                                          sample_weight=np.where(errors, jtt_weight, 1.0)),
-        "CE, edited ×5": finetune(setting, free, lam=0.0, epochs=epochs,
-                                  sample_weight=np.where(np.isfinite(targets).all(axis=1), 5.0, 1.0)),
+        "CE, edited ×5": finetune(setting, targets, lam=0.0, epochs=epochs, edit_weight=5.0),
         "oracle (mark randomised)": finetune(setting, free, lam=0.0, epochs=epochs,
                                              transform=randomise_mark(setting.seed)),
-        "PLSD": finetune(setting, targets, lam=lam, epochs=epochs),
+        "PLSD": finetune(setting, targets, lam=lam, epochs=epochs, edit_weight=edit_weight),
     }
     minority = np.isin(setting.train.labels, marked_classes) != setting.marked
     facts = {"edited_points": int(idx.size), "start_training_errors": int(errors.sum()),
@@ -205,6 +205,8 @@ def main(argv=None):
     parser.add_argument("--layer", default=LAYER, help="layer to embed and edit (default: latent)")
     parser.add_argument("--lam", type=float, default=0.5)
     parser.add_argument("--kappa", type=float, default=0.8)
+    parser.add_argument("--edit-weight", type=float, default=1.0,
+                        help="PLSD's cross-entropy weight of the edited points (default 1: the paper's loss)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
     parser.add_argument("--json", help="write every number to this file")
     args = parser.parse_args(argv)
@@ -220,7 +222,8 @@ def main(argv=None):
         t0 = time.perf_counter()
         setting = prepare(seed, marked_classes=args.marked, layer=args.layer, per_class=args.per_class,
                           train=train, test=test)
-        models, targets, f = run_seed(setting, args.marked, lam=args.lam, kappa=args.kappa, epochs=args.epochs)
+        models, targets, f = run_seed(setting, args.marked, lam=args.lam, kappa=args.kappa, epochs=args.epochs,
+                                     edit_weight=args.edit_weight)
         reports = reports_for(setting, models)
         declutter.append(declutter_for(setting, models, targets))
         for name in per_seed:

@@ -75,6 +75,7 @@ export function createControls(model, actions) {
   const lam = h("input", { type: "number", min: "0", max: "1", step: "0.05", "data-testid": "lam" });
   const lr = h("input", { type: "number", min: "0", step: "any", "data-testid": "lr" });
   const editedOnly = h("input", { type: "checkbox", "data-testid": "edited-only" });
+  const editWeight = h("input", { type: "number", min: "0", step: "any", "data-testid": "edit-weight" });
   const finetune = h("button", { class: "plsd-primary", "data-testid": "finetune", text: "Fine-tune",
     onclick: () => model.send({ type: "finetune" }) });
   const stop = h("button", { "data-testid": "stop", text: "Stop", onclick: () => model.send({ type: "stop" }) });
@@ -86,6 +87,7 @@ export function createControls(model, actions) {
     h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
     h("label", { title: "SGD learning rate (Nesterov momentum 0.9)" }, ["lr ", lr]),
     h("label", { title: "Checked: the edited points are pulled to their targets, and a second term (anchor 3) holds the others where they are, so unedited classes do not drift. Unchecked: every point counts alike in one term, the unedited ones held in place" }, [editedOnly, " edited classes only"]),
+    h("label", { title: "Weight of the edited points' cross-entropy against the others' (1: all alike). The points you moved are the ones the view showed misplaced; 5 helped against a shortcut (see the README)" }, ["edit × ", editWeight]),
     h("div", { class: "plsd-buttons" }, [finetune, stop]),
     h("div", { class: "plsd-progress" }, [bar]), progressText, status,
   ]);
@@ -131,6 +133,7 @@ export function createControls(model, actions) {
     lam.value = model.get("lam");
     lr.value = model.get("lr");
     editedOnly.checked = model.get("edited_only");
+    editWeight.value = model.get("edit_weight");
   };
   const commitEpochs = () => {
     const value = Number.parseInt(epochs.value, 10);
@@ -144,13 +147,18 @@ export function createControls(model, actions) {
     const value = Number.parseFloat(lr.value);
     if (value > 0 && Number.isFinite(value)) writeTrait("lr", value); else syncInputs();
   };
+  const commitEditWeight = () => {
+    const value = Number.parseFloat(editWeight.value);
+    if (value >= 0 && Number.isFinite(value)) writeTrait("edit_weight", value); else syncInputs();
+  };
   // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
   // Enter ourselves and keep the key from reaching the notebook.
   const onEnter = (input, commit) => input.addEventListener("keydown", (event) => {
     event.stopPropagation();
     if (event.key === "Enter") commit();
   });
-  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam], [lr, commitLr]]) {
+  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam], [lr, commitLr],
+    [editWeight, commitEditWeight]]) {
     input.addEventListener("change", commit);
     onEnter(input, commit);
   }
@@ -217,6 +225,7 @@ export function createControls(model, actions) {
     ["change:lam", syncInputs],
     ["change:lr", syncInputs],
     ["change:edited_only", syncInputs],
+    ["change:edit_weight", syncInputs],
   ];
 
   return {

@@ -258,6 +258,11 @@ class PLSDTrainer:
         term is then the mean over the batch's edited points plus ``anchor`` times the
         mean over its unedited ones, so an anchor keeps the classes nobody edited from
         drifting while the edited ones move, whatever share of the points is edited.
+    edit_weight : float, default=1
+        Weight of the edited points' cross-entropy relative to the others' (1: all
+        alike, the paper's). The points a user moved are the ones the view showed
+        misplaced; weighting them is the edit used as a reweighting (see
+        ``benchmarks/shortcut.py`` for when that helps).
     lr : float, default=0.01
         Learning rate given to the optimiser.
     scale : float, default=1
@@ -292,7 +297,8 @@ class PLSDTrainer:
         scaling); ignored on other devices.
     """
 
-    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, anchor=0.0, lr=0.01, scale=1.0,
+    def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, anchor=0.0, edit_weight=1.0, lr=0.01,
+                 scale=1.0,
                  batch_size=64, device="auto", random_state=0, optimizer="sgd", optimizer_kwargs=None,
                  scheduler=None, scheduler_interval="epoch", transform=None, amp=True):
         self.model = model
@@ -301,6 +307,7 @@ class PLSDTrainer:
         self.lam = check_fraction(lam, "lam")
         self.edited_only = bool(edited_only)
         self.anchor = check_fraction(anchor, "anchor", high=np.inf)
+        self.edit_weight = check_fraction(edit_weight, "edit_weight", high=np.inf)
         self.lr = float(lr)
         if not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
@@ -454,8 +461,11 @@ class PLSDTrainer:
         tgt = torch.from_numpy(tgt).to(self.device)
         mask = torch.from_numpy(mask).to(self.device)
         held = None if held is None else torch.from_numpy(held).to(self.device)
-        if sample_weight is not None:
-            sample_weight = torch.from_numpy(check_sample_weight(sample_weight, len(source))).to(self.device)
+        if sample_weight is not None or self.edit_weight != 1:
+            weights = np.ones(len(source), np.float32) if sample_weight is None \
+                else check_sample_weight(sample_weight, len(source))
+            weights = weights * np.where(np.isfinite(np.asarray(targets, np.float32)).all(axis=1), self.edit_weight, 1)
+            sample_weight = torch.from_numpy(check_sample_weight(weights, len(source))).to(self.device)
         stop_event = stop_event or threading.Event()
         batch_size = getattr(source, "batch_size", None) or self.batch_size
 

@@ -483,7 +483,8 @@ class Session:
         self._emit_metrics()
 
     def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
-                 *, anchor: float = DEFAULT_ANCHOR, batch_size: int = 64, block: bool = False, **options):
+                 *, anchor: float = DEFAULT_ANCHOR, edit_weight: float = 1.0, batch_size: int = 64,
+                 block: bool = False, **options):
         """Fine-tune the classifier with the PLSD loss toward the current edit targets.
 
         Runs in a worker thread and returns at once unless ``block=True``; positions
@@ -504,6 +505,9 @@ class Session:
             With ``edited_only``: weight of a pull holding each unedited point where it
             is, relative to an edited point's (0: free, the paper's recipe). See
             ``DEFAULT_ANCHOR`` for why the default is what it is.
+        edit_weight : float, default=1
+            Weight of the edited points' cross-entropy relative to the others' (the edit
+            used as a reweighting as well; see ``PLSDTrainer``).
         batch_size : int, default=64
         block : bool, default=False
             Wait for the run to finish and re-raise any error it met.
@@ -519,7 +523,7 @@ class Session:
         if unknown:
             raise TypeError(f"unknown fine-tuning option(s) {sorted(unknown)}; use {sorted(TRAIN_OPTIONS)}")
         trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
-                              anchor=anchor, lr=self._lr if lr is None else lr, scale=self.embedding_scale,
+                              anchor=anchor, edit_weight=edit_weight, lr=self._lr if lr is None else lr, scale=self.embedding_scale,
                               batch_size=batch_size, device=self.device,
                               random_state=self.random_state + len(self.checkpoints), **options)
         targets = self.targets

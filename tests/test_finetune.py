@@ -72,23 +72,26 @@ def test_edited_points_move_toward_targets(trained_cnn, encoder, data):
     assert [h["emb"] for h in result.history] == sorted([h["emb"] for h in result.history], reverse=True)
 
 
-def test_all_points_mode_holds_unedited_points(trained_cnn_state, encoder, data):
+def _unedited_drift(state, encoder, x, y, **options):
+    """Mean distance the points outside class 3 moved when class 3 alone is shifted (2 epochs)."""
     from plsd_widget.models import SmallCNN
 
+    model = SmallCNN()
+    model.load_state_dict(state)
+    start = _embedded(model, encoder, x)
+    targets = np.full_like(start, np.nan)
+    targets[y == 3] = start[y == 3] + [2.0, -2.0]
+    scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
+    PLSDTrainer(model, "latent", encoder, lam=0.5, scale=scale, device="cpu", **options).fit(
+        x, y, targets, epochs=2, positions=start)
+    return np.linalg.norm(_embedded(model, encoder, x)[y != 3] - start[y != 3], axis=1).mean()
+
+
+def test_holding_unedited_points_cuts_their_drift(trained_cnn_state, encoder, data):
     x, y = data
-    drift = {}
-    for edited_only in (True, False):
-        model = SmallCNN()
-        model.load_state_dict(trained_cnn_state)
-        start = _embedded(model, encoder, x)
-        targets = np.full_like(start, np.nan)
-        targets[y == 3] = start[y == 3] + [2.0, -2.0]
-        scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
-        PLSDTrainer(model, "latent", encoder, lam=0.5, edited_only=edited_only, scale=scale, device="cpu").fit(
-            x, y, targets, epochs=2, positions=start
-        )
-        drift[edited_only] = np.linalg.norm(_embedded(model, encoder, x)[y != 3] - start[y != 3], axis=1).mean()
-    assert drift[False] < 0.7 * drift[True]
+    free = _unedited_drift(trained_cnn_state, encoder, x, y)
+    assert _unedited_drift(trained_cnn_state, encoder, x, y, edited_only=False) < 0.7 * free
+    assert _unedited_drift(trained_cnn_state, encoder, x, y, anchor=0.3) < 0.8 * free
 
 
 def test_deterministic_on_cpu(trained_cnn_state, encoder, data):
@@ -528,24 +531,6 @@ def test_plsd_loss_anchor_term_and_sample_weight():
     assert ce.item() == pytest.approx(((3 * per[0] + per[1]) / 4).item())
 
 
-def test_anchor_holds_unedited_points_in_between(trained_cnn_state, encoder, data):
-    from plsd_widget.models import SmallCNN
-
-    x, y = data
-    drift = {}
-    for anchor in (0.0, 0.3):
-        model = SmallCNN()
-        model.load_state_dict(trained_cnn_state)
-        start = _embedded(model, encoder, x)
-        targets = np.full_like(start, np.nan)
-        targets[y == 3] = start[y == 3] + [2.0, -2.0]
-        scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
-        PLSDTrainer(model, "latent", encoder, lam=0.5, anchor=anchor, scale=scale, device="cpu").fit(
-            x, y, targets, epochs=2, positions=start)
-        drift[anchor] = np.linalg.norm(_embedded(model, encoder, x)[y != 3] - start[y != 3], axis=1).mean()
-    assert drift[0.3] < 0.8 * drift[0.0]
-
-
 def test_anchor_and_sample_weight_errors(trained_cnn, encoder, data):
     x, y = data
     targets = np.full((len(y), 2), np.nan, np.float32)
@@ -568,3 +553,25 @@ def test_balanced_weights_give_every_class_the_same_total():
     w = balanced_weights(y)
     assert w.mean() == pytest.approx(1.0)
     assert [w[y == c].sum() for c in range(3)] == pytest.approx([2.0, 2.0, 2.0])
+
+
+def test_edit_weight_weighs_the_edited_points_cross_entropy(trained_cnn_state, encoder, data):
+    from plsd_widget.models import SmallCNN
+
+    x, y = data
+    start = _embedded(SmallCNN(), encoder, x[:1])  # shape only
+    targets = np.full((len(y), start.shape[1]), np.nan, np.float32)
+    targets[y == 3] = 0.0
+    states = {}
+    for name, kwargs, fit_kwargs in (("edit_weight", {"edit_weight": 4.0}, {}),
+                                     ("sample_weight", {}, {"sample_weight": np.where(y == 3, 4.0, 1.0)}),
+                                     ("plain", {}, {})):
+        model = SmallCNN()
+        model.load_state_dict(trained_cnn_state)
+        PLSDTrainer(model, "latent", encoder, lam=0.5, device="cpu", **kwargs).fit(x, y, targets, epochs=1,
+                                                                                   **fit_kwargs)
+        states[name] = _state(model)
+    assert _same(states["edit_weight"], states["sample_weight"])
+    assert not _same(states["edit_weight"], states["plain"])
+    with pytest.raises(ValueError, match="edit_weight must be in"):
+        PLSDTrainer(SmallCNN(), "latent", encoder, edit_weight=-1.0)

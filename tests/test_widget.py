@@ -239,6 +239,9 @@ def test_finetune_with_invalid_lambda_shows_error(widget, session):
     widget.lam = 1.5
     widget._on_message(widget, {"type": "finetune"}, [])
     assert "lam" in widget.error and not session.is_training
+    widget.lam, widget.edit_weight = 0.5, -2.0
+    widget._on_message(widget, {"type": "finetune"}, [])
+    assert "edit_weight must be in [0.0, inf]" in widget.error and not session.is_training
 
 
 def test_missing_bundle_says_how_to_build(monkeypatch, session, tmp_path):

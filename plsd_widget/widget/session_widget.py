@@ -163,6 +163,7 @@ class PLSDWidget(anywidget.AnyWidget):
     lam = traitlets.Float(0.5).tag(sync=True)
     lr = traitlets.Float(0.01).tag(sync=True)
     edited_only = traitlets.Bool(True).tag(sync=True)
+    edit_weight = traitlets.Float(1.0).tag(sync=True)
     training = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("ready").tag(sync=True)
@@ -379,7 +380,8 @@ class PLSDWidget(anywidget.AnyWidget):
             elif kind == "neighbors":
                 self._show_neighbors(content.get("index"))
             elif kind == "finetune":
-                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr)
+                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr,
+                                      edit_weight=self.edit_weight)
             elif kind == "stop":
                 self.session.stop()
             elif kind == "undo":
