@@ -298,8 +298,7 @@ class PLSDTrainer:
     """
 
     def __init__(self, model, layer, encoder, *, lam=0.5, edited_only=True, anchor=0.0, edit_weight=1.0, lr=0.01,
-                 scale=1.0,
-                 batch_size=64, device="auto", random_state=0, optimizer="sgd", optimizer_kwargs=None,
+                 scale=1.0, batch_size=64, device="auto", random_state=0, optimizer="sgd", optimizer_kwargs=None,
                  scheduler=None, scheduler_interval="epoch", transform=None, amp=True):
         self.model = model
         self.layer = layer
