@@ -65,7 +65,7 @@ from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import SeedTable, class_report, group_average
 from plsd_widget.models import seeded_model, train_classifier
-from plsd_widget.shortcut import add_shortcut, gather_strays, mark_size, shortcut_test_sets
+from plsd_widget.shortcut import add_shortcut, gather_strays, randomise_mark, shortcut_test_sets
 
 LAYER = "latent"
 CLASS_NAMES = [str(i) for i in range(10)]
@@ -113,20 +113,6 @@ def predict(model, x, batch: int = 2000) -> np.ndarray:
         return torch.cat([model(torch.from_numpy(x[i:i + batch])).argmax(1) for i in range(0, len(x), batch)]).numpy()
 
 
-def randomise_mark(seed: int):
-    """The oracle's augmentation: the corner mark set or cleared with probability ½ on every image."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def transform(xb):
-        s = mark_size(xb.shape[-1])
-        on = (torch.rand(len(xb), generator=gen) < 0.5).to(xb.dtype)
-        xb = xb.clone()
-        xb[:, :, 1:1 + s, 1:1 + s] = on[:, None, None, None]
-        return xb
-
-    return transform
-
-
 def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 0.01, **kwargs):
     """A copy of the start model fine-tuned from the same state with the same batch order."""
     model = copy.deepcopy(setting.model)
@@ -161,7 +147,6 @@ def run_seed(setting: Setting, marked_classes, *, lam: float = 0.5, kappa: float
     facts = {"edited_points": int(idx.size), "start_training_errors": int(errors.sum()),
              "minority_points": int(minority.sum()), "minority_edited": int(minority[idx].sum())}
     return models, targets, facts
-
 
 
 def reports_for(setting: Setting, models: dict) -> dict:
@@ -236,7 +221,8 @@ def main(argv=None):
               + ", ".join(f"{run} {g[run]['marked']:.3f}" for run in RUNS), flush=True)
     out = {"seeds": args.seeds, "args": vars(args), "facts": facts, "tables": {}}
     for name, runs in per_seed.items():
-        for contrast in (("PLSD", "baseline (CE)"), ("PLSD", "JTT (CE, errors ×20)"), ("CE, edited ×5", "baseline (CE)")):
+        for contrast in (("PLSD", "baseline (CE)"), ("PLSD", "JTT (CE, errors ×20)"),
+                         ("CE, edited ×5", "baseline (CE)")):
             table = SeedTable(runs, CLASS_NAMES, groups, contrast=contrast)
             print(f"\n{name} test set, {contrast[0]} vs {contrast[1]}\n{table}")
             out["tables"][f"{name}: {contrast[0]} vs {contrast[1]}"] = table.to_markdown()

@@ -1,13 +1,12 @@
 """Do unedited classes drift? The anchor weight that holds them, measured on the demo's set-up.
 
 For each seed: the embedded default (sklearn's digits, the demo CNN, ``default_session``),
-the demo's scripted edit (separate the two most confused classes: contract both, shift
-one), then PLSD from the same start model for each recipe (λ = 0.5 unless the recipe
-says otherwise, 3 epochs, lr 0.01, the widget's defaults otherwise), and the CE baseline for the same epochs. Recipes differ
-in how unedited points are treated: free (``anchor=0``, the paper's), held by a second
-term with weight ``anchor`` (the edit term is the mean over the edited points, the holding
-term the mean over the others), or held like edited points in one mean
-(``edited_only=False``).
+the demo's scripted edit (``demo.scripted_edit``: contract the two most confused classes
+and move them into empty space), then PLSD from the same start model for each recipe
+(λ = 0.5, 3 epochs, lr 0.01), and the CE baseline for the same epochs. Recipes differ in
+how unedited points are treated: free (``anchor=0``, the paper's), held by a second term
+with weight ``anchor`` (the edit term is the mean over the edited points, the holding term
+the mean over the others), or held like edited points in one mean (``edited_only=False``).
 
 Per recipe, mean ± sd over seeds:
 

@@ -33,12 +33,12 @@ PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
 #: Weight of the term that holds unedited points where they are while edited ones move
 #: (``PLSDTrainer(anchor=...)``), the default of ``finetune`` and so of the widget.
 #: Measured by ``benchmarks/unedited_drift.py`` (the demo's edit, 5 seeds, λ=0.5, 3 epochs;
-#: ``benchmarks/RESULTS.md``): with the paper's free unedited points (0) they drift 2.6x as
-#: far as under plain cross-entropy (0.43 vs 0.17 of the embedding's scale) and the view
-#: clutters (kNN purity 0.96 -> 0.81); with 3 they drift less than under CE (0.12) and
-#: purity stays at 0.91, while the edited points still close 43 % of their distance to the
-#: targets (free: 59 %; every point held in one mean, ``edited_only=False``: 19 %). F1
-#: against CE is the same within noise for all of them.
+#: ``benchmarks/RESULTS.md``): with the paper's free unedited points (0) they drift 2.2x as
+#: far as under plain cross-entropy (0.36 vs 0.17 of the embedding's scale) and the view
+#: clutters (kNN purity 0.96 -> 0.85); with 3 they drift less than under CE (0.11) and
+#: purity stays at CE's (0.93), while the edited points still close 47 % of their
+#: distance to the targets (free: 66 %; every point held in one mean,
+#: ``edited_only=False``: 27 %). F1 against CE is the same within noise for all of them.
 DEFAULT_ANCHOR = 3.0
 #: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
 TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
@@ -523,8 +523,8 @@ class Session:
         if unknown:
             raise TypeError(f"unknown fine-tuning option(s) {sorted(unknown)}; use {sorted(TRAIN_OPTIONS)}")
         trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
-                              anchor=anchor, edit_weight=edit_weight, lr=self._lr if lr is None else lr, scale=self.embedding_scale,
-                              batch_size=batch_size, device=self.device,
+                              anchor=anchor, edit_weight=edit_weight, lr=self._lr if lr is None else lr,
+                              scale=self.embedding_scale, batch_size=batch_size, device=self.device,
                               random_state=self.random_state + len(self.checkpoints), **options)
         targets = self.targets
         trainer.prepare_targets(targets, self._positions)  # validate before starting the thread

@@ -58,6 +58,37 @@ def _check_classes(classes, labels, what: str) -> np.ndarray:
     return codes
 
 
+def randomise_mark(random_state: int = 0):
+    """The oracle's augmentation: a ``PLSDTrainer`` transform that sets or clears the mark at random.
+
+    Every image of every batch gets the mark with probability ½, so the mark tells
+    nothing about the class: cross-entropy with it is the upper bound of a fix that knows
+    the artefact (an edit does not need to).
+
+    Parameters
+    ----------
+    random_state : int
+        Seeds the transform's own generator.
+
+    Returns
+    -------
+    callable
+        ``transform(x_batch) -> x_batch`` for ``PLSDTrainer(transform=...)``.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(int(random_state))
+
+    def transform(xb):
+        s = mark_size(min(xb.shape[-2:]))
+        on = (torch.rand(len(xb), generator=gen) < 0.5).to(xb.dtype)
+        xb = xb.clone()
+        xb[:, :, 1:1 + s, 1:1 + s] = on[:, None, None, None]
+        return xb
+
+    return transform
+
+
 def mark_probability(labels, classes, p_marked: float, p_other: float) -> np.ndarray:
     """Each sample's chance of carrying the mark: ``p_marked`` in ``classes``, ``p_other`` elsewhere."""
     return np.where(np.isin(labels, classes), p_marked, p_other)

@@ -80,3 +80,16 @@ def test_gather_strays_pulls_a_split_off_part_into_its_class():
         gather_strays(Y, labels, kappa=2)
     with pytest.raises(ValueError, match=r"class\(es\) \[5\] are not in the labels"):
         gather_strays(Y, labels, classes=[5])
+
+
+def test_randomise_mark_sets_or_clears_it_on_about_half():
+    import torch
+
+    from plsd_widget.shortcut import randomise_mark
+
+    x = torch.from_numpy(stamp(_split(200).images, np.ones(600, bool)))
+    out = randomise_mark(0)(x)
+    on = out[:, 0, 1, 1] == 1.0
+    assert 0.4 < on.float().mean() < 0.6 and (out[~on, 0, 1:5, 1:5] == 0).all()
+    torch.testing.assert_close(out[:, :, 10:18, 10:18], x[:, :, 10:18, 10:18])
+    assert torch.equal(randomise_mark(0)(x), out)  # seeded
