@@ -48,10 +48,9 @@ def most_confused_pair(session: Session) -> tuple[int, int]:
 def scripted_edit(session: Session) -> str:
     """Separate the most confused pair: contract both, and move each to the nearest empty space.
 
-    The first class usually stays where it is (contracted); the second goes to the
-    nearest spot where no other class lies (:func:`plsd_widget.edit_planner.plan_edits`),
-    the paper's guideline that decluttering needs empty space. Returns a one-line
-    description of the edit.
+    Each class goes to the nearest spot where no other class lies, which may be where it
+    already is (:func:`plsd_widget.edit_planner.plan_edits`): the paper's guideline that
+    decluttering needs empty space. Returns a one-line description of the edit.
     """
     a, b = most_confused_pair(session)
     _, plan = plan_edits(session.positions, session.labels, (a, b), kappa=0.5)
