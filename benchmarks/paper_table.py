@@ -63,6 +63,7 @@ from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.finetune import PLSDTrainer, balanced_weights
 from plsd_widget.metrics import MetricsTable, SeedTable, class_report
 from plsd_widget.models import seeded_model, train_classifier
+from plsd_widget.session import embed_through
 
 TARGETED = (4, 7, 9)
 GROUPS = {"targeted": list(TARGETED), "other": None}
@@ -179,8 +180,7 @@ def finetune(setting: Setting, targets, cfg: Config, *, lam=None, lr=None, sampl
 def declutter(setting: Setting, model, targets) -> dict:
     """Decluttering figures of ``model``'s training and test points in the frozen embedding."""
     _, test = mnist()
-    Y = setting.tsne.encode(extract_activations(model, LAYER, setting.x)) + setting.tsne.offsets_
-    Y_test = setting.tsne.encode(extract_activations(model, LAYER, test.images))  # offsets are zero below 4,096 points
+    Y, Y_test = embed_through(model, LAYER, setting.tsne, setting.x, setting.tsne.offsets_, test.images)
     train_scores = declutter_scores(Y, setting.y, targets, scale=setting.scale, n_classes=10)
     test_scores = declutter_scores(Y_test, test.labels, n_classes=10)
     return {"train": train_scores, "test": test_scores}
@@ -189,9 +189,7 @@ def declutter(setting: Setting, model, targets) -> dict:
 def edit_followed(setting: Setting, model, targets) -> float:
     """Mean distance of the edited training points to their targets after / before fine-tuning."""
     edited = np.isfinite(targets).all(1)
-    # the fine-tuned model's training points: the network's output plus their offsets (zero
-    # unless the embedding is a "distil" one); transform would look for neighbours among the old activations
-    after = setting.tsne.encode(extract_activations(model, LAYER, setting.x)) + setting.tsne.offsets_
+    after, _ = embed_through(model, LAYER, setting.tsne, setting.x, setting.tsne.offsets_)
     before_d = np.linalg.norm(setting.positions[edited] - targets[edited], axis=1).mean()
     after_d = np.linalg.norm(after[edited] - targets[edited], axis=1).mean()
     return float(after_d / before_d) if before_d > 0 else float("nan")

@@ -61,10 +61,10 @@ from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import ImageSplit, load_mnist
 from plsd_widget.declutter import declutter_scores, seeds_markdown
 from plsd_widget.embedding import ParametricTSNE
-from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import SeedTable, class_report, group_average
 from plsd_widget.models import seeded_model, train_classifier
+from plsd_widget.session import embed_through
 from plsd_widget.shortcut import add_shortcut, gather_strays, randomise_mark, shortcut_test_sets
 
 LAYER = "latent"
@@ -113,14 +113,17 @@ def predict(model, x, batch: int = 2000) -> np.ndarray:
         return torch.cat([model(torch.from_numpy(x[i:i + batch])).argmax(1) for i in range(0, len(x), batch)]).numpy()
 
 
-def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 0.01, **kwargs):
-    """A copy of the start model fine-tuned from the same state with the same batch order."""
+def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 0.01, sample_weight=None,
+             **options):
+    """A copy of the start model fine-tuned from the same state with the same batch order.
+
+    ``options`` go to ``PLSDTrainer`` (``edit_weight``, ``transform``, ...).
+    """
     model = copy.deepcopy(setting.model)
-    fit_kwargs = {k: kwargs.pop(k) for k in ("sample_weight",) if k in kwargs}
     PLSDTrainer(model, setting.layer, setting.tsne.encoder_, lam=lam, lr=lr, scale=setting.scale, device="cpu",
-                random_state=setting.seed, **kwargs).fit(
+                random_state=setting.seed, **options).fit(
         setting.train.images, setting.train.labels, targets, epochs=epochs, positions=setting.positions,
-        offsets=setting.tsne.offsets_, **fit_kwargs)
+        offsets=setting.tsne.offsets_, sample_weight=sample_weight)
     return model
 
 
@@ -155,23 +158,13 @@ def reports_for(setting: Setting, models: dict) -> dict:
             for name, (split, _) in setting.tests.items()}
 
 
-def embed(tsne: ParametricTSNE, layer: str, model, x_train, x_test) -> tuple[np.ndarray, np.ndarray]:
-    """Training and test points through ``model`` and the frozen encoder, as a ``Session`` places them."""
-    H = extract_activations(model, layer, x_train)
-    Y = tsne.encode(H) + tsne.offsets_
-    H_test = extract_activations(model, layer, x_test)
-    Y_test = tsne.encode(H_test)
-    if tsne.offsets_.any():
-        Y_test = OffsetLookup(H, Y - tsne.offsets_, tsne.offsets_)(H_test, Y_test)
-    return Y, Y_test
-
-
 def declutter_for(setting: Setting, models: dict, targets) -> dict:
     """``{(run, split): declutter_scores}`` for every run, on the training points and the shifted test set."""
     out = {}
     shifted = setting.tests["shifted"][0]
     for run, model in models.items():
-        Y, Y_test = embed(setting.tsne, setting.layer, model, setting.train.images, shifted.images)
+        Y, Y_test = embed_through(model, setting.layer, setting.tsne, setting.train.images, setting.tsne.offsets_,
+                                  shifted.images)
         out[(run, "train")] = declutter_scores(Y, setting.train.labels, targets, scale=setting.scale, n_classes=10)
         out[(run, "test")] = declutter_scores(Y_test, shifted.labels, n_classes=10)
     return out

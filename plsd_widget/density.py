@@ -369,6 +369,25 @@ def unpack_contours(vertices, offsets, classes, n_classes):
     return out
 
 
+def grid_cells(grid: DensityGrid, points) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of the grid node nearest to each point (outside the grid: out of range).
+
+    Parameters
+    ----------
+    grid : DensityGrid
+    points : ndarray of shape (n, 2)
+
+    Returns
+    -------
+    row, col : ndarray of int64, shape (n,)
+    """
+    G = grid.density.shape[1]
+    x0, x1, y0, y1 = grid.extent
+    col = np.rint((points[:, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64)
+    row = np.rint((points[:, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64)
+    return row, col
+
+
 def _target_cells(grid: DensityGrid, labels, targets, mass):
     """Checked inputs plus the grid cells of the edited points' targets (shared by the crowding checks)."""
     mass = _check_mass(mass)
@@ -378,9 +397,7 @@ def _target_cells(grid: DensityGrid, labels, targets, mass):
         raise ValueError(f"targets must have shape (n_samples, 2) like the labels, got {targets.shape}")
     edited = np.isfinite(targets).all(axis=1)
     G = grid.density.shape[1]
-    x0, x1, y0, y1 = grid.extent
-    col = np.rint((targets[edited, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64)
-    row = np.rint((targets[edited, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64)
+    row, col = grid_cells(grid, targets[edited])
     on_grid = (col >= 0) & (col < G) & (row >= 0) & (row < G)  # off the grid every density is ~0
     return mass, labels, edited, row, col, on_grid
 

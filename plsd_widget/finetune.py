@@ -463,7 +463,9 @@ class PLSDTrainer:
         if sample_weight is not None or self.edit_weight != 1:
             weights = np.ones(len(source), np.float32) if sample_weight is None \
                 else check_sample_weight(sample_weight, len(source))
-            weights = weights * np.where(np.isfinite(np.asarray(targets, np.float32)).all(axis=1), self.edit_weight, 1)
+            edited = np.isfinite(np.asarray(targets, np.float32)).all(axis=1)
+            weights = (weights * np.where(edited, self.edit_weight, 1)).astype(np.float32)
+            # checked again: an edit_weight of 0 on a fully edited set leaves no positive weight
             sample_weight = torch.from_numpy(check_sample_weight(weights, len(source))).to(self.device)
         stop_event = stop_event or threading.Event()
         batch_size = getattr(source, "batch_size", None) or self.batch_size

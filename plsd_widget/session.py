@@ -44,6 +44,41 @@ DEFAULT_ANCHOR = 3.0
 TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
 
 
+def embed_through(model, layer, embedding, x, offsets, x_test=None, *, activations=None):
+    """Where ``model`` puts ``x`` and ``x_test`` in a frozen embedding, as a ``Session`` shows them.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    layer : str
+    embedding : ParametricTSNE
+        Fitted; its encoder is applied to the layer's activations.
+    x : array-like of shape (n_samples, ...)
+        The training inputs.
+    offsets : ndarray of shape (n_samples, 2)
+        Each training point's constant offset from the encoder's output (``Session.offsets``).
+    x_test : array-like, optional
+        New inputs: the encoder's output moved by the offset of a nearby training point,
+        found among ``model``'s activations of ``x`` (:class:`OffsetLookup`).
+    activations : ndarray, optional
+        ``model``'s activations of ``x`` when they are already at hand.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_samples, 2)
+    test_positions : ndarray of shape (n_test, 2) or None
+    """
+    H = extract_activations(model, layer, x) if activations is None else activations
+    positions = embedding.encode(H) + offsets
+    if x_test is None:
+        return positions, None
+    H_test = extract_activations(model, layer, x_test)
+    test_positions = embedding.encode(H_test)
+    if offsets.any():
+        test_positions = OffsetLookup(H, positions - offsets, offsets)(H_test, test_positions)
+    return positions, test_positions
+
+
 class Session:
     """An interactive PLSD session on one classifier layer.
 
@@ -394,22 +429,13 @@ class Session:
         if self.x_test is None:
             return None
         if self._test_positions is None:
-            self._test_positions = self._place_test(self.model, self._activations, self._positions)
+            self._test_positions = embed_through(self.model, self.layer, self.embedding, self.x, self._offsets,
+                                                 self.x_test, activations=self._activations)[1]
         return self._test_positions
-
-    def _place_test(self, model, H, positions) -> np.ndarray:
-        """Embedding of ``x_test`` through ``model``, whose activations of ``x`` are ``H`` shown at ``positions``."""
-        H_test = extract_activations(model, self.layer, self.x_test)
-        Y_test = self.embedding.encode(H_test)
-        if self._offsets.any():
-            Y_test = OffsetLookup(H, positions - self._offsets, self._offsets)(H_test, Y_test)
-        return Y_test
 
     def _embed(self, model) -> tuple[np.ndarray, np.ndarray | None]:
         """Positions of ``x`` and of ``x_test`` (None without one) through ``model``."""
-        H = extract_activations(model, self.layer, self.x)
-        positions = self.embedding.encode(H) + self._offsets
-        return positions, None if self.x_test is None else self._place_test(model, H, positions)
+        return embed_through(model, self.layer, self.embedding, self.x, self._offsets, self.x_test)
 
     def _original_model(self):
         """A copy of the model with the weights it had when the session started."""

@@ -89,11 +89,6 @@ def randomise_mark(random_state: int = 0):
     return transform
 
 
-def mark_probability(labels, classes, p_marked: float, p_other: float) -> np.ndarray:
-    """Each sample's chance of carrying the mark: ``p_marked`` in ``classes``, ``p_other`` elsewhere."""
-    return np.where(np.isin(labels, classes), p_marked, p_other)
-
-
 def add_shortcut(split: ImageSplit, classes, *, p_marked: float = 0.95, p_other: float = 0.05,
                  random_state=0) -> tuple[ImageSplit, np.ndarray]:
     """Mark most images of ``classes`` and few of the others.
@@ -120,7 +115,7 @@ def add_shortcut(split: ImageSplit, classes, *, p_marked: float = 0.95, p_other:
     p_other = check_fraction(p_other, "p_other")
     codes = _check_classes(classes, split.labels, "data")
     rng = np.random.default_rng(random_state)
-    marked = rng.random(len(split.labels)) < mark_probability(split.labels, codes, p_marked, p_other)
+    marked = rng.random(len(split.labels)) < np.where(np.isin(split.labels, codes), p_marked, p_other)
     return ImageSplit(stamp(split.images, marked), split.labels.copy(), list(split.class_names)), marked
 
 
@@ -177,7 +172,7 @@ def gather_strays(positions, labels, *, classes=None, kappa: float = 0.8, mass: 
     """
     from scipy import ndimage
 
-    from plsd_widget.density import grid_densities, mass_level
+    from plsd_widget.density import grid_cells, grid_densities, mass_level
 
     kappa = check_fraction(kappa, "kappa")
     Y = np.asarray(positions, dtype=np.float64)
@@ -187,10 +182,7 @@ def gather_strays(positions, labels, *, classes=None, kappa: float = 0.8, mass: 
                          f"and {len(labels)} labels")
     codes = np.unique(labels) if classes is None else _check_classes(classes, labels, "labels")
     grid = grid_densities(Y, labels, n_classes=int(labels.max()) + 1, grid_size=grid_size)
-    G = grid.density.shape[1]
-    x0, x1, y0, y1 = grid.extent
-    col = np.clip(np.rint((Y[:, 0] - x0) / (x1 - x0) * (G - 1)).astype(np.int64), 0, G - 1)
-    row = np.clip(np.rint((Y[:, 1] - y0) / (y1 - y0) * (G - 1)).astype(np.int64), 0, G - 1)
+    row, col = grid_cells(grid, Y)  # the grid spans every point
     indices, targets = [], []
     for c in codes:
         density = grid.density[c]

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from plsd_widget.declutter import DeclutterTable, contour_overlap, declutter_scores, knn_purity, target_distance
+from plsd_widget.declutter import (DeclutterTable, contour_overlap, declutter_scores, knn_purity, seeds_markdown,
+                                   target_distance)
 
 
 @pytest.fixture
@@ -114,3 +115,13 @@ def test_a_split_smaller_than_k_is_scored_on_all_its_other_points():
     labels = np.array([0, 0, 0, 1, 1, 1])
     assert declutter_scores(Y, labels)["purity"] == pytest.approx(knn_purity(Y, labels, k=5))
     assert np.isnan(declutter_scores(Y[:1], labels[:1])["purity"])
+
+
+def test_seeds_markdown_averages_each_run_and_split_over_seeds():
+    seeds = [{("PLSD", "train"): {"purity": p, "overlap": 0.1, "distance": 0.2},
+              ("PLSD", "test"): {"purity": p - 0.1, "overlap": 0.3}} for p in (0.8, 0.9)]
+    lines = seeds_markdown(seeds).splitlines()
+    assert lines[2] == "| PLSD | train | 0.850 ± 0.071 | 0.100 ± 0.000 | 0.200 ± 0.000 |"
+    assert lines[3] == "| PLSD | test | 0.750 ± 0.071 | 0.300 ± 0.000 | — |"
+    with pytest.raises(ValueError, match="same .run, split. keys"):
+        seeds_markdown([seeds[0], {("CE", "train"): seeds[0][("PLSD", "train")]}])

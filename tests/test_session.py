@@ -183,13 +183,13 @@ def test_declutter_rows_follow_the_runs(session):
     assert [now[k] for k in ("purity", "overlap", "distance")] == [before[k] for k in ("purity", "overlap", "distance")]
     assert table.scores[("baseline (CE)", "test")]["purity"] > 0.5
     np.testing.assert_array_equal(session._before_test(), before_test)
-    baseline_train = session._baseline_positions[0]
+    baseline_train = session.baseline_positions
     assert not np.allclose(baseline_train, session.positions)
     assert not np.allclose(baseline_train, session.edits.positions)
     assert events[-1].index("plsd-metrics") < events[-1].index("plsd-declutter") and "baseline (CE)" in events[-1]
     session.rollback(1)
     assert [r for r, split in session.declutter.scores if split == "train"] == ["before", "PLSD"]
-    assert session._baseline_positions is None and "baseline (CE)" not in events[-1]
+    assert session.baseline_positions is None and "baseline (CE)" not in events[-1]
     session.rollback(0)
     assert list(session.declutter.scores) == [("before", "train"), ("before", "test")]
 
