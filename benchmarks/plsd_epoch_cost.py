@@ -44,14 +44,22 @@ from plsd_widget.models import seeded_model, train_classifier
 BATCH, LR, SEED = 64, 0.01, 0
 
 
-def ce_epoch(model, x, y):
-    """One plain cross-entropy epoch with the trainer's batch order and optimiser."""
-    work = copy.deepcopy(model).train()
+def ce_epoch(model, x, y, *, device="cpu", amp=False, batch_size=BATCH):
+    """One plain cross-entropy epoch with the trainer's batch order and optimiser.
+
+    ``amp`` autocasts the forward pass like the trainer does on CUDA (bfloat16 where
+    supported); ``x`` and ``y`` may already sit on ``device``.
+    """
+    device = torch.device(device)
+    work = copy.deepcopy(model).to(device).train()
     opt = torch.optim.SGD(work.parameters(), lr=LR, momentum=0.9, nesterov=True)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(SEED))
-    for start in range(0, len(x), BATCH):
-        idx = order[start : start + BATCH]
-        loss = nn.functional.cross_entropy(work(x[idx]), y[idx])
+    amp = amp and device.type == "cuda" and torch.cuda.is_bf16_supported()  # bf16 needs no grad scaler
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = work(x[idx].to(device, non_blocking=True))
+        loss = nn.functional.cross_entropy(logits.float(), y[idx].to(device, non_blocking=True))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -232,6 +232,7 @@ def test_grid_schemes_need_two_components(data, scheme):
         ParametricTSNE(**{**FAST, "batch_size": 64, "n_components": 3, "scheme": scheme}).fit(data[0])
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_on_cuda(data):
     X, labels = data
@@ -246,6 +247,7 @@ def test_fit_on_cuda(data):
     assert x.grad.abs().sum() > 0
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_distil_on_cuda(data):
     X, labels = data

@@ -1,0 +1,125 @@
+"""The GPU path's figures, one line each: a 60k parametric t-SNE fit and one PLSD epoch with AMP.
+
+Run by ``scripts/gpu_check.sh`` on a CUDA machine (after the CUDA tests); ``--dry-run``
+runs the same code on the CPU at toy sizes so that it stays tested where no GPU is.
+
+Figures (real MNIST from ``load_mnist``):
+
+* ``tsne_fit``: ``ParametricTSNE`` fitted on the PCA-50 of the first 60,000 training
+  images on the device, wall time (target < 15 s, issue 14), then the 10k test
+  images through it, and the kNN accuracy of the test points among the training
+  points (k=10) as a check that the fast fit is also a good one.
+* ``epoch``: one ``PLSDTrainer`` epoch (λ=0.5, AMP) against one plain cross-entropy
+  epoch with the same autocast, model, data (copied to the device batch by batch),
+  batch order and optimiser
+  (``plsd_epoch_cost.ce_epoch``); median of ``--repeats`` interleaved runs after a
+  warm-up of each, and their ratio.
+
+Usage: ``python benchmarks/gpu_figures.py [--dry-run] [--n 60000] [--repeats 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+import torch
+
+from embedding_vs_opentsne import PERPLEXITY, load_data
+from plsd_epoch_cost import LR, SEED, ce_epoch
+
+TSNE_TARGET_S = 15.0
+
+
+def synchronized(device: torch.device) -> float:
+    """``time.perf_counter()`` once the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def tsne_figure(device: torch.device, n: int, **params) -> None:
+    from plsd_widget.embedding import ParametricTSNE
+    from plsd_widget.metrics import knn_accuracy
+
+    X, y, X_test, y_test = load_data(n)
+    start = synchronized(device)
+    model = ParametricTSNE(perplexity=PERPLEXITY, random_state=SEED, device=device, **params).fit(X)
+    fit_s = synchronized(device) - start
+    model.transform(X_test[:100])  # warm-up: the offset lookup's tree and kernel
+    start = synchronized(device)
+    Y_test = model.transform(X_test)
+    transform_s = synchronized(device) - start
+    acc = knn_accuracy(model.embedding_, y, Y_test, y_test, k=10)
+    verdict = ("met" if fit_s < TSNE_TARGET_S else "MISSED") if device.type == "cuda" else "dry run, no verdict"
+    print(f"tsne_fit: n={n} fit {fit_s:.2f} s (target < {TSNE_TARGET_S:g} s: {verdict}); "
+          f"transform of {len(X_test)} test points {transform_s * 1e3:.0f} ms; test kNN accuracy {acc:.3f}",
+          flush=True)
+
+
+def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) -> None:
+    from plsd_widget.activations import extract_activations
+    from plsd_widget.datasets import load_mnist
+    from plsd_widget.embedding import ParametricTSNE
+    from plsd_widget.finetune import PLSDTrainer
+    from plsd_widget.models import seeded_model, train_classifier
+
+    train = load_mnist("train")
+    x_np, y_np = train.images[:n], train.labels[:n]
+    model = train_classifier(seeded_model(image_size=28, random_state=SEED), x_np[:2000], y_np[:2000], epochs=1)
+    H = extract_activations(model, "latent", x_np, batch_size=1024, device=device)
+    rng = np.random.default_rng(SEED)
+    tsne = ParametricTSNE(n_epochs=30, random_state=SEED, device=device).fit(H[rng.choice(n, min(n, 3000), replace=False)])
+    Y = tsne.transform(H)
+    extent = Y.max(axis=0) - Y.min(axis=0)
+    targets = np.full_like(Y, np.nan)
+    edited = np.isin(y_np, [3, 5, 8])
+    targets[edited] = Y[edited] + 0.25 * extent * np.array([1.0, -1.0], dtype=np.float32)
+    scale = float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean()))
+    x_t, y_t = torch.from_numpy(x_np), torch.from_numpy(y_np)  # batches go to the device as the trainer's do
+    start_state = copy.deepcopy(model.state_dict())
+
+    def plsd():
+        PLSDTrainer(model, "latent", tsne.encoder_, lam=0.5, lr=LR, scale=scale, batch_size=batch_size,
+                    device=device, random_state=SEED, amp=True).fit(x_np, y_np, targets, epochs=1)
+
+    def ce():
+        ce_epoch(model, x_t, y_t, device=device, amp=True, batch_size=batch_size)
+
+    runs = {"PLSD": plsd, "CE": ce}
+    times = {name: [] for name in runs}
+    for repeat in range(repeats + 1):  # the first round warms both up and is not counted
+        for name, fn in runs.items():
+            model.load_state_dict(start_state)
+            start = synchronized(device)
+            fn()
+            if repeat:
+                times[name].append(synchronized(device) - start)
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    print(f"epoch: n={n} batch {batch_size}, {edited.mean():.0%} edited, AMP: PLSD λ=0.5 {med['PLSD']:.2f} s, "
+          f"CE {med['CE']:.2f} s, ratio {med['PLSD'] / med['CE']:.2f}x (medians of {repeats})", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="CPU, toy sizes: checks the script, measures nothing")
+    parser.add_argument("--n", type=int, default=60_000, help="training images for both figures")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.dry_run:
+        device, n, repeats, tsne_params = torch.device("cpu"), 600, 1, {"n_epochs": 10, "pretrain_epochs": 2}
+    else:
+        if not torch.cuda.is_available():
+            parser.error("no CUDA device; use --dry-run to check the script on the CPU")
+        device, n, repeats, tsne_params = torch.device("cuda"), args.n, args.repeats, {}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run)"
+    print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads", flush=True)
+    tsne_figure(device, n, **tsne_params)
+    epoch_figure(device, n, args.batch_size, repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""scripts/gpu_check.sh stays runnable where no GPU is: its dry run on the CPU."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_prints_every_figure():
+    result = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for prefix in ("cuda_tests: passed", "tsne_fit: n=600 fit", "epoch: n=600", "gpu_check: done"):
+        assert any(line.startswith(prefix) for line in lines), f"no line starting {prefix!r} in:\n{result.stdout}"
+    assert "dry run, no verdict" in result.stdout
+
+
+def test_gpu_check_refuses_unknown_options():
+    result = subprocess.run(["bash", "scripts/gpu_check.sh", "--fast"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "usage:" in result.stderr
