@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import logging
 import time
 
 import numpy as np
@@ -40,14 +41,29 @@ def synchronized(device: torch.device) -> float:
     return time.perf_counter()
 
 
+class StageLog(logging.Handler):
+    """Collects the fit's stage timings, which ``plsd_widget.embedding`` logs at DEBUG level."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def tsne_figure(device: torch.device, n: int, **params) -> None:
     from plsd_widget.embedding import ParametricTSNE
     from plsd_widget.metrics import knn_accuracy
 
     X, y, X_test, y_test = load_data(n)
+    stages, embedding_logger = StageLog(), logging.getLogger("plsd_widget.embedding")
+    embedding_logger.addHandler(stages)
+    embedding_logger.setLevel(logging.DEBUG)
     start = synchronized(device)
     model = ParametricTSNE(perplexity=PERPLEXITY, random_state=SEED, device=device, **params).fit(X)
     fit_s = synchronized(device) - start
+    embedding_logger.removeHandler(stages)
     model.transform(X_test[:100])  # warm-up: the offset lookup's tree and kernel
     start = synchronized(device)
     Y_test = model.transform(X_test)
@@ -57,6 +73,7 @@ def tsne_figure(device: torch.device, n: int, **params) -> None:
     print(f"tsne_fit: n={n} fit {fit_s:.2f} s (target < {TSNE_TARGET_S:g} s: {verdict}); "
           f"transform of {len(X_test)} test points {transform_s * 1e3:.0f} ms; test kNN accuracy {acc:.3f}",
           flush=True)
+    print(f"tsne_stages: {'; '.join(stages.messages)}", flush=True)
 
 
 def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) -> None:

@@ -14,6 +14,13 @@ embedding, and ``scale=1`` gives the paper's Eq. 3 literally.
 The user's model is never trained in place: a working copy is trained and its weights
 are copied into the user's model only after each completed epoch, so a stop or a crash
 mid-epoch leaves the model exactly as it was after the last good epoch.
+
+Under ``torchrun`` (after :func:`plsd_widget.distributed.init_from_env`) the same ``fit``
+trains with ``DistributedDataParallel``: each process takes its shard of every global
+batch, and the result is the single-process run's with the same global batch up to the
+order of float sums (see :mod:`plsd_widget.distributed`; ``scripts/ddp_check.py``
+measures it). Every process must call ``fit`` with the same arguments; a stop or a
+callback's True on any process stops all of them at the same batch.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from plsd_widget._validation import check_fraction, check_positive_int
 from plsd_widget.activations import capture
 from plsd_widget.devices import resolve_device
+from plsd_widget.distributed import any_rank, is_distributed, shard, sum_over_ranks, world
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ SCHEDULER_INTERVALS = ("epoch", "batch")
 
 
 def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float = 1.0, sample_weight=None,
-              held=None, anchor: float = 0.0):
+              held=None, anchor: float = 0.0, totals=None):
     """Eq. 3 for one batch.
 
     Parameters
@@ -69,23 +78,38 @@ def plsd_loss(logits, labels, embedded, targets, mask, lam: float, scale: float 
         Weight of that term: the embedding term becomes the mean over ``mask`` plus
         ``anchor`` times the mean over ``held``, so the anchor means the same whatever
         share of the points is edited.
+    totals : tuple of three floats, optional
+        The denominators of the three means: the cross-entropy's (the number of samples,
+        or the sum of their weights) and the numbers of ``mask`` and ``held`` points.
+        Pass the global batch's when this batch is one process's shard of it: the terms
+        are then this shard's share, and their sum over the processes is the global
+        batch's loss. None: this batch's own.
 
     Returns
     -------
     total, ce, emb : Tensor
         The loss and its two terms (``emb`` is 0 when no point in the batch counts).
     """
-    if sample_weight is None:
-        ce = nn.functional.cross_entropy(logits, labels)
-    else:
-        ce = (nn.functional.cross_entropy(logits, labels, reduction="none") * sample_weight).sum() \
-            / sample_weight.sum().clamp_min(1e-12)
+    if totals is None:
+        totals = batch_totals(len(labels), mask, sample_weight, held)
+    ce_total, mask_total, held_total = totals
+    ce = nn.functional.cross_entropy(logits, labels, reduction="none")
+    if sample_weight is not None:
+        ce = ce * sample_weight
+    ce = ce.sum() / max(ce_total, 1e-12)
     emb = embedded.sum() * 0.0
-    for points, weight in ((mask, 1.0), (held, anchor)):
-        if points is not None and weight > 0 and points.any():
+    for points, weight, total in ((mask, 1.0, mask_total), (held, anchor, held_total)):
+        if points is not None and weight > 0 and total > 0:
             diff = (embedded[points] - targets[points]) / scale
-            emb = emb + weight * diff.pow(2).sum(dim=1).mean()
+            emb = emb + weight * diff.pow(2).sum() / total
     return (1.0 - lam) * ce + lam * emb, ce, emb
+
+
+def batch_totals(n_samples: int, mask, sample_weight=None, held=None) -> tuple[float, float, float]:
+    """The denominators of :func:`plsd_loss`'s three means for a batch (its ``totals``)."""
+    ce_total = n_samples if sample_weight is None else float(sample_weight.sum())
+    return (ce_total, float(mask.sum()) if mask is not None else 0.0,
+            float(held.sum()) if held is not None else 0.0)
 
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
@@ -398,6 +422,13 @@ class PLSDTrainer:
         except TypeError as exc:
             raise TypeError(f"optimizer_kwargs {self.optimizer_kwargs} do not fit {cls.__name__}: {exc}") from exc
 
+    @staticmethod
+    def _global_totals(batch, mask, held, sample_weight=None) -> tuple[float, float, float]:
+        """:func:`plsd_loss`'s denominators for a whole global batch (its processes' shards share them)."""
+        idx = batch.numpy()
+        return batch_totals(len(idx), mask[idx], None if sample_weight is None else sample_weight[idx],
+                            None if held is None else held[idx])
+
     def _batches(self, n, batch_size, drop_last, gen):
         order = torch.randperm(n, generator=gen)
         batches = list(order.split(batch_size))
@@ -457,26 +488,34 @@ class PLSDTrainer:
         tgt, mask, held = self.prepare_targets(targets, positions)
         if offsets is not None:
             tgt = tgt - self._check_offsets(offsets, tgt.shape)
-        tgt = torch.from_numpy(tgt).to(self.device)
-        mask = torch.from_numpy(mask).to(self.device)
-        held = None if held is None else torch.from_numpy(held).to(self.device)
+        rank, world_size = world()
+        distributed = is_distributed()
+        device = self.device
+        if distributed and device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())  # this process's GPU (init_from_env)
+        counted = (mask, held)  # on the CPU, for the global batches' totals when distributed
+        tgt = torch.from_numpy(tgt).to(device)
+        mask = torch.from_numpy(mask).to(device)
+        held = None if held is None else torch.from_numpy(held).to(device)
         if sample_weight is not None or self.edit_weight != 1:
             weights = np.ones(len(source), np.float32) if sample_weight is None \
                 else check_sample_weight(sample_weight, len(source))
             edited = np.isfinite(np.asarray(targets, np.float32)).all(axis=1)
             weights = (weights * np.where(edited, self.edit_weight, 1)).astype(np.float32)
             # checked again: an edit_weight of 0 on a fully edited set leaves no positive weight
-            sample_weight = torch.from_numpy(check_sample_weight(weights, len(source))).to(self.device)
+            weights = check_sample_weight(weights, len(source))
+            counted += (weights,)
+            sample_weight = torch.from_numpy(weights).to(device)
         stop_event = stop_event or threading.Event()
         batch_size = getattr(source, "batch_size", None) or self.batch_size
 
-        work = copy.deepcopy(self.model).to(self.device).train()
+        work = copy.deepcopy(self.model).to(device).train()
         params = [p for p in work.parameters() if p.requires_grad]
         if not params:
             what = f"layer {self.layer!r} does not receive gradients: " if self.lam > 0 else ""
             raise ValueError(f"{what}the model has no trainable parameters (all have requires_grad=False); "
                              "unfreeze the layers to fine-tune")
-        encoder = copy.deepcopy(self.encoder).to(self.device).eval()
+        encoder = copy.deepcopy(self.encoder).to(device).eval()
         for p in encoder.parameters():
             p.requires_grad_(False)
         opt = self._make_optimizer(params)
@@ -487,14 +526,16 @@ class PLSDTrainer:
         gen = torch.Generator().manual_seed(int(seed))  # batch order only
         aux_seed, cpu_seed, cuda_seed = (int(s) for s in np.random.SeedSequence(int(seed)).generate_state(3, np.uint64) >> 1)
         aux = torch.Generator().manual_seed(aux_seed)  # DataLoader workers
-        use_amp = self.amp and self.device.type == "cuda"
+        use_amp = self.amp and device.type == "cuda"
         amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
         result = FinetuneResult()
         step = 0
-        on_cuda = self.device.type == "cuda"
-        fork_devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()] \
-            if on_cuda else []
+        on_cuda = device.type == "cuda"
+        fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if on_cuda else []
+        forward = work
+        if distributed:
+            forward = DistributedDataParallel(work, device_ids=[device.index] if on_cuda else None)
         with torch.random.fork_rng(devices=fork_devices), capture(work, self.layer) as captured:
             torch.default_generator.manual_seed(cpu_seed)  # on the fork; restored when the run ends
             if on_cuda:
@@ -502,20 +543,23 @@ class PLSDTrainer:
             for epoch in range(epochs):
                 batches = self._batches(len(source), batch_size, source.drop_last, gen)
                 n_batches = len(batches)
+                totals = [self._global_totals(batch, *counted) for batch in batches] if distributed else None
+                if distributed:
+                    batches = [shard(batch, rank, world_size) for batch in batches]
                 sums = np.zeros(3)
                 for b, (idx, xb, yb) in enumerate(source.epoch(batches, aux)):
-                    if stop_event.is_set():
+                    if any_rank(stop_event.is_set(), device):
                         result.stopped = True
                         return result
-                    xb = xb.to(self.device, non_blocking=True)
+                    xb = xb.to(device, non_blocking=True)
                     if not xb.is_floating_point():
                         xb = xb.float()
-                    yb = yb.to(self.device, non_blocking=True)
+                    yb = yb.to(device, non_blocking=True)
                     if self.transform is not None:
                         xb = self.transform(xb)
-                    idx = idx.to(self.device)
-                    with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
-                        logits = work(xb)
+                    idx = idx.to(device)
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                        logits = forward(xb)
                         h = captured[-1]
                         if self.lam > 0 and not h.requires_grad:
                             raise ValueError(
@@ -526,15 +570,18 @@ class PLSDTrainer:
                     loss, ce, em = plsd_loss(logits.float(), yb, emb.float(), tgt[idx], mask[idx],
                                              self.lam, self.scale,
                                              None if sample_weight is None else sample_weight[idx],
-                                             None if held is None else held[idx], self.anchor)
-                    values = torch.stack((loss.detach(), ce.detach(), em.detach())).tolist()
+                                             None if held is None else held[idx], self.anchor,
+                                             None if totals is None else totals[b])
+                    # each process's terms are its shard's share of the global batch's means
+                    values = sum_over_ranks(torch.stack((loss.detach(), ce.detach(), em.detach()))).tolist()
                     if not np.isfinite(values[0]):
                         raise FloatingPointError(
                             f"loss became {values[0]} in epoch {epoch + 1}, batch {b + 1}; "
                             "lower the learning rate or λ"
                         )
                     opt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
+                    # DistributedDataParallel averages the processes' gradients; their sum is wanted
+                    scaler.scale(loss * world_size).backward()
                     scaler.step(opt)
                     scaler.update()
                     lr_now = opt.param_groups[0]["lr"]
@@ -551,7 +598,7 @@ class PLSDTrainer:
                     logs = {"epoch": epoch + 1, "n_epochs": epochs, "batch": b + 1, "n_batches": n_batches,
                             "loss": values[0], "ce": values[1], "emb": values[2], "lr": lr_now, "epoch_end": last}
                     step += 1
-                    if callback is not None and callback(step, logs):
+                    if any_rank(callback is not None and bool(callback(step, logs)), device):
                         result.stopped = True
                         return result
         return result

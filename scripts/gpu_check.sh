@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU path in one go, for a CUDA machine: the CUDA tests, then one line per figure
-# (benchmarks/gpu_figures.py). Meant to finish in under 8 minutes on one GPU.
+# The GPU path in one go, for a CUDA machine: the CUDA tests, one line per figure
+# (benchmarks/gpu_figures.py), then DDP with NCCL on all GPUs present against one process
+# (scripts/ddp_check.py). Meant to finish in under 8 minutes on one GPU.
 #
 #   scripts/gpu_check.sh            on a CUDA machine, with the python that has torch
 #   scripts/gpu_check.sh --dry-run  anywhere: the same steps on the CPU at toy sizes
@@ -33,9 +34,23 @@ echo "==> CUDA tests (pytest -m cuda)"
 # openTSNE, which a GPU machine may lack. Without a GPU they are all skipped: a dry run
 # checks that they collect.
 cuda_files=$(grep -l "mark.cuda" tests/test_*.py)
-"$PYTHON" -m pytest -q -m cuda -p no:cacheprovider $cuda_files
-echo "cuda_tests: passed"
+# The figures run even when a test fails: a GPU is lent for minutes, so each run should say all it can.
+status=0
+if "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider $cuda_files; then
+    echo "cuda_tests: passed"
+else
+    echo "cuda_tests: FAILED"; status=1
+fi
 
 echo "==> figures"
-"$PYTHON" benchmarks/gpu_figures.py "${dry_run[@]}"
-echo "gpu_check: done in $(( $(date +%s) - start )) s"
+"$PYTHON" benchmarks/gpu_figures.py "${dry_run[@]}" || status=1
+
+echo "==> distributed fine-tuning against one process"
+if [ ${#dry_run[@]} -eq 0 ]; then
+    gpus=$("$PYTHON" -c 'import torch; print(torch.cuda.device_count())')
+    "$PYTHON" scripts/ddp_check.py --nproc "$gpus" --device cuda || status=1
+else
+    "$PYTHON" scripts/ddp_check.py --nproc 1 --device cpu || status=1
+fi
+echo "gpu_check: done in $(( $(date +%s) - start )) s$([ $status = 0 ] || echo ', with failures')"
+exit $status

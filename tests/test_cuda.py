@@ -19,7 +19,8 @@ def test_activations_on_cuda_match_the_cpu(trained_cnn, digits):
     images = digits[0].images
     on_cpu = extract_activations(trained_cnn, "latent", images, device="cpu")
     on_gpu = extract_activations(trained_cnn, "latent", images, device="cuda")
-    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-3, atol=1e-3)
+    # cuDNN convolutions use TF32 by default: about three decimal digits, not float32's seven
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-2, atol=1e-2)
     assert next(trained_cnn.parameters()).device.type == "cpu"
 
 
