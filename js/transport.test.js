@@ -36,6 +36,12 @@ describe("targets delta codec", () => {
     expect(() => decodeTargetsDelta(view(short))).toThrow(/needs 36 bytes, got 30/);
     expect(() => encodeTargetsDelta(1, 2, [1], [0])).toThrow(/need 2 target values/);
   });
+
+  it("refuses a header that claims more points than its bytes hold, before reading any", () => {
+    const header = new DataView(new ArrayBuffer(12));
+    header.setUint32(8, 0xffffffff, true); // k = 2^32 - 1: 51 GB of points in a 12-byte packet
+    expect(() => decodeTargetsDelta(header)).toThrow(/of 4294967295 points needs 51539607552 bytes, got 12/);
+  });
 });
 
 describe("TargetsMirror", () => {

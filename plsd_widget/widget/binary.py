@@ -27,10 +27,24 @@ def array_to_bytes(array, dtype) -> bytes:
     return np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
 
 
-def bytes_to_array(data, dtype, name: str) -> np.ndarray:
-    """A copy of ``data`` read as ``dtype``; the byte count must be a whole number of items."""
+def bytes_to_array(data, dtype, name: str, max_items: int | None = None) -> np.ndarray:
+    """A copy of ``data`` read as ``dtype``; the byte count must be a whole number of items.
+
+    Parameters
+    ----------
+    data : bytes-like
+    dtype : numpy dtype
+        Read little-endian.
+    name : str
+        What the data is, for the error messages.
+    max_items : int, optional
+        The most items ``data`` may hold; a longer buffer is refused before it is read.
+    """
     dtype = np.dtype(dtype).newbyteorder("<")
     raw = memoryview(data).cast("B")
+    if max_items is not None and raw.nbytes > max_items * dtype.itemsize:
+        raise ValueError(f"{name}: {raw.nbytes:,} bytes is more than the {max_items:,} {dtype.name} items "
+                         f"({max_items * dtype.itemsize:,} bytes) it can hold; nothing was read")
     if raw.nbytes % dtype.itemsize:
         raise ValueError(f"{name}: {raw.nbytes} bytes is not a whole number of {dtype.name} items")
     return np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="))

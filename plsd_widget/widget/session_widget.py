@@ -13,6 +13,7 @@ import logging
 import os
 import pathlib
 import re
+import reprlib
 import threading
 import time
 
@@ -36,6 +37,9 @@ EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore"
 AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's folder in JupyterLab
 NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
+# The traits the view writes (controls.js, widget.js); the kernel owns every other one.
+VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "epochs", "lam", "lr", "edited_only",
+                         "edit_weight", "point_size", "opacity"})
 
 
 def notebook_name() -> str | None:
@@ -346,13 +350,35 @@ class PLSDWidget(anywidget.AnyWidget):
         if not self._editing:
             raise ValueError("selections and edits work on the train split; switch the view back to train")
 
+    @property
+    def _n_points(self) -> int:
+        """Points of the train split: no index buffer from the view may hold more indices."""
+        return len(self.session.labels)
+
+    def set_state(self, sync_data) -> None:
+        """Take the traits a view wrote; show what is refused and send the kernel's values back.
+
+        Without this a value the traits refuse (a wrong type, a trait only the kernel
+        writes) raised inside the comm handler, where ipywidgets only logs it, and the view
+        went on showing a value the kernel never took.
+        """
+        own = PLSDWidget.class_own_traits(sync=True)  # not type(self): anywidget's add_traits subclasses each instance
+        refused = sorted(name for name in sync_data if name in own and name not in VIEW_WRITES)
+        try:
+            super().set_state({name: value for name, value in sync_data.items() if name not in refused})
+            if refused:
+                raise ValueError(f"the view may not set {', '.join(refused)}; the kernel keeps them")
+        except Exception as exc:
+            self._show_error(exc)
+            self.send_state([name for name in sync_data if name in self.keys])
+
     @traitlets.observe("selection")
     def _selection_from_view(self, change) -> None:
         if getattr(self._echo, "active", False):
             return
         try:
             self._check_editing()
-            indices = bytes_to_array(change["new"], np.uint32, "selection").astype(np.int64)
+            indices = bytes_to_array(change["new"], np.uint32, "selection", self._n_points).astype(np.int64)
             self.session.select(indices)
         except Exception as exc:
             self._show_error(exc)
@@ -360,7 +386,11 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _on_message(self, _widget, content, buffers) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
+        buffers = buffers or []
         try:
+            if not isinstance(content, dict):
+                raise ValueError(f"a message from the view must be an object with a 'type', "
+                                 f"got {reprlib.repr(content)}")
             if kind in EDIT_MESSAGES:
                 self._check_editing()
             if kind == "move":
@@ -391,7 +421,7 @@ class PLSDWidget(anywidget.AnyWidget):
             elif kind == "reset":
                 self.session.reset_edits()
             else:
-                raise ValueError(f"unknown message type {kind!r} from the view")
+                raise ValueError(f"unknown message type {reprlib.repr(kind)} from the view")
             self.error = ""
         except Exception as exc:
             self._show_error(exc)
@@ -399,8 +429,8 @@ class PLSDWidget(anywidget.AnyWidget):
     def _apply_move(self, buffers) -> None:
         if len(buffers) != 2:
             raise ValueError(f"a move needs 2 buffers (indices, targets), got {len(buffers)}")
-        indices = bytes_to_array(buffers[0], np.uint32, "move indices").astype(np.int64)
-        targets = bytes_to_array(buffers[1], np.float32, "move targets")
+        indices = bytes_to_array(buffers[0], np.uint32, "move indices", self._n_points).astype(np.int64)
+        targets = bytes_to_array(buffers[1], np.float32, "move targets", 2 * self._n_points)
         if targets.size != 2 * indices.size:
             raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
                              f"got {targets.size}")
@@ -408,7 +438,7 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _show_neighbors(self, index) -> None:
         if isinstance(index, bool) or not isinstance(index, int):
-            raise ValueError(f"index must be an integer, got {index!r}")
+            raise ValueError(f"index must be an integer, got {reprlib.repr(index)}")
         nearest = self.session.latent_neighbors(index, NEIGHBORS, split=self.split)
         with self.hold_sync():
             self.neighbors = array_to_bytes(nearest, np.uint32)
@@ -420,11 +450,11 @@ class PLSDWidget(anywidget.AnyWidget):
             if buffers:
                 raise ValueError("an edit names a class or sends indices, not both")
             if not isinstance(content["class"], str):
-                raise ValueError(f"class must be a class name, got {content['class']!r}")
+                raise ValueError(f"class must be a class name, got {reprlib.repr(content['class'])}")
             return content["class"]
         if len(buffers) != 1:
             raise ValueError(f"an edit of the selection needs 1 buffer (indices), got {len(buffers)}")
-        indices = bytes_to_array(buffers[0], np.uint32, "edit indices").astype(np.int64)
+        indices = bytes_to_array(buffers[0], np.uint32, "edit indices", self._n_points).astype(np.int64)
         if indices.size == 0:
             raise ValueError("select points before editing them")
         return indices
@@ -432,13 +462,13 @@ class PLSDWidget(anywidget.AnyWidget):
     def _apply_shift(self, content, buffers) -> None:
         delta = content.get("delta")
         if not (isinstance(delta, list) and len(delta) == 2 and all(_is_number(v) for v in delta)):
-            raise ValueError(f"delta must be two numbers [dx, dy], got {delta!r}")
+            raise ValueError(f"delta must be two numbers [dx, dy], got {reprlib.repr(delta)}")
         self.session.shift(self._edit_target(content, buffers), tuple(float(v) for v in delta))
 
     def _apply_contract(self, content, buffers) -> None:
         kappa = content.get("kappa")
         if not _is_number(kappa):
-            raise ValueError(f"kappa must be a number, got {kappa!r}")
+            raise ValueError(f"kappa must be a number, got {reprlib.repr(kappa)}")
         self.session.contract(self._edit_target(content, buffers), float(kappa))
 
     def _show_error(self, exc: BaseException) -> None:
