@@ -17,10 +17,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-torch==2.13.0}
+parent=${TMPDIR:-/tmp}
 if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ] && [ "$(df -k --output=avail /dev/shm | tail -n 1)" -gt 4194304 ]; then
-    export TMPDIR=/dev/shm
+    parent=/dev/shm
 fi
-WORK=$(mktemp -d -t plsd-wheel-XXXXXX)
+WORK=$(mktemp -d "$parent/plsd-wheel-XXXXXX")
 if [ "${KEEP:-0}" = 1 ]; then echo "temp directory: $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
 mkdir -p "$WORK/src" "$WORK/dist" "$WORK/elsewhere"
 started=$SECONDS
