@@ -1,18 +1,27 @@
-"""Fixtures: a real JupyterLab on loopback and Debian's Chromium driven by Playwright (no browser download)."""
+"""Fixtures: a real JupyterLab and Notebook 7 on loopback and Debian's Chromium driven by Playwright (no browser download)."""
 
 import pytest
 
-from tests.browser.jupyter import ARTIFACTS, CHROMIUM_ARGS, JupyterLab, chromium_executable
+from tests.browser.jupyter import ARTIFACTS, CHROMIUM_ARGS, JupyterServer, chromium_executable
 
 
 @pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory):
-    base = tmp_path_factory.mktemp("lab")
+    yield from serve(tmp_path_factory, "lab")
+
+
+@pytest.fixture(scope="session")
+def jupyter_notebook(tmp_path_factory):
+    yield from serve(tmp_path_factory, "notebook")
+
+
+def serve(tmp_path_factory, front_end):
+    base = tmp_path_factory.mktemp(front_end)
     (base / "notebooks").mkdir()
     (base / "runtime").mkdir()
-    lab = JupyterLab(base / "notebooks", base / "runtime")
-    yield lab
-    lab.stop()
+    server = JupyterServer(base / "notebooks", base / "runtime", front_end)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

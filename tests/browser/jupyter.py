@@ -1,4 +1,4 @@
-"""Helpers of the browser tests: a JupyterLab process on loopback, a kernel client, condition waits."""
+"""Helpers of the browser tests: a JupyterLab or Notebook 7 server on loopback, a kernel client, condition waits."""
 
 from __future__ import annotations
 
@@ -55,11 +55,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class JupyterLab:
-    """A JupyterLab server process on 127.0.0.1 serving ``root``."""
+class JupyterServer:
+    """A JupyterLab (``front_end="lab"``) or Notebook 7 (``"notebook"``) server on 127.0.0.1 serving ``root``.
 
-    def __init__(self, root: Path, runtime: Path):
-        self.root, self.runtime = root, runtime
+    Both expose their application as ``window.jupyterapp``, so a test drives either through
+    the same commands (``notebook:run-all-cells``).
+    """
+
+    def __init__(self, root: Path, runtime: Path, front_end: str = "lab"):
+        self.root, self.runtime, self.front_end = root, runtime, front_end
         self.port, self.token = free_port(), secrets.token_hex(16)
         settings = root.parent / "settings"
         # Own user settings: nothing from the developer's JupyterLab, and no news prompt.
@@ -68,16 +72,26 @@ class JupyterLab:
         news.write_text(json.dumps({"fetchNews": "false"}))
         env = os.environ | {"JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTERLAB_SETTINGS_DIR": str(settings),
                             "PYTHONUNBUFFERED": "1"}
-        self.log = open(root.parent / "jupyterlab.log", "w")  # noqa: SIM115 (closed in stop)
+        app = {"lab": ["jupyterlab", "--LabApp.expose_app_in_browser=True",
+                       f"--LabServerApp.workspaces_dir={root.parent / 'workspaces'}",
+                       "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+               "notebook": ["notebook", "--JupyterNotebookApp.expose_app_in_browser=True"]}[front_end]
+        self.log = open(root.parent / f"jupyter-{front_end}.log", "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            [sys.executable, "-m", app[0], "--no-browser", "--allow-root",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", f"--ServerApp.token={self.token}",
-             f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-             f"--LabServerApp.workspaces_dir={root.parent / 'workspaces'}",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+             f"--ServerApp.root_dir={root}", *app[1:]],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=root,
         )
-        wait_until(lambda: self.api("status"), 120, "JupyterLab to answer on loopback")
+        wait_until(lambda: self.api("status"), 120, f"the {front_end} server to answer on loopback")
+
+    def notebook_url(self, name: str) -> str:
+        """Where the front end opens notebook ``name``; in JupyterLab, in a workspace of its own
+        (JupyterLab would otherwise restore earlier tests' tabs)."""
+        if self.front_end == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
+        workspace = name.removesuffix(".ipynb").replace("_", "-")
+        return f"{self.url}/lab/workspaces/{workspace}/tree/{name}?token={self.token}"
 
     @property
     def url(self) -> str:
@@ -85,7 +99,7 @@ class JupyterLab:
 
     def api(self, path: str):
         if self.proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}; see {self.log.name}")
+            raise RuntimeError(f"the {self.front_end} server exited with {self.proc.returncode}; see {self.log.name}")
         with urllib.request.urlopen(f"{self.url}/api/{path}?token={self.token}", timeout=5) as reply:
             return json.load(reply)
 

@@ -34,9 +34,7 @@ def widget_data(page, key: str) -> str | None:
 
 
 def open_notebook_and_run(page, lab, name=NOTEBOOK):
-    # A workspace per notebook: JupyterLab would otherwise restore earlier tests' tabs.
-    workspace = name.removesuffix(".ipynb").replace("_", "-")
-    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?token={lab.token}")
+    page.goto(lab.notebook_url(name))
     page.wait_for_function(
         "() => { const w = window.jupyterapp?.shell?.currentWidget;"
         " return w?.sessionContext?.session?.kernel?.status === 'idle'; }",
