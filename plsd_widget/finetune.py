@@ -423,8 +423,8 @@ class PLSDTrainer:
             raise TypeError(f"optimizer_kwargs {self.optimizer_kwargs} do not fit {cls.__name__}: {exc}") from exc
 
     @staticmethod
-    def _global_totals(batch, mask, held, sample_weight=None) -> tuple[float, float, float]:
-        """:func:`plsd_loss`'s denominators for a whole global batch (its processes' shards share them)."""
+    def _batch_totals(batch, mask, held, sample_weight=None) -> tuple[float, float, float]:
+        """:func:`plsd_loss`'s denominators for a whole batch, from CPU arrays (its processes' shards share them)."""
         idx = batch.numpy()
         return batch_totals(len(idx), mask[idx], None if sample_weight is None else sample_weight[idx],
                             None if held is None else held[idx])
@@ -493,7 +493,7 @@ class PLSDTrainer:
         device = self.device
         if distributed and device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())  # this process's GPU (init_from_env)
-        counted = (mask, held)  # on the CPU, for the global batches' totals when distributed
+        counted = (mask, held)  # CPU copies: each batch's loss denominators without a device sync
         tgt = torch.from_numpy(tgt).to(device)
         mask = torch.from_numpy(mask).to(device)
         held = None if held is None else torch.from_numpy(held).to(device)
@@ -543,7 +543,7 @@ class PLSDTrainer:
             for epoch in range(epochs):
                 batches = self._batches(len(source), batch_size, source.drop_last, gen)
                 n_batches = len(batches)
-                totals = [self._global_totals(batch, *counted) for batch in batches] if distributed else None
+                totals = [self._batch_totals(batch, *counted) for batch in batches]
                 if distributed:
                     batches = [shard(batch, rank, world_size) for batch in batches]
                 sums = np.zeros(3)
@@ -570,8 +570,7 @@ class PLSDTrainer:
                     loss, ce, em = plsd_loss(logits.float(), yb, emb.float(), tgt[idx], mask[idx],
                                              self.lam, self.scale,
                                              None if sample_weight is None else sample_weight[idx],
-                                             None if held is None else held[idx], self.anchor,
-                                             None if totals is None else totals[b])
+                                             None if held is None else held[idx], self.anchor, totals[b])
                     # each process's terms are its shard's share of the global batch's means
                     values = sum_over_ranks(torch.stack((loss.detach(), ce.detach(), em.detach()))).tolist()
                     if not np.isfinite(values[0]):
