@@ -160,7 +160,8 @@ def small_session(digits, trained_cnn_state, fitted_embedding):
 
 
 def _busy(what):
-    return rf"fine-tuning is running: stop it \(session\.stop\(\)\) or wait for it to finish \(session\.wait\(\)\) before {what}"
+    return (r"fine-tuning is running: stop it \(session\.stop\(\)\) or wait for it to finish \(session\.wait\(\)\) "
+            rf"before {what}")
 
 
 def test_a_second_run_and_edits_while_fine_tuning_are_refused_and_the_run_goes_on(

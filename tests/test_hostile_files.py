@@ -5,7 +5,6 @@ and nothing (edits, targets, the file itself) changes.
 
 import ast
 import json
-import os
 import pathlib
 import time
 
@@ -71,7 +70,8 @@ def _load_refused(session, path, message):
     (lambda log: _edit(log, "shift", indices=[0, 1.5]), "indices must be integers"),
     (lambda log: _edit(log, "shift", indices=[[0, 1]]), "indices must be 1-D"),
     (lambda log: _edit(log, "shift", indices=[]), "the edit selects no points"),
-    (lambda log: _edit(log, "contract", indices=[0, N_TRAIN]), rf"edit 2 of 3: indices must be in \[0, {N_TRAIN - 1}\]"),
+    (lambda log: _edit(log, "contract", indices=[0, N_TRAIN]),
+     rf"edit 2 of 3: indices must be in \[0, {N_TRAIN - 1}\]"),
     (lambda log: _edit(log, "contract", indices=[-5, 2]), r"indices must be in \[0, "),
     (lambda log: _edit(log, "contract", indices=[2**70]), "indices must be integers, got dtype object"),
     (lambda log: _edit(log, "contract", indices=[0] * (N_TRAIN + 1)),
@@ -265,7 +265,7 @@ def test_absurd_sizes_in_a_config_fail_fast_without_allocating(saved_embedding, 
     _load_refused_model(tmp_path, (weights, config), rf"parametric_tsne\.safetensors does not fit .*parametric_tsne"
                                                      rf"\.json: \S+ has shape \([\d, ]*\), the config asks for "
                                                      rf"\([\d, ]*{HUGE}")
-    assert time.perf_counter() - started < 5.0  # meta shapes only: a 10**12-wide layer is never allocated
+    assert time.perf_counter() - started < 10.0  # meta shapes only: a 10**12-wide layer is never allocated
 
 
 def test_a_truncated_config_or_weights_file_is_refused(saved_embedding, tmp_path):
@@ -287,7 +287,8 @@ def test_a_truncated_config_or_weights_file_is_refused(saved_embedding, tmp_path
      r"encoder\.net\.4\.weight has shape \(1, 100\), the config asks for \(2, 100\)"),
     (lambda t: {k: v for k, v in t.items() if k != "encoder.net.4.bias"},
      r"missing tensors \['encoder\.net\.4\.bias'\], unexpected tensors \[\]"),
-    (lambda t: {**t, "encoder.extra": torch.zeros(3)}, r"missing tensors \[\], unexpected tensors \['encoder\.extra'\]"),
+    (lambda t: {**t, "encoder.extra": torch.zeros(3)},
+     r"missing tensors \[\], unexpected tensors \['encoder\.extra'\]"),
     (lambda t: {k: v for k, v in t.items() if k != "embedding_"}, "it has no embedding_"),
     (lambda t: {**t, "embedding_": torch.zeros(len(t["embedding_"]), 3)},
      r"embedding_ has shape \(\d+, 3\), the config asks for \(\d+, 2\)"),
