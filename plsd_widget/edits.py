@@ -84,6 +84,7 @@ class MovePoints:
 
 
 EDIT_TYPES = {"shift": Shift, "contract": Contract, "move": MovePoints}
+_EDIT_VALUES = {"shift": "delta", "contract": "kappa", "move": "targets"}  # what each kind saves besides indices
 
 
 def make_edit(kind: str, indices, n_points: int, *, delta=None, kappa=None, targets=None, label: str = ""):
@@ -196,24 +197,53 @@ class EditLog:
 
     @classmethod
     def from_json(cls, text: str, positions: np.ndarray) -> "EditLog":
-        """Rebuild a log on ``positions``; fails loudly if they are not the ones it was made on."""
-        data = json.loads(text)
-        if data.get("fingerprint") != fingerprint(positions):
+        """Rebuild a log on ``positions``; fails loudly if they are not the ones it was made on.
+
+        Raises
+        ------
+        ValueError
+            For text that is not an edit log written by :meth:`to_json` (truncated,
+            wrong types, unknown edit kinds, indices outside ``positions``), naming the
+            problem, and for a log made on other positions, naming both fingerprints.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"it is not valid JSON ({exc}); was the file cut short?") from exc
+        if not isinstance(data, dict) or not {"fingerprint", "edits"} <= data.keys():
+            raise ValueError("it is not an edit log: expected a JSON object with 'fingerprint' and 'edits'")
+        expected = fingerprint(positions)
+        if data["fingerprint"] != expected:
             raise ValueError(
-                "these edits were made on a different embedding (fingerprint mismatch); "
-                "replay them on the session they came from"
+                f"these edits were made on a different embedding (fingerprint {data['fingerprint']!r}; this "
+                f"one's is {expected!r}); load the embedding they were made with (ParametricTSNE.load) on "
+                "the same data, or replay them on the session they came from"
             )
+        if not isinstance(data["edits"], list):
+            raise ValueError(f"'edits' must be a list of edits, got {type(data['edits']).__name__}")
         log = cls(positions)
-        for item in data["edits"]:
-            log.add(
-                make_edit(
-                    item["kind"],
-                    item["indices"],
-                    log.n_points,
-                    delta=item.get("delta"),
-                    kappa=item.get("kappa"),
-                    targets=item.get("targets"),
-                    label=item.get("label", ""),
-                )
-            )
+        for number, item in enumerate(data["edits"], 1):
+            try:
+                log.add(_edit_from_dict(item, log.n_points))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"edit {number} of {len(data['edits'])}: {exc}") from exc
         return log
+
+
+def _edit_from_dict(item, n_points: int):
+    """One edit of :meth:`EditLog.to_json`'s list, checked as strictly as a new edit."""
+    if not isinstance(item, dict):
+        raise TypeError(f"an edit must be a JSON object, got {type(item).__name__}")
+    if item.get("kind") not in EDIT_TYPES:
+        raise ValueError(f"unknown edit kind {item.get('kind')!r}; use one of {sorted(EDIT_TYPES)}")
+    indices, label = item.get("indices"), item.get("label", "")
+    if not isinstance(indices, list):
+        raise TypeError(f"indices must be a list of point indices, got {type(indices).__name__}")
+    if len(indices) > n_points:  # a log written by to_json never repeats an index
+        raise ValueError(f"it lists {len(indices)} indices, more than the embedding's {n_points} points")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a string, got {type(label).__name__}")
+    value = _EDIT_VALUES[item["kind"]]
+    if value not in item:
+        raise ValueError(f"a {item['kind']} edit needs {value!r}")
+    return make_edit(item["kind"], indices, n_points, label=label, **{value: item[value]})

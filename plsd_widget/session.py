@@ -42,6 +42,9 @@ PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
 DEFAULT_ANCHOR = 3.0
 #: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
 TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
+#: The largest edit log file ``load_edits`` and ``autosave`` read. A log of 100 drags of
+#: 100 000 points each is about 0.5 GB, far beyond any session; a bigger file is not one.
+MAX_EDIT_FILE_BYTES = 1 << 30
 
 
 def embed_through(model, layer, embedding, x, offsets, x_test=None, *, activations=None):
@@ -108,8 +111,10 @@ class Session:
     autosave : str or Path, optional
         A JSON file for the edit log. Edits saved there by an earlier session on the same
         embedding are restored, and every change (edit, undo, redo, reset) is written to
-        it at once, atomically, so a dead kernel loses no edit. Relative paths are taken
-        from the working directory, which in JupyterLab is the notebook's folder.
+        it at once, atomically, so a dead kernel loses no edit. A file that cannot be
+        restored (not an edit log, or of another embedding) stops the session with a
+        ``ValueError`` and is left as it is. Relative paths are taken from the working
+        directory, which in JupyterLab is the notebook's folder.
 
     Attributes
     ----------
@@ -172,6 +177,8 @@ class Session:
         self._original_state = copy.deepcopy(model.state_dict())
         self.checkpoints = [self._original_state]
         self._worker: threading.Thread | None = None
+        self._training = False  # cleared by the worker before its last events, unlike is_alive()
+        self._baseline_running = False
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
         self.history: list[dict] = []
@@ -241,8 +248,11 @@ class Session:
 
     @property
     def is_training(self) -> bool:
-        """Whether a fine-tuning run is going on in the worker thread."""
-        return self._worker is not None and self._worker.is_alive()
+        """Whether a fine-tuning run is going on in the worker thread.
+
+        False from the run's last "status" event on, so that its listeners may edit.
+        """
+        return self._training
 
     @property
     def metrics(self) -> MetricsTable:
@@ -349,35 +359,55 @@ class Session:
                 self._emit("error", message=f"autosave to {self.autosave} failed: {exc}")
         self._emit("targets")
 
+    def _refuse_while_running(self, what: str) -> None:
+        """Raise if fine-tuning or the baseline is running: ``what`` must wait for it."""
+        if self.is_training:
+            raise RuntimeError(f"fine-tuning is running: stop it (session.stop()) or wait for it to finish "
+                               f"(session.wait()) before {what}")
+        if self._baseline_running:
+            raise RuntimeError(f"the baseline is running: stop it (session.stop()) or wait for it to finish "
+                               f"before {what}")
+
     def _add_edit(self, edit) -> None:
         self._edits.add(edit)
         self._edits_changed()
 
     def shift(self, what, delta) -> None:
-        """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1)."""
+        """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1).
+
+        Edits (this, ``contract``, ``move_points``, ``undo``, ``redo``, ``reset_edits``,
+        ``load_edits``) are refused while fine-tuning runs: the run trains toward the
+        targets it started with, and the view would show others.
+        """
+        self._refuse_while_running("editing")
         label = what if isinstance(what, str) else ""
         self._add_edit(make_edit("shift", self._indices(what), len(self.y), delta=delta, label=label))
 
     def contract(self, what, kappa: float) -> None:
         """Contract a class, classes or index set toward its centroid by ``kappa`` (Eq. 2)."""
+        self._refuse_while_running("editing")
         label = what if isinstance(what, str) else ""
         self._add_edit(make_edit("contract", self._indices(what), len(self.y), kappa=kappa, label=label))
 
     def move_points(self, indices, targets) -> None:
         """Place points ``indices`` at absolute ``targets`` of shape (k, 2) (a drag)."""
+        self._refuse_while_running("editing")
         self._add_edit(make_edit("move", indices, len(self.y), targets=targets))
 
     def undo(self) -> bool:
+        self._refuse_while_running("undoing an edit")
         done = self._edits.undo()
         self._edits_changed()
         return done
 
     def redo(self) -> bool:
+        self._refuse_while_running("redoing an edit")
         done = self._edits.redo()
         self._edits_changed()
         return done
 
     def reset_edits(self) -> None:
+        self._refuse_while_running("resetting the edits")
         self._edits.reset()
         self._edits_changed()
 
@@ -396,14 +426,20 @@ class Session:
         return path
 
     def _read_edits(self, path) -> EditLog:
+        """The edit log saved in ``path``; a ``ValueError`` naming the file and the problem if it is not one."""
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_EDIT_FILE_BYTES:
+                raise ValueError(f"it is {size / 2**30:.1f} GiB, more than an edit log can be "
+                                 f"({MAX_EDIT_FILE_BYTES / 2**30:.0f} GiB)")
             return EditLog.from_json(Path(path).read_text(encoding="utf-8"), self._edits.positions)
-        except ValueError as exc:
-            raise ValueError(f"cannot restore the edits in {path}: {exc}. Use the embedding they were made "
-                             "with (ParametricTSNE.save/load), or move the file away to start afresh") from exc
+        except ValueError as exc:  # UnicodeDecodeError too
+            raise ValueError(f"cannot restore the edits in {path}: {exc}. The file was left as it is; "
+                             "move the file away to start afresh") from exc
 
     def load_edits(self, path) -> None:
         """Replace the edit log by the one saved in ``path``; it must be of this session's embedding."""
+        self._refuse_while_running("loading edits")
         self._edits = self._read_edits(path)
         self._edits_changed()
 
@@ -542,8 +578,7 @@ class Session:
             ``transform`` of :class:`~plsd_widget.finetune.PLSDTrainer` (default: the paper's
             SGD, no schedule, no augmentation). ``run_baseline`` reuses them and ``batch_size``.
         """
-        if self.is_training:
-            raise RuntimeError("fine-tuning is already running; call session.stop() or session.wait() first")
+        self._refuse_while_running("starting another run")
         epochs = check_positive_int(epochs, "epochs")
         unknown = set(options) - TRAIN_OPTIONS
         if unknown:
@@ -560,6 +595,7 @@ class Session:
         self.last_error = None
         self._worker = threading.Thread(target=self._run, args=(trainer, targets, epochs),
                                         name="plsd-finetune", daemon=True)
+        self._training = True
         self._emit("status", message=f"training: 0/{epochs} epochs", training=True)
         self._worker.start()
         if block:
@@ -583,19 +619,24 @@ class Session:
                 self._emit("status", message=f"training: {logs['epoch']}/{epochs} epochs", training=True)
             return False
 
+        result = None
         try:
             result = trainer.fit(self.x, self.y, targets, epochs=epochs, positions=self._positions,
                                  offsets=self._offsets, callback=on_step, stop_event=self._stop)
-            how = "stopped" if result.stopped else "done"
-            self._emit("status", message=f"{how}: {result.epochs_completed}/{epochs} epochs", training=False)
         except Exception as exc:
             self.last_error = exc
             logger.exception("fine-tuning failed")
-            self._emit("error", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._training = False
+        if result is None:
+            self._emit("error", message=f"{type(self.last_error).__name__}: {self.last_error}")
             self._emit("status", message="failed; the model keeps its last completed epoch", training=False)
+        else:
+            how = "stopped" if result.stopped else "done"
+            self._emit("status", message=f"{how}: {result.epochs_completed}/{epochs} epochs", training=False)
 
     def stop(self) -> None:
-        """Ask a running fine-tuning to stop; it does within one batch."""
+        """Ask a running fine-tuning or baseline to stop; it does within one batch."""
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -610,16 +651,27 @@ class Session:
         Same learning rate, batch size and optimiser options as the last ``finetune``.
         The result appears as "baseline (CE)" in ``metrics`` and ``declutter``, the fair
         comparison for PLSD, until PLSD epochs are added or rolled back; then run it again.
+        It runs in the calling thread; ``stop()`` from another thread ends it within one
+        batch, leaving no baseline (nor changing an earlier one).
         """
-        if self.is_training:
-            raise RuntimeError("wait for the running fine-tuning (session.wait()) before running the baseline")
+        self._refuse_while_running("running the baseline")
         epochs = len(self.checkpoints) - 1
         if epochs < 1:
             raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
         model = self._original_model()
         trainer = PLSDTrainer(model, self.layer, self.embedding.encoder_, lam=0.0, lr=self._lr,
                               device=self.device, random_state=self.random_state + 1, **self._train_options)
-        trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs)
+        self._stop.clear()
+        self._baseline_running = True
+        try:
+            result = trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs,
+                                 stop_event=self._stop)
+        finally:
+            self._baseline_running = False
+        if result.stopped:
+            self._emit("status", message=f"baseline stopped: {result.epochs_completed}/{epochs} epochs; "
+                                         "none recorded", training=False)
+            return
         self._baseline_positions = self._embed(model)
         self.reports["baseline (CE)"] = self._evaluate(model)
         self._baseline_epochs = epochs
@@ -630,8 +682,7 @@ class Session:
 
         Later checkpoints and their ``history`` go; so does a baseline trained for more epochs.
         """
-        if self.is_training:
-            raise RuntimeError("stop the running fine-tuning before rolling back")
+        self._refuse_while_running("rolling back")
         if not 0 <= epoch < len(self.checkpoints):
             raise ValueError(f"epoch must be in [0, {len(self.checkpoints) - 1}], got {epoch}")
         self.model.load_state_dict(self.checkpoints[epoch])

@@ -1,5 +1,7 @@
 """Bad input and faults: each names the error and leaves edits, targets and weights as they were."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -113,3 +115,163 @@ def test_two_sessions_with_one_seed_agree_in_positions_and_weights(digits, train
     np.testing.assert_array_equal(a.edits.positions, b.edits.positions)
     np.testing.assert_array_equal(a.positions, b.positions)
     assert _same(_weights(a.model), _weights(b.model))
+
+
+class HookedCNN(SmallCNN):
+    """The demo CNN that calls ``on_train_batch()`` (class-wide, so copies do too) in each training forward pass."""
+
+    on_train_batch = None
+
+    def forward(self, x):
+        if self.training and HookedCNN.on_train_batch is not None:
+            HookedCNN.on_train_batch()
+        return super().forward(x)
+
+
+class Gate:
+    """Holds training batches until ``open()``; counts them and says when the first one arrived."""
+
+    def __init__(self):
+        self.arrived, self.opened, self.batches = threading.Event(), threading.Event(), 0
+
+    def __call__(self):
+        self.batches += 1
+        self.arrived.set()
+        if not self.opened.wait(60):
+            raise TimeoutError("the test never opened the gate")
+
+    def open(self):
+        self.opened.set()
+
+
+@pytest.fixture
+def small_session(digits, trained_cnn_state, fitted_embedding):
+    """A session of ``HookedCNN`` on 600 digits with one edit; no hook set."""
+    from plsd_widget.session import Session
+
+    train, _ = digits
+    model = HookedCNN()
+    model.load_state_dict(trained_cnn_state)
+    session = Session(model, "latent", train.images[:600], train.labels[:600], embedding=fitted_embedding,
+                      device="cpu")
+    session.shift("3", (2.0, -1.0))
+    yield session
+    HookedCNN.on_train_batch = None
+
+
+def _busy(what):
+    return (r"fine-tuning is running: stop it \(session\.stop\(\)\) or wait for it to finish \(session\.wait\(\)\) "
+            rf"before {what}")
+
+
+def test_a_second_run_and_edits_while_fine_tuning_are_refused_and_the_run_goes_on(
+        small_session, digits, trained_cnn_state, fitted_embedding, tmp_path):
+    from plsd_widget.session import Session
+
+    session = small_session
+    saved = session.save_edits(tmp_path / "edits.json")
+    session.contract("5", 0.5)
+    session.undo()  # something to redo
+    gate = HookedCNN.on_train_batch = Gate()
+    try:
+        session.finetune(epochs=1, block=False)
+        assert gate.arrived.wait(60) and session.is_training  # the run holds in its first batch
+        weights, targets = _weights(session.model), session.targets.copy()
+        for call, what in [
+            (lambda: session.finetune(epochs=1), "starting another run"),
+            (lambda: session.finetune(epochs=1, lam=2.0), "starting another run"),  # refused before checking
+            (lambda: session.shift("1", (1.0, 1.0)), "editing"),
+            (lambda: session.contract("1", 0.5), "editing"),
+            (lambda: session.move_points(np.array([0]), np.zeros((1, 2))), "editing"),
+            (lambda: session.undo(), "undoing an edit"),
+            (lambda: session.redo(), "redoing an edit"),
+            (lambda: session.reset_edits(), "resetting the edits"),
+            (lambda: session.load_edits(saved), "loading edits"),
+            (lambda: session.rollback(0), "rolling back"),
+            (lambda: session.run_baseline(), "running the baseline"),
+        ]:
+            with pytest.raises(RuntimeError, match=_busy(what)):
+                call()
+        assert len(session.edits.edits) == 1 and session.edits.can_redo
+        np.testing.assert_array_equal(session.targets, targets)
+        assert _same(_weights(session.model), weights) and len(session.checkpoints) == 1
+    finally:
+        gate.open()
+    assert session.wait(120) and session.last_error is None
+
+    reference_model = SmallCNN()  # the same run, undisturbed
+    reference_model.load_state_dict(trained_cnn_state)
+    train, _ = digits
+    reference = Session(reference_model, "latent", train.images[:600], train.labels[:600],
+                        embedding=fitted_embedding, device="cpu")
+    reference.shift("3", (2.0, -1.0))
+    reference.finetune(epochs=1, block=True)
+    assert len(session.checkpoints) == 2 and len(session.history) == 1
+    assert _same(_weights(session.model), _weights(reference.model))
+    np.testing.assert_array_equal(session.positions, reference.positions)
+
+    session.redo()  # edits work again once the run ended
+    session.shift("1", (1.0, 1.0))
+    assert len(session.edits.edits) == 3
+
+
+def test_the_last_status_of_a_run_may_edit(small_session):
+    session = small_session
+    done = []
+
+    def edit_when_done(message, training):
+        if not training:
+            session.shift("1", (1.0, 1.0))  # raises (and is only logged) while the run counts as going on
+            done.append(message)
+
+    session.on("status", edit_when_done)
+    session.finetune(epochs=1, block=True)
+    assert done == ["done: 1/1 epochs"] and len(session.edits.edits) == 2
+
+
+def test_stop_during_the_baseline_ends_it_and_keeps_everything_else(small_session):
+    session = small_session
+    session.finetune(epochs=1, block=True)
+    statuses = []
+    session.on("status", lambda message, training: statuses.append(message))
+    weights, targets = _weights(session.model), session.targets.copy()
+
+    def baseline_stopped_in_its_first_batch():
+        gate = HookedCNN.on_train_batch = Gate()
+        errors = []
+        worker = threading.Thread(target=lambda: _record_error(session.run_baseline, errors))
+        worker.start()
+        try:
+            assert gate.arrived.wait(60)
+            with pytest.raises(RuntimeError, match=r"the baseline is running: stop it \(session\.stop\(\)\) or "
+                                                   r"wait for it to finish before starting another run"):
+                session.finetune(epochs=1)
+            session.stop()
+        finally:
+            gate.open()
+        worker.join(60)
+        assert not worker.is_alive() and errors == [] and gate.batches == 1  # no batch after the stop
+        HookedCNN.on_train_batch = None
+
+    baseline_stopped_in_its_first_batch()
+    assert statuses == ["baseline stopped: 0/1 epochs; none recorded"]
+    assert "baseline (CE)" not in session.reports and session.baseline_positions is None
+    assert _same(_weights(session.model), weights) and len(session.checkpoints) == 2
+    assert len(session.edits.edits) == 1
+    np.testing.assert_array_equal(session.targets, targets)
+
+    session.run_baseline()  # a later baseline works
+    report, positions = session.reports["baseline (CE)"], session.baseline_positions
+    assert positions is not None and not np.array_equal(positions, session.positions)
+    baseline_stopped_in_its_first_batch()  # a stopped re-run leaves that one as it was
+    assert session.reports["baseline (CE)"] is report and session.baseline_positions is positions
+    assert _same(_weights(session.model), weights)
+    session.shift("1", (1.0, 1.0))  # and editing goes on
+    assert len(session.edits.edits) == 2
+
+
+def _record_error(call, errors):
+    try:
+        call()
+    except Exception as exc:  # shown by the test's assertion, not lost in the thread
+        errors.append(exc)

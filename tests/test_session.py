@@ -117,7 +117,7 @@ def test_second_run_while_training_is_refused(session):
     session.shift("3", (1, 1))
     session.finetune(epochs=30)
     try:
-        with pytest.raises(RuntimeError, match="already running"):
+        with pytest.raises(RuntimeError, match="fine-tuning is running: stop it"):
             session.finetune(epochs=1)
         with pytest.raises(RuntimeError, match="before running the baseline"):
             session.run_baseline()

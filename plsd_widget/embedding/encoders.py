@@ -11,7 +11,8 @@ the border pixels of the digits).
 
 Layers are created without initialising their weights, so building an encoder never
 touches torch's global random state: call ``reset_parameters(generator)`` or load a
-state dict.
+state dict. Built on ``device="meta"``, an encoder takes no memory: its state dict's
+shapes say what a saved state must hold before anything is allocated.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from torch import nn
 __all__ = ["LocalExpertsEncoder", "TSNEEncoder", "encoder_from_config"]
 
 
-def _relu_stack(sizes) -> list[nn.Module]:
+def _relu_stack(sizes, device) -> list[nn.Module]:
     """``Linear -> ReLU`` blocks between consecutive ``sizes`` (weights uninitialised)."""
     layers: list[nn.Module] = []
     for width_in, width_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.utils.skip_init(nn.Linear, width_in, width_out), nn.ReLU()]
+        layers += [nn.utils.skip_init(nn.Linear, width_in, width_out, device=device), nn.ReLU()]
     return layers
 
 
@@ -42,11 +43,11 @@ def _he_uniform(layer: nn.Linear, generator: torch.Generator, *, before_relu: bo
 class _ScaledModule(nn.Module):
     """Input normalisation and output scale shared by the encoders (see the module docstring)."""
 
-    def __init__(self, n_features: int):
+    def __init__(self, n_features: int, device):
         super().__init__()
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(1))
-        self.register_buffer("out_scale", torch.ones(1))
+        self.register_buffer("mean", torch.zeros(n_features, device=device))
+        self.register_buffer("scale", torch.ones(1, device=device))
+        self.register_buffer("out_scale", torch.ones(1, device=device))
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.scale
@@ -66,13 +67,16 @@ class TSNEEncoder(_ScaledModule):
         Output width.
     hidden : sequence of int
         Hidden layer widths; empty gives a linear map.
+    device : str or torch.device, default="cpu"
+        Where to create the weights ("meta": nowhere, see the module docstring).
     """
 
-    def __init__(self, n_features: int, n_components: int = 2, hidden=(300, 100)):
-        super().__init__(n_features)
+    def __init__(self, n_features: int, n_components: int = 2, hidden=(300, 100), *, device="cpu"):
+        super().__init__(n_features, device)
         self.hidden = tuple(int(h) for h in hidden)
         sizes = [n_features, *hidden]
-        self.net = nn.Sequential(*_relu_stack(sizes), nn.utils.skip_init(nn.Linear, sizes[-1], n_components))
+        self.net = nn.Sequential(*_relu_stack(sizes, device),
+                                 nn.utils.skip_init(nn.Linear, sizes[-1], n_components, device=device))
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Initialise weights (He-uniform before ReLU) from ``generator``."""
@@ -118,18 +122,20 @@ class LocalExpertsEncoder(_ScaledModule):
         Number of regions (gate outputs and heads).
     hidden : sequence of int
         Trunk widths; at least one layer.
+    device : str or torch.device, default="cpu"
+        Where to create the weights ("meta": nowhere, see the module docstring).
     """
 
-    def __init__(self, n_features: int, n_experts: int, hidden=(256, 128)):
-        super().__init__(n_features)
+    def __init__(self, n_features: int, n_experts: int, hidden=(256, 128), *, device="cpu"):
+        super().__init__(n_features, device)
         if not hidden:
             raise ValueError("LocalExpertsEncoder needs at least one hidden layer for its gate and heads")
         self.n_experts = int(n_experts)
         self.hidden = tuple(int(h) for h in hidden)
-        self.register_buffer("centers", torch.zeros(self.n_experts, 2))
-        self.trunk = nn.Sequential(*_relu_stack([n_features, *hidden]))
-        self.gate = nn.utils.skip_init(nn.Linear, hidden[-1], self.n_experts)
-        self.heads = nn.utils.skip_init(nn.Linear, hidden[-1], 2 * self.n_experts)
+        self.register_buffer("centers", torch.zeros(self.n_experts, 2, device=device))
+        self.trunk = nn.Sequential(*_relu_stack([n_features, *hidden], device))
+        self.gate = nn.utils.skip_init(nn.Linear, hidden[-1], self.n_experts, device=device)
+        self.heads = nn.utils.skip_init(nn.Linear, hidden[-1], 2 * self.n_experts, device=device)
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Initialise weights (He-uniform before ReLU) from ``generator``."""
@@ -162,11 +168,28 @@ class LocalExpertsEncoder(_ScaledModule):
             self.gate.bias.mul_(factor)
 
 
-def encoder_from_config(config: dict, n_features: int, n_components: int):
-    """An encoder with uninitialised weights, built from an encoder's ``config()``, to load a state dict into."""
-    if config["kind"] == "LocalExpertsEncoder":
-        return LocalExpertsEncoder(n_features, config["n_experts"], tuple(config["hidden"]))
-    if config["kind"] == "TSNEEncoder":
-        return TSNEEncoder(n_features, n_components, tuple(config["hidden"]))
-    raise ValueError(f"unknown encoder kind {config['kind']!r} in the saved config; was it written by a newer "
-                     "version of plsd_widget? Upgrade it to load this file")
+def _is_width(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def encoder_from_config(config: dict, n_features: int, n_components: int, *, device="cpu"):
+    """An encoder with uninitialised weights, built from an encoder's ``config()``, to load a state dict into.
+
+    Raises a ``ValueError`` naming the problem for a config that ``config()`` cannot
+    have written (an unknown kind, widths that are not positive integers).
+    Pass ``device="meta"`` to learn the shapes of its state without allocating it.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"the encoder's config must be a JSON object, got {type(config).__name__}")
+    kind = config.get("kind")
+    if kind not in ("TSNEEncoder", "LocalExpertsEncoder"):
+        raise ValueError(f"unknown encoder kind {kind!r} in the saved config; was it written by a newer "
+                         "version of plsd_widget? Upgrade it to load this file")
+    hidden = config.get("hidden")
+    if not isinstance(hidden, list) or not all(_is_width(h) for h in hidden):
+        raise ValueError(f"the encoder's hidden must be a list of positive layer widths, got {hidden!r}")
+    if kind == "LocalExpertsEncoder":
+        if not _is_width(config.get("n_experts")):
+            raise ValueError(f"the encoder's n_experts must be a positive integer, got {config.get('n_experts')!r}")
+        return LocalExpertsEncoder(n_features, config["n_experts"], tuple(hidden), device=device)
+    return TSNEEncoder(n_features, n_components, tuple(hidden), device=device)

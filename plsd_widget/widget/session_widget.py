@@ -35,6 +35,9 @@ BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
 EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore")
 AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's folder in JupyterLab
+#: Characters of the notebook's name kept in the autosave file's name: at most 4 bytes each,
+#: so with the fingerprint and ``.previous.json`` the name stays under the usual 255 bytes.
+NOTEBOOK_STEM_MAX = 50
 NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 # The traits the view writes (controls.js, widget.js); the kernel owns every other one.
@@ -64,9 +67,12 @@ def autosave_path(fingerprint: str, notebook: str | None = None) -> pathlib.Path
     """``.plsd_autosave/edits-<notebook>-<fingerprint>.json`` in the working directory.
 
     Keyed by notebook and embedding, so two notebooks open on the same embedding keep
-    their own edits; ``edits-<fingerprint>.json`` outside a notebook.
+    their own edits; ``edits-<fingerprint>.json`` outside a notebook. Only the name's
+    letters, digits, ``.``, ``-`` and ``_`` are kept, and at most ``NOTEBOOK_STEM_MAX`` of
+    them: no name (``../x``, ``..``, ``C:\\x``) leads out of the folder or past the file
+    system's limit on a name's length.
     """
-    stem = re.sub(r"[^\w.-]+", "_", pathlib.PurePath(notebook).stem) if notebook else ""
+    stem = re.sub(r"[^\w.-]+", "_", pathlib.PurePath(notebook).stem)[:NOTEBOOK_STEM_MAX] if notebook else ""
     name = f"edits-{stem}-{fingerprint}.json" if stem else f"edits-{fingerprint}.json"
     return pathlib.Path(AUTOSAVE_DIR).resolve() / name
 
@@ -219,19 +225,23 @@ class PLSDWidget(anywidget.AnyWidget):
         session of the same notebook on the same embedding (e.g. the notebook re-run after
         a dead kernel) sees it; another notebook on that embedding has its own. An earlier file
         is moved aside rather than restored unasked (re-running cells that edit would apply
-        those edits twice); the view offers to restore it.
+        those edits twice); the view offers to restore it. One that cannot be read is moved
+        aside too, and the view says where: the next edit must not overwrite it.
         """
         path = autosave_path(self.session.fingerprint, notebook_name())
         previous = path.with_name(path.stem + ".previous.json")
         try:
             if path.exists():
-                n_edits = len(json.loads(path.read_text(encoding="utf-8")).get("edits", []))
-                os.replace(path, previous)
-                if n_edits:
-                    self.recoverable = (f"{n_edits} edit(s) of an earlier session on this embedding were "
-                                        f"autosaved in {previous}.")
+                os.replace(path, previous)  # first: whatever it holds, the next edit must not overwrite it
+                data = json.loads(previous.read_text(encoding="utf-8"))
+                if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
+                    raise ValueError("it is not an edit log")
+                if data["edits"]:
+                    self.recoverable = (f"{len(data['edits'])} edit(s) of an earlier session on this embedding "
+                                        f"were autosaved in {previous}.")
         except (OSError, ValueError) as exc:
-            logger.warning("could not look at the earlier autosave %s: %s", path, exc)
+            logger.warning("could not read the earlier autosave %s: %s", path, exc)
+            self.error = f"could not read the earlier autosave ({exc}); it was kept as {previous}"
         self.session.autosave = path
         return previous if self.recoverable else None
 
