@@ -146,8 +146,19 @@ class EditLog:
         return bool(self._undone)
 
     def add(self, edit) -> None:
-        """Append an edit (clears the redo stack)."""
+        """Append an edit (clears the redo stack).
+
+        Raises
+        ------
+        ValueError
+            If the edit would put points beyond float32's range (a finite but huge δ or
+            κ); the log is left unchanged.
+        """
         self._edits.append(edit)
+        if not np.isfinite(self.targets()[edit.indices]).all():
+            self._edits.pop()
+            raise ValueError(f"the edit would move points beyond ±{np.finfo(np.float32).max:.3g}, so their targets "
+                             "would not be finite; use a smaller delta or kappa")
         self._undone.clear()
 
     def undo(self) -> bool:

@@ -337,10 +337,10 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _on_status(self, message: str, training: bool) -> None:
         with self.hold_sync():
+            if training and not self.training:  # a new run clears the last error; its own statuses do not
+                self.error = ""
             self.status = message
             self.training = training
-            if training:
-                self.error = ""
 
     # ---- view -> session ------------------------------------------------------------
     @traitlets.validate("split")
