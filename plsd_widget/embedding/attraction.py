@@ -6,7 +6,7 @@ at 60,000 points (12 M entries) that took about 130 ms a step on the 2-core
 development CPU. This kernel reads each entry once, keeps the running sums in
 registers and runs rows in parallel. numba comes with pynndescent, so it adds no
 dependency; it is imported (and the kernel compiled, then cached on disk) on
-first use.
+first use, or ahead of it by :mod:`~plsd_widget.embedding.warm_up`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["attraction_cpu"]
+from plsd_widget.embedding.lazy_kernel import LazyKernel
 
-_kernel = None
+__all__ = ["attraction_cpu", "warm_up"]
 
 
 def _compile():
@@ -50,6 +50,22 @@ def _compile():
     return kernel
 
 
+_kernel = LazyKernel(_compile)
+
+
+def _kernel_arguments(crow, col, p, Y, with_kl) -> tuple:
+    """The kernel's arguments, the output array included, as numpy arrays in the layout it is compiled for."""
+    Y_np = Y.detach().contiguous().numpy()
+    out = np.empty_like(Y_np)
+    return crow.numpy(), col.numpy(), p.numpy().astype(Y_np.dtype, copy=False), Y_np, out, bool(with_kl)
+
+
+def warm_up() -> None:
+    """Compile the kernel for the float32 arrays the t-SNE layout passes, or load it from numba's cache."""
+    index = torch.zeros(2, dtype=torch.int64)
+    _kernel.compile_for(*_kernel_arguments(index, index, torch.zeros(1), torch.zeros(1, 2), True))
+
+
 def attraction_cpu(crow: torch.Tensor, col: torch.Tensor, p: torch.Tensor, Y: torch.Tensor,
                    with_kl: bool = True) -> tuple[torch.Tensor, float]:
     """Attractive forces ``sum_j p_ij w_ij (y_i - y_j)`` and ``sum_ij p_ij log(1 + |y_i - y_j|^2)``.
@@ -72,11 +88,6 @@ def attraction_cpu(crow: torch.Tensor, col: torch.Tensor, p: torch.Tensor, Y: to
     sum_p_log1p : float
         Over all ordered pairs (every pair of ``P`` counted twice).
     """
-    global _kernel
-    if _kernel is None:
-        _kernel = _compile()
-    Y_np = Y.detach().contiguous().numpy()
-    out = np.empty_like(Y_np)
-    total = _kernel(crow.numpy(), col.numpy(), p.numpy().astype(Y_np.dtype, copy=False), Y_np, out,
-                    bool(with_kl))
+    crow_np, col_np, p_np, Y_np, out, with_kl = _kernel_arguments(crow, col, p, Y, with_kl)
+    total = _kernel(crow_np, col_np, p_np, Y_np, out, with_kl)
     return torch.from_numpy(out), float(total)

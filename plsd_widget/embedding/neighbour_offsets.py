@@ -21,14 +21,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["N_CANDIDATES", "OffsetLookup"]
+from plsd_widget.embedding.lazy_kernel import LazyKernel
+
+__all__ = ["N_CANDIDATES", "OffsetLookup", "warm_up"]
 
 #: Training points (nearest to ``E(x)`` in the embedding) searched for ``x``'s nearest one.
 #: Exploring on 20k MNIST points (three seeds): 8 gave a test accuracy of 0.942-0.945, 16 gave
 #: 0.943-0.945 and 32 no more, while the k-d tree query took 10, 14 and 30 ms per 10,000 points.
 N_CANDIDATES = 16
-
-_kernel = None
 
 
 def _compile():
@@ -51,6 +51,23 @@ def _compile():
             out[q] = best
 
     return kernel
+
+
+#: Compiled (or loaded from numba's cache) on first use, or ahead of it by
+#: :mod:`~plsd_widget.embedding.warm_up`.
+_kernel = LazyKernel(_compile)
+
+
+def _kernel_arguments(X_query, X_ref, candidates) -> tuple:
+    """The kernel's arguments, the output array included, as numpy arrays in the layout it is compiled for."""
+    return (np.ascontiguousarray(X_query, dtype=np.float32), X_ref,
+            np.ascontiguousarray(candidates, dtype=np.int64), np.empty(len(X_query), dtype=np.int64))
+
+
+def warm_up() -> None:
+    """Compile the kernel for the arrays :meth:`OffsetLookup.nearest` passes, or load it from numba's cache."""
+    X = np.zeros((1, 1), dtype=np.float32)
+    _kernel.compile_for(*_kernel_arguments(X, X, np.zeros((1, 1))))
 
 
 class OffsetLookup:
@@ -81,14 +98,10 @@ class OffsetLookup:
 
     def nearest(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Index of each new point's nearest training point among its candidates, shape (n,)."""
-        global _kernel
-        if _kernel is None:
-            _kernel = _compile()
-        X = np.ascontiguousarray(X, dtype=np.float32)
         _, candidates = self._tree.query(np.asarray(Y, dtype=np.float64), k=[*range(1, self.n_candidates + 1)],
                                          workers=-1)
-        out = np.empty(len(X), dtype=np.int64)
-        _kernel(X, self.X_ref, np.ascontiguousarray(candidates, dtype=np.int64), out)
+        X, X_ref, candidates, out = _kernel_arguments(X, self.X_ref, candidates)
+        _kernel(X, X_ref, candidates, out)
         return out
 
     def __call__(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
