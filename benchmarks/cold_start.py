@@ -59,7 +59,7 @@ def child_transform(workdir: Path, warm_calls: int, pause: float) -> dict:
 
     imported = time.perf_counter()
     model = ParametricTSNE.load(workdir / "model")
-    X_new = np.load(workdir / "X_new.npy")
+    X_new = np.load(workdir / "X_new.npy", allow_pickle=False)
     loaded = time.perf_counter()
     time.sleep(pause)
     begin = time.perf_counter()
@@ -79,7 +79,7 @@ def child_fit(workdir: Path, fit_epochs: int) -> dict:
     """In a fresh process: the first and the second ``fit`` times in seconds."""
     from plsd_widget.embedding import ParametricTSNE
 
-    X_fit = np.load(workdir / "X_fit.npy")
+    X_fit = np.load(workdir / "X_fit.npy", allow_pickle=False)
     times = []
     for _ in range(2):
         begin = time.perf_counter()
