@@ -49,3 +49,12 @@ def test_two_gloo_processes_match_one_process():
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     line = result.stdout.strip().splitlines()[-1]
     assert line.startswith("ddp: gloo, 2 process(es), 2 epochs, global batch 500") and "met" in line, line
+
+
+def test_init_from_env_names_the_devices_it_can_use(monkeypatch):
+    from plsd_widget.distributed import init_from_env
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match=r"runs on 'cpu' \(gloo\) or 'cuda' \(NCCL\), not 'meta'"):
+        init_from_env("meta")
+    assert world() == (0, 1)

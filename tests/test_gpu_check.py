@@ -25,3 +25,10 @@ def test_gpu_check_dry_run_prints_every_figure():
 def test_gpu_check_refuses_unknown_options():
     result = subprocess.run(["bash", "scripts/gpu_check.sh", "--fast"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "usage:" in result.stderr
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the refusal where no GPU is")
+def test_gpu_figures_without_a_gpu_point_to_the_dry_run():
+    result = subprocess.run([sys.executable, "benchmarks/gpu_figures.py"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2 and "no CUDA device; use --dry-run" in result.stderr
