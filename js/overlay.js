@@ -7,6 +7,8 @@
 // drawImage calls a few ms (benchmarks/RESULTS.md).
 import { editedPoint } from "./geometry.js";
 
+const SUBTYPE_COLORS = ["#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"];
+
 /**
  * @param {HTMLCanvasElement} canvas
  * @param {object} opts
@@ -20,12 +22,11 @@ export function createOverlay(canvas, { renderer, colors, state, showContours })
   let gesture = null;
   let framePending = false;
 
-  function drawContours(g) {
-    const { vertices, offsets, classes } = state.contours;
+  function drawContours(g, { vertices, offsets, classes }, color) {
     g.lineWidth = 1.5;
     g.globalAlpha = 0.55;
     for (let line = 0; line < classes.length; line++) {
-      g.strokeStyle = colors[classes[line]] ?? "#888";
+      g.strokeStyle = color(classes[line]);
       g.beginPath();
       for (let v = offsets[line]; v < offsets[line + 1]; v++) {
         const [x, y] = renderer.dataToScreen(vertices[2 * v], vertices[2 * v + 1]);
@@ -35,9 +36,22 @@ export function createOverlay(canvas, { renderer, colors, state, showContours })
     }
   }
 
-  // Contours, then targets of edited points as rings joined to where the model puts them now.
+  // Contours, a class's subtypes (dashed), points suggested for labelling (black rings), then
+  // targets of edited points as rings joined to where the model puts them now.
   function drawStatic(g) {
-    if (state.contours && showContours()) drawContours(g);
+    if (state.contours && showContours()) drawContours(g, state.contours, (c) => colors[c] ?? "#888");
+    if (state.subtypes) {
+      g.setLineDash([5, 3]);
+      drawContours(g, state.subtypes, (s) => SUBTYPE_COLORS[s % SUBTYPE_COLORS.length]);
+      g.setLineDash([]);
+    }
+    g.lineWidth = 1.5;
+    g.globalAlpha = 0.9;
+    g.strokeStyle = "#000";
+    for (const i of state.suggested ?? []) {
+      const [sx, sy] = renderer.dataToScreen(state.positions[2 * i], state.positions[2 * i + 1]);
+      g.beginPath(); g.arc(sx, sy, 5, 0, 2 * Math.PI); g.stroke();
+    }
     const { positions, targets, labels } = state;
     g.lineWidth = 1;
     for (const i of state.edited) {

@@ -2,6 +2,7 @@
 // clicked point's nearest neighbours in the latent space. Thumbnails come from one binary
 // sprite atlas (uint8, side × side × channels per sample).
 import { h } from "./dom.js";
+import { drawHeat } from "./inspect.js";
 
 /** Paint sample `index` of the atlas into `canvas` (grey or RGB). */
 export function drawThumbnail(canvas, atlas, index, side, channels) {
@@ -59,22 +60,36 @@ export function createTooltip({ model, state, renderer, root, size, hidden }) {
   return { element, show };
 }
 
-/** The clicked point `of` and its nearest neighbours `indices` as thumbnails with their labels. */
-export function renderNeighbors(container, { model, state, of, indices }) {
+/**
+ * The clicked point `of` and its nearest neighbours `indices` as thumbnails with their labels
+ * and latent-space `distances`; with `heat` (saliency, one map per thumbnail, `of` first)
+ * drawn over them in red.
+ */
+export function renderNeighbors(container, { model, state, of, indices, distances = [], heat = [] }) {
   if (of < 0) {
     container.replaceChildren();
     return;
   }
   const names = model.get("class_names");
   const side = model.get("thumbnail_side");
-  const card = (i) => {
+  const card = (i, k) => {
     const image = h("canvas", { class: "plsd-thumb" });
-    if (side) drawThumbnail(image, state.thumbnails, i, side, model.get("thumbnail_channels"));
-    else image.style.display = "none";
-    return h("figure", { title: `#${i}` }, [image, h("figcaption", { text: names[state.labels[i]] })]);
+    if (side) {
+      drawThumbnail(image, state.thumbnails, i, side, model.get("thumbnail_channels"));
+      drawHeat(image, heat, k, side);
+    } else image.style.display = "none";
+    const caption = k === 0 ? names[state.labels[i]] : `${names[state.labels[i]]} · ${formatDistance(distances[k - 1])}`;
+    return h("figure", { title: `#${i}` }, [image, h("figcaption", { text: caption })]);
   };
   container.replaceChildren(
-    h("div", { text: `Nearest to #${of} (${names[state.labels[of]]}) in the latent space:` }),
-    h("div", { class: "plsd-strip" }, [card(of), h("span", { text: "→" }), ...Array.from(indices, card)]),
+    h("div", { text: `Nearest to #${of} (${names[state.labels[of]]}) in the latent space, with their distances`
+      + `${heat.length ? " (red: saliency)" : ""}:` }),
+    h("div", { class: "plsd-strip" }, [card(of, 0), h("span", { text: "→" }),
+      ...Array.from(indices, (i, j) => card(i, j + 1))]),
   );
+}
+
+/** A distance short enough for a caption: 3 significant digits, "?" when unknown. */
+export function formatDistance(d) {
+  return Number.isFinite(d) ? `d ${Number(d).toPrecision(3)}` : "d ?";
 }

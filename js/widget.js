@@ -6,11 +6,13 @@
 //   gestures.js  Move drag, Alt+wheel contraction, keyboard shortcuts -> edit messages
 //   controls.js  toolbar, message bars, legend, exact-edit / training / look panels
 //   thumbnails.js hover tooltip and nearest-neighbour strip
+//   inspect.js   look inside: what to label next, subtypes, saliency maps
 //   selection.js selection maths
 //   transport.js edit targets from the kernel as versioned deltas; codecs.js the binary traits
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
 import { createControls } from "./controls.js";
+import { createInspect } from "./inspect.js";
 import { h, isDarkTheme } from "./dom.js";
 import { installGestures } from "./gestures.js";
 import { createOverlay } from "./overlay.js";
@@ -30,6 +32,8 @@ function render({ model, el }) {
     predictions: new Uint8Array(0),
     thumbnails: new Uint8Array(0),
     mode: "lasso",
+    suggested: new Uint32Array(0),
+    subtypes: null,
   };
   let dark = isDarkTheme();
   const colors = model.get("colors");
@@ -47,12 +51,16 @@ function render({ model, el }) {
     editing,
     setStyle: (style) => renderer.setStyle(style),
   });
+  const inspect = createInspect(model, {
+    setSelection, selection: () => state.selection, needSelection, redraw: () => onInspectOverlay(),
+  });
+  controls.side.append(inspect.panel);
   const glCanvas = h("canvas", { class: "plsd-gl" });
   const overlayCanvas = h("canvas", { class: "plsd-overlay", "data-testid": "overlay" });
   const plotBox = h("div", { class: "plsd-plot", "data-testid": "plot" }, [glCanvas, overlayCanvas]);
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
     controls.toolbar, ...controls.messages, h("div", { class: "plsd-main" }, [plotBox, controls.side]),
-    controls.neighbors, controls.metrics,
+    controls.neighbors, inspect.heatStrip, controls.metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
   el.append(root);
@@ -210,7 +218,21 @@ function render({ model, el }) {
   function onNeighbors() {
     const indices = decodeUint32(model.get("neighbors"));
     root.dataset.neighbors = String(indices.length);
-    renderNeighbors(controls.neighbors, { model, state, of: model.get("neighbors_of"), indices });
+    renderNeighbors(controls.neighbors, { model, state, of: model.get("neighbors_of"), indices,
+      distances: decodeFloat32(model.get("neighbor_distances")),
+      heat: decodeLabels(model.get("neighbor_heat"), "uint8") });
+  }
+
+  // Points suggested for labelling (rings) and a class's subtypes (dashed outlines).
+  function onInspectOverlay() {
+    state.suggested = decodeUint32(model.get("suggested"));
+    const classes = decodeLabels(model.get("subtype_ids"), "uint16");
+    state.subtypes = classes.length ? {
+      vertices: decodeFloat32(model.get("subtype_vertices")),
+      offsets: decodeUint32(model.get("subtype_offsets")),
+      classes,
+    } : null;
+    overlay.draw();
   }
 
   function onSplit() {
@@ -224,6 +246,7 @@ function render({ model, el }) {
     state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
     state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
     controls.renderLegend(state.labels);
+    inspect.setClasses(model.get("class_names"));
     onPositions({ transition: false });
   }
 
@@ -237,6 +260,8 @@ function render({ model, el }) {
 
   const handlers = [
     ...controls.handlers,
+    ...inspect.handlers,
+    ["change:neighbor_heat", onNeighbors],
     ["change:positions", () => onPositions()],
     ["change:targets", onTargets],
     ["change:targets_version", onTargets],
@@ -257,6 +282,7 @@ function render({ model, el }) {
   state.labels = decodeLabels(model.get("labels"), model.get("label_dtype"));
   state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8");
   controls.renderLegend(state.labels);
+  inspect.setClasses(model.get("class_names"));
   onSplit();
   onNeighbors();
   setMode("lasso");
@@ -266,6 +292,7 @@ function render({ model, el }) {
   onTraining();
   onStatus();
   controls.init();
+  inspect.init();
   onPositions({ transition: false });
 
   return () => {

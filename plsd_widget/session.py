@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from plsd_widget._validation import as_labels, check_positive_int
+from plsd_widget import inspection
 from plsd_widget.activations import extract_activations, get_layer
 from plsd_widget.declutter import DeclutterTable
 from plsd_widget.edits import EditLog, fingerprint, make_edit
@@ -486,26 +487,46 @@ class Session:
             self._before_test_positions = self.test_positions if unchanged else self._embed(self._original_model())[1]
         return self._before_test_positions
 
-    def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train") -> np.ndarray:
+    def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train", metric: str = "euclidean",
+                         return_distance: bool = False):
         """Indices of the ``k`` points nearest to point ``index`` in the layer's activation space.
 
         Nearest in the classifier's own latent space, not in the 2-D embedding: what the
-        model thinks is similar. ``split="test"`` looks among the held-out points.
+        model thinks is similar. ``split="test"`` looks among the held-out points;
+        ``metric`` is ``"euclidean"`` or ``"cosine"``; ``return_distance=True`` returns
+        ``(indices, distances)``. Exact search up to a size, approximate above
+        (:class:`plsd_widget.analysis.neighbours.NeighbourIndex`, built once per model state).
         """
-        if split == "train":
-            H = self._activations
-        elif split == "test" and self.x_test is not None:
-            H = extract_activations(self.model, self.layer, self.x_test)
-        else:
-            raise ValueError(f"split must be 'train' or 'test' (with x_test given), got {split!r}")
-        index = int(index)
-        if not 0 <= index < len(H):
-            raise ValueError(f"index must be in [0, {len(H) - 1}], got {index}")
-        k = min(check_positive_int(k, "k"), len(H) - 1)
-        d = ((H - H[index]) ** 2).sum(axis=1)
-        d[index] = np.inf
-        nearest = np.argpartition(d, k - 1)[:k] if k < len(H) - 1 else np.flatnonzero(np.isfinite(d))
-        return nearest[np.argsort(d[nearest], kind="stable")]
+        indices, distances = inspection.neighbours_of(self, index, k, split=split, metric=metric)
+        return (indices, distances) if return_distance else indices
+
+    def select_diverse(self, n: int, *, space: str = "latent", balanced: bool = False, method: str = "fps",
+                       split: str = "train", progress: bool = False) -> np.ndarray:
+        """``n`` points to label next, spread over ``space`` (``"latent"``, ``"embedding"`` or ``"input"``).
+
+        ``method="fps"`` is furthest-point sampling, ``"typical"`` picks the most typical
+        point of each of ``n`` k-means clusters; ``balanced=True`` splits ``n`` equally over
+        the model's predicted classes. See :func:`plsd_widget.analysis.diverse.select_diverse`
+        and README "Look inside" for when each beats random picks.
+        """
+        return inspection.select_diverse(self, n, space=space, balanced=balanced, method=method, split=split,
+                                         progress=progress)
+
+    def saliency(self, indices, *, kind: str = "gradient", toward=None, split: str = "train",
+                 progress: bool = False) -> np.ndarray:
+        """Saliency maps of points ``indices``, shaped like their inputs (refused while fine-tuning runs).
+
+        ``kind``: ``"gradient"``, ``"integrated"`` (integrated gradients) or ``"toward"``:
+        what in each input would move its point toward the 2-D point ``toward``.
+        """
+        return inspection.saliency(self, indices, kind=kind, toward=toward, split=split, progress=progress)
+
+    def subtypes(self, cls, *, split: str = "train", **options):
+        """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding.
+
+        ``options`` go to :func:`plsd_widget.analysis.subtypes.find_subtypes`.
+        """
+        return inspection.subtypes(self, cls, split=split, **options)
 
     @property
     def test_predictions(self) -> np.ndarray | None:

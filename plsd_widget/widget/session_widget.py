@@ -23,6 +23,7 @@ import traitlets
 
 from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
 from plsd_widget.palette import class_colors
+from plsd_widget.widget import inspect_panel
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
 from plsd_widget.widget.targets_sync import TargetsSync
 from plsd_widget.widget.thumbnails import sprite_atlas
@@ -38,11 +39,10 @@ AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's fold
 #: Characters of the notebook's name kept in the autosave file's name: at most 4 bytes each,
 #: so with the fingerprint and ``.previous.json`` the name stays under the usual 255 bytes.
 NOTEBOOK_STEM_MAX = 50
-NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 # The traits the view writes (controls.js, widget.js); the kernel owns every other one.
 VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "epochs", "lam", "lr", "edited_only",
-                         "edit_weight", "point_size", "opacity"})
+                         "edit_weight", "point_size", "opacity", "saliency", "suggest_n", "suggest_balanced"})
 
 
 def notebook_name() -> str | None:
@@ -183,6 +183,22 @@ class PLSDWidget(anywidget.AnyWidget):
     split = traitlets.Unicode("train").tag(sync=True)
     neighbors = Buffer().tag(sync=True)
     neighbors_of = traitlets.Int(-1).tag(sync=True)
+    neighbor_distances = Buffer().tag(sync=True)
+    # Look inside (widget/inspect_panel.py): saliency over the neighbour thumbnails, what to
+    # label next, the selection's mean saliency, a class's subtypes.
+    saliency = traitlets.Enum(inspect_panel.SALIENCY_KINDS, "off").tag(sync=True)
+    neighbor_heat = Buffer().tag(sync=True)
+    suggest_n = traitlets.Int(20).tag(sync=True)
+    suggest_balanced = traitlets.Bool(False).tag(sync=True)
+    suggested = Buffer().tag(sync=True)
+    selection_heat = Buffer().tag(sync=True)
+    selection_heat_captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    subtype_vertices = Buffer().tag(sync=True)
+    subtype_offsets = Buffer().tag(sync=True)
+    subtype_ids = Buffer().tag(sync=True)
+    subtype_members = Buffer().tag(sync=True)
+    subtype_labels = Buffer().tag(sync=True)
+    subtypes_info = traitlets.Unicode("").tag(sync=True)
     recoverable = traitlets.Unicode("").tag(sync=True)
     point_size = traitlets.Float(4.0, min=0.5, max=40.0).tag(sync=True)
     opacity = traitlets.Float(0.85, min=0.05, max=1.0).tag(sync=True)
@@ -252,6 +268,11 @@ class PLSDWidget(anywidget.AnyWidget):
         self._previous_edits = None
         self.recoverable = ""
 
+    @property
+    def suggested_indices(self) -> np.ndarray:
+        """The points "Suggest" last highlighted to label next (indices into the split shown), int64."""
+        return bytes_to_array(self.suggested, np.uint32, "suggested").astype(np.int64)
+
     # ---- session -> view ------------------------------------------------------------
     @property
     def _editing(self) -> bool:
@@ -270,7 +291,9 @@ class PLSDWidget(anywidget.AnyWidget):
             self._atlases[self.split] = sprite_atlas(x)
         atlas, side, channels = self._atlases[self.split]
         with self.hold_sync():
-            self.neighbors, self.neighbors_of = b"", -1
+            self.neighbors, self.neighbor_distances, self.neighbor_heat, self.neighbors_of = b"", b"", b"", -1
+            self.suggested, self.selection_heat, self.selection_heat_captions = b"", b"", []
+            inspect_panel.clear_subtypes(self)
             self.labels = array_to_bytes(self._shown()[1], self.label_dtype)
             self.thumbnails = atlas or b""
             self.thumbnail_side, self.thumbnail_channels = side, channels
@@ -418,7 +441,13 @@ class PLSDWidget(anywidget.AnyWidget):
                 self._resync_targets()
                 return
             elif kind == "neighbors":
-                self._show_neighbors(content.get("index"))
+                inspect_panel.show_neighbors(self, content.get("index"))
+            elif kind == "suggest":
+                inspect_panel.suggest(self)
+            elif kind == "selection_saliency":
+                inspect_panel.selection_saliency(self, buffers)
+            elif kind == "subtypes":
+                inspect_panel.show_subtypes(self, content)
             elif kind == "finetune":
                 self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr,
                                       edit_weight=self.edit_weight)
@@ -445,14 +474,6 @@ class PLSDWidget(anywidget.AnyWidget):
             raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
                              f"got {targets.size}")
         self.session.move_points(indices, targets.reshape(-1, 2))
-
-    def _show_neighbors(self, index) -> None:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise ValueError(f"index must be an integer, got {reprlib.repr(index)}")
-        nearest = self.session.latent_neighbors(index, NEIGHBORS, split=self.split)
-        with self.hold_sync():
-            self.neighbors = array_to_bytes(nearest, np.uint32)
-            self.neighbors_of = index
 
     def _edit_target(self, content, buffers):
         """A class name (``content["class"]``) or the indices in the one buffer."""

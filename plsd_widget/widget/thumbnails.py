@@ -53,3 +53,33 @@ def sprite_atlas(x, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_BYTES):
     lo, hi = float(small.min()), float(small.max())
     scaled = (small - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(small)
     return np.round(scaled).astype(np.uint8).tobytes(), side, channels
+
+
+def heat_atlas(maps, side: int) -> bytes:
+    """Saliency maps as uint8 heat at the thumbnails' ``side``, one map after another.
+
+    The magnitude is summed over channels, block-averaged to ``side`` pixels a side like
+    :func:`sprite_atlas`, and each map scaled by its own 99th percentile, so a faint map
+    still shows where it looks.
+
+    Parameters
+    ----------
+    maps : ndarray shaped like the images sprite_atlas took, (n, h, w[, c]) or (n, c, h, w)
+    side : int
+        The atlas's side, from :func:`sprite_atlas`.
+
+    Returns
+    -------
+    bytes
+        ``n * side * side`` bytes.
+    """
+    images = _as_images(np.abs(np.asarray(maps, dtype=np.float32)))
+    if images is None or side < 1:
+        raise ValueError(f"saliency maps must be images to draw over thumbnails, got shape {np.shape(maps)}")
+    n, size = images.shape[:2]
+    factor = size // side
+    heat = images[:, : side * factor, : side * factor].sum(axis=-1)
+    heat = heat.reshape(n, side, factor, side, factor).mean(axis=(2, 4)).reshape(n, -1)
+    top = np.percentile(heat, 99, axis=1, keepdims=True)
+    scaled = np.clip(heat / np.where(top > 0, top, 1.0), 0, 1) * 255
+    return np.round(scaled).astype(np.uint8).tobytes()

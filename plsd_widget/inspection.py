@@ -1,0 +1,139 @@
+"""What a session's model and embedding say about its points, for ``Session`` and the widget.
+
+The four questions of ``plsd_widget.analysis`` asked of a live session: which points the
+model thinks are alike, which to label next, what in an input moves it, and whether a
+class hides subtypes. Each works on the session's current model (after fine-tuning, the
+fine-tuned one) and the train or test split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plsd_widget._validation import check_positive_int
+from plsd_widget.activations import extract_activations
+
+SPACES = ("latent", "embedding", "input")
+SALIENCY_KINDS = ("gradient", "integrated", "toward")
+
+
+def _split_data(session, split: str):
+    """Inputs, labels and layer activations of a split (activations cached per model state)."""
+    if split == "train":
+        return session.x, session.y, session._activations
+    if split == "test" and session.x_test is not None:
+        cache = getattr(session, "_test_activations", None)
+        if cache is None or cache[0] is not session._activations:  # the model changed since
+            cache = session._activations, extract_activations(session.model, session.layer, session.x_test)
+            session._test_activations = cache
+        return session.x_test, session.y_test, cache[1]
+    raise ValueError(f"split must be 'train' or 'test' (with x_test given), got {split!r}")
+
+
+def neighbour_index(session, split: str = "train", metric: str = "euclidean"):
+    """A :class:`NeighbourIndex` of the split's activations, built once per model state."""
+    from plsd_widget.analysis.neighbours import NeighbourIndex
+
+    H = _split_data(session, split)[2]
+    cache = session.__dict__.setdefault("_neighbour_indices", {})
+    key = (split, metric)
+    if key not in cache or cache[key][0] is not H:
+        cache[key] = H, NeighbourIndex(H, metric=metric, random_state=session.random_state)
+    return cache[key][1]
+
+
+def neighbours_of(session, index, k: int = 8, *, split: str = "train", metric: str = "euclidean"):
+    """The ``k`` points nearest to point ``index`` in the layer's activation space, and their distances.
+
+    Returns
+    -------
+    indices : ndarray of shape (k,) int64
+    distances : ndarray of shape (k,) float32
+    """
+    n = len(_split_data(session, split)[2])
+    if n < 2:
+        raise ValueError("the split has a single point: it has no neighbours")
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+        raise ValueError(f"index must be an integer in [0, {n - 1}], got {index!r}")
+    k = min(check_positive_int(k, "k"), n - 1)
+    H = _split_data(session, split)[2]
+    indices, distances = neighbour_index(session, split, metric).query(H[[int(index)]], k + 1)
+    others = indices[0] != index  # the point itself (first, unless it has exact duplicates)
+    return indices[0][others][:k], distances[0][others][:k]
+
+
+def space_features(session, space: str, split: str = "train") -> np.ndarray:
+    """The points of a split in one of :data:`SPACES`: layer activations, 2-D positions or flat inputs."""
+    x, _, H = _split_data(session, split)
+    if space == "latent":
+        return H
+    if space == "embedding":
+        return session.positions if split == "train" else session.test_positions
+    if space == "input":
+        return x.reshape(len(x), -1)
+    raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+
+
+def select_diverse(session, n: int, *, space: str = "latent", balanced: bool = False, method: str = "fps",
+                   split: str = "train", progress: bool = False) -> np.ndarray:
+    """``n`` points spread over a space, to label next; ``balanced`` splits them over predicted classes."""
+    from plsd_widget.analysis.diverse import select_diverse as choose
+
+    X = space_features(session, space, split)
+    predicted = session.predictions if split == "train" else session.test_predictions
+    return choose(X, n, labels=predicted if balanced else None, balanced=balanced, method=method,
+                  random_state=session.random_state, progress=progress)
+
+
+def saliency(session, indices, *, kind: str = "gradient", toward=None, split: str = "train",
+             progress: bool = False) -> np.ndarray:
+    """Saliency maps of points ``indices``, shaped like their inputs.
+
+    ``kind="gradient"``: |∂ logit / ∂ x| of the predicted class; ``"integrated"``: integrated
+    gradients; ``"toward"``: the directional saliency of the embedding, the gradient of
+    where the point lands along the direction from the points' mean position to ``toward``
+    (a 2-D target, e.g. where a drag put them): what in the input moves them there.
+    """
+    from plsd_widget.analysis import saliency as maps
+
+    session._refuse_while_running("saliency")
+    x = _split_data(session, split)[0]
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer) \
+            or indices.min() < 0 or indices.max() >= len(x):
+        raise ValueError(f"indices must be a non-empty 1-D array of integers in [0, {len(x) - 1}]")
+    batch = x[indices]
+    if kind == "gradient":
+        return maps.gradient_saliency(session.model, batch, progress=progress)
+    if kind == "integrated":
+        return maps.integrated_gradients(session.model, batch, progress=progress)
+    if kind == "toward":
+        if toward is None:
+            raise ValueError("kind='toward' needs toward=(x, y): the 2-D point to move the points toward")
+        positions = space_features(session, "embedding", split)[indices]
+        direction = maps.direction_towards(positions, toward)
+        return maps.directional_saliency(session.model, session.layer, session.embedding, batch, direction,
+                                         progress=progress)
+    raise ValueError(f"kind must be one of {SALIENCY_KINDS}, got {kind!r}")
+
+
+def subtypes(session, cls, *, split: str = "train", **options):
+    """Subtypes of class ``cls`` (a name or an index) in the layer's space, and their outlines in 2-D.
+
+    Returns
+    -------
+    found : Subtypes
+        See :func:`plsd_widget.analysis.subtypes.find_subtypes`; ``found.indices`` index the split.
+    outlines : list
+        Per subtype, its density contours in the embedding (:func:`subtype_outlines`).
+    """
+    from plsd_widget.analysis.subtypes import find_subtypes, subtype_outlines
+
+    _, y, H = _split_data(session, split)
+    code = session.class_names.index(cls) if isinstance(cls, str) and cls in session.class_names else cls
+    if isinstance(code, str) or isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
+            or not 0 <= code < len(session.class_names):
+        raise ValueError(f"cls must be one of the class names {session.class_names} or an index, got {cls!r}")
+    found = find_subtypes(H, y, int(code), random_state=session.random_state, **options)
+    positions = space_features(session, "embedding", split)
+    return found, subtype_outlines(positions, found)

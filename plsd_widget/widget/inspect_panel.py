@@ -1,0 +1,110 @@
+"""The widget's "look inside" actions: neighbours with distances, what to label next,
+saliency over thumbnails, and a class's subtypes as outlines.
+
+Each function takes the :class:`PLSDWidget` and the view's message, asks the session
+(``plsd_widget.inspection``) and writes the traits the view draws.
+"""
+
+from __future__ import annotations
+
+import reprlib
+
+import numpy as np
+
+from plsd_widget.density import pack_contours
+from plsd_widget.widget.binary import array_to_bytes, bytes_to_array
+from plsd_widget.widget.thumbnails import heat_atlas
+
+NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
+MAX_SUGGEST = 10_000  # more is no longer "what to label next"
+#: The most selected points a mean saliency map is computed from: a deterministic sample
+#: above it keeps the answer interactive (about a second on a laptop CPU).
+MAX_SALIENCY_POINTS = 512
+SALIENCY_KINDS = ("off", "gradient", "integrated")
+
+
+def _heat(widget, maps) -> bytes:
+    side = widget.thumbnail_side
+    return heat_atlas(maps, side) if side else b""
+
+
+def show_neighbors(widget, index) -> None:
+    """The clicked point's neighbours in the layer's space, their distances and, if on, saliency."""
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"index must be an integer, got {reprlib.repr(index)}")
+    nearest, distances = widget.session.latent_neighbors(index, NEIGHBORS, split=widget.split,
+                                                         return_distance=True)
+    heat = b""
+    if widget.saliency != "off" and widget.thumbnail_side:
+        shown = np.concatenate([[index], nearest])
+        heat = _heat(widget, widget.session.saliency(shown, kind=widget.saliency, split=widget.split))
+    with widget.hold_sync():
+        widget.neighbors = array_to_bytes(nearest, np.uint32)
+        widget.neighbor_distances = array_to_bytes(distances, np.float32)
+        widget.neighbor_heat = heat
+        widget.neighbors_of = index
+
+
+def suggest(widget) -> None:
+    """Highlight ``suggest_n`` points to label next (furthest-point sampling in the layer's space)."""
+    n = widget.suggest_n
+    if not 1 <= n <= min(MAX_SUGGEST, len(widget.session.labels)):
+        raise ValueError(f"suggest between 1 and {min(MAX_SUGGEST, len(widget.session.labels))} points, got {n}")
+    chosen = widget.session.select_diverse(n, balanced=widget.suggest_balanced, split=widget.split)
+    widget.suggested = array_to_bytes(chosen, np.uint32)
+
+
+def selection_saliency(widget, buffers) -> None:
+    """The mean saliency map of the selected points; for edited ones also what moves them to their targets."""
+    if not widget.thumbnail_side:
+        raise ValueError("saliency maps are drawn over image thumbnails; these inputs are not images")
+    if len(buffers) != 1:
+        raise ValueError(f"a saliency request needs 1 buffer (indices), got {len(buffers)}")
+    session = widget.session
+    indices = bytes_to_array(buffers[0], np.uint32, "saliency indices", len(session.labels)).astype(np.int64)
+    if indices.size == 0:
+        raise ValueError("select points before asking for their saliency")
+    n_selected = indices.size
+    if n_selected > MAX_SALIENCY_POINTS:
+        indices = np.sort(np.random.default_rng(0).choice(indices, MAX_SALIENCY_POINTS, replace=False))
+    sample = f" (a sample of {indices.size} of the {n_selected})" if indices.size < n_selected else ""
+    maps = [session.saliency(indices, kind="gradient").mean(axis=0)]
+    captions = [f"mean |gradient| of {n_selected} selected{sample}"]
+    targets = session.targets[indices]
+    edited = np.isfinite(targets).all(axis=1)
+    if edited.any():
+        goal = targets[edited].mean(axis=0)
+        toward = session.saliency(indices[edited], kind="toward", toward=goal).mean(axis=0)
+        maps.append(toward)
+        captions.append(f"what moves {int(edited.sum())} edited toward their targets (red: more ink there moves "
+                        "them, by its magnitude)")
+    with widget.hold_sync():
+        widget.selection_heat = _heat(widget, np.stack(maps))
+        widget.selection_heat_captions = captions
+
+
+def show_subtypes(widget, content) -> None:
+    """Subtypes of one class as dashed outlines, or clear them when ``content["class"]`` is None."""
+    name = content.get("class")
+    if name is None:
+        clear_subtypes(widget)
+        return
+    if not isinstance(name, str):
+        raise ValueError(f"class must be a class name, got {reprlib.repr(name)}")
+    found, outlines = widget.session.subtypes(name, split=widget.split)
+    vertices, offsets, ids = pack_contours(outlines)
+    with widget.hold_sync():
+        widget.subtype_vertices = array_to_bytes(vertices, np.float32)
+        widget.subtype_offsets = array_to_bytes(offsets, np.uint32)
+        widget.subtype_ids = array_to_bytes(ids, np.uint16)
+        widget.subtype_members = array_to_bytes(found.indices, np.uint32)
+        widget.subtype_labels = array_to_bytes(found.labels, np.uint16)
+        widget.subtypes_info = (f"class {name}: {found.k} subtypes" if found.k > 1
+                                else f"class {name}: one group, no subtypes found")
+
+
+def clear_subtypes(widget) -> None:
+    with widget.hold_sync():
+        for name in ("subtype_vertices", "subtype_offsets", "subtype_ids", "subtype_members", "subtype_labels"):
+            setattr(widget, name, b"")
+        widget.subtypes_info = ""

@@ -1,0 +1,139 @@
+"""Looking inside a live session (``plsd_widget.inspection``) and the widget's panel for it.
+
+The analysis functions themselves are tested in test_neighbours, test_diverse,
+test_saliency and test_subtypes; here: that the session asks them the right question
+(its current model, the split shown) and that the widget carries the answers.
+"""
+
+import numpy as np
+import pytest
+
+from plsd_widget.widget.binary import bytes_to_array
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # widgets autosave in the working directory
+
+
+def test_neighbours_are_exact_with_distances_and_follow_the_model(session):
+    H = session._activations
+    indices, distances = session.latent_neighbors(7, 5, return_distance=True)
+    d = np.sqrt(((H - H[7]) ** 2).sum(axis=1))
+    d[7] = np.inf
+    np.testing.assert_array_equal(indices, np.argsort(d, kind="stable")[:5])
+    np.testing.assert_allclose(distances, np.sort(d)[:5], rtol=1e-4, atol=1e-5)
+    in_test = session.latent_neighbors(7, 8, split="test")
+    assert in_test.shape == (8,) and 7 not in in_test and in_test.max() < len(session.y_test)
+
+    before = session.latent_neighbors(7, 5)
+    session.move_points([7], [[50.0, 50.0]])
+    session.finetune(epochs=1)
+    session.wait()
+    assert session._activations is not H  # the model changed: a new index, on its new activations
+    H2 = session._activations
+    d2 = ((H2 - H2[7]) ** 2).sum(axis=1)
+    d2[7] = np.inf
+    np.testing.assert_array_equal(session.latent_neighbors(7, 5), np.argsort(d2, kind="stable")[:5])
+    assert before.shape == (5,)
+
+
+def test_neighbour_errors_say_what_is_allowed(session):
+    with pytest.raises(ValueError, match="index must be an integer"):
+        session.latent_neighbors(10**6)
+    with pytest.raises(ValueError, match="split must be"):
+        session.latent_neighbors(0, split="validation")
+
+
+def test_select_diverse_spreads_over_the_chosen_space(session):
+    chosen = session.select_diverse(12)
+    assert chosen.shape == (12,) and len(np.unique(chosen)) == 12
+    H = session._activations
+    spread = lambda idx: ((H[idx][:, None] - H[idx][None]) ** 2).sum(-1)[np.triu_indices(len(idx), 1)].min()
+    random_spread = np.median([spread(np.random.default_rng(s).choice(len(H), 12, replace=False))
+                               for s in range(20)])
+    assert spread(chosen) > random_spread  # furthest-point sampling keeps its picks apart
+
+    balanced = session.select_diverse(20, balanced=True)
+    counts = np.bincount(session.predictions[balanced], minlength=10)
+    assert counts.max() - counts.min() <= 1
+    assert session.select_diverse(5, space="embedding").shape == (5,)
+    assert session.select_diverse(5, space="input").shape == (5,)
+    with pytest.raises(ValueError, match="space must be one of"):
+        session.select_diverse(5, space="pixels")
+
+
+def test_saliency_kinds_have_the_inputs_shape(session):
+    x = session.x[[0, 1, 2]]
+    for kind in ("gradient", "integrated"):
+        maps = session.saliency([0, 1, 2], kind=kind)
+        assert maps.shape == x.shape and np.isfinite(maps).all() and np.abs(maps).sum() > 0
+    toward = session.saliency([0, 1, 2], kind="toward", toward=(10.0, 0.0))
+    assert toward.shape == x.shape and np.abs(toward).sum() > 0
+    with pytest.raises(ValueError, match="toward"):
+        session.saliency([0], kind="toward")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        session.saliency([0], kind="lime")
+    with pytest.raises(ValueError, match="indices must be"):
+        session.saliency([])
+
+
+def test_subtypes_of_a_class_come_with_outlines(session):
+    found, outlines = session.subtypes("3")
+    assert set(found.indices) == set(np.flatnonzero(session.y == 3))
+    assert len(outlines) == found.k
+    assert all(len(lines) >= 1 for lines in outlines)
+    with pytest.raises(ValueError, match="class names"):
+        session.subtypes("eleven")
+
+
+def test_widget_neighbours_carry_distances_and_saliency(session):
+    widget = session.widget()
+    widget._on_message(widget, {"type": "neighbors", "index": 4}, [])
+    assert widget.error == ""
+    distances = bytes_to_array(widget.neighbor_distances, np.float32, "d")
+    assert distances.size == 8 and np.all(np.diff(distances) >= 0) and widget.neighbor_heat == b""
+
+    widget.saliency = "gradient"
+    widget._on_message(widget, {"type": "neighbors", "index": 4}, [])
+    side = widget.thumbnail_side
+    heat = bytes_to_array(widget.neighbor_heat, np.uint8, "heat")
+    assert heat.size == 9 * side * side and heat.max() == 255  # the point and its 8 neighbours
+
+
+def test_widget_suggests_points_to_label_and_exports_them(session):
+    widget = session.widget()
+    widget.suggest_n = 15
+    widget._on_message(widget, {"type": "suggest"}, [])
+    assert widget.error == ""
+    assert widget.suggested_indices.shape == (15,) and len(set(widget.suggested_indices)) == 15
+    widget.suggest_n = 0
+    widget._on_message(widget, {"type": "suggest"}, [])
+    assert "suggest between 1 and" in widget.error
+
+
+def test_widget_mean_saliency_of_a_selection_and_of_a_drag(session):
+    widget = session.widget()
+    picked = np.flatnonzero(session.y == 1)[:20].astype(np.uint32)
+    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
+    assert widget.error == "" and len(widget.selection_heat_captions) == 1
+    session.move_points(picked[:5], np.full((5, 2), 30.0))
+    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
+    assert len(widget.selection_heat_captions) == 2 and "toward their targets" in widget.selection_heat_captions[1]
+    side = widget.thumbnail_side
+    assert len(widget.selection_heat) == 2 * side * side
+    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(b"")])
+    assert "select points" in widget.error
+
+
+def test_widget_shows_and_clears_subtypes(session):
+    widget = session.widget()
+    widget._on_message(widget, {"type": "subtypes", "class": "3"}, [])
+    assert widget.error == "" and widget.subtypes_info.startswith("class 3")
+    members = bytes_to_array(widget.subtype_members, np.uint32, "m")
+    assert set(members) == set(np.flatnonzero(session.y == 3))
+    assert len(widget.subtype_offsets) > 0
+    widget._on_message(widget, {"type": "subtypes", "class": None}, [])
+    assert widget.subtypes_info == "" and widget.subtype_members == b""
+    widget._on_message(widget, {"type": "subtypes", "class": 3}, [])
+    assert "class must be a class name" in widget.error
