@@ -50,16 +50,18 @@ def neighbours_of(session, index, k: int = 8, *, split: str = "train", metric: s
     indices : ndarray of shape (k,) int64
     distances : ndarray of shape (k,) float32
     """
-    n = len(_split_data(session, split)[2])
+    H = _split_data(session, split)[2]
+    n = len(H)
     if n < 2:
         raise ValueError("the split has a single point: it has no neighbours")
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n:
-        raise ValueError(f"index must be an integer in [0, {n - 1}], got {index!r}")
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise ValueError(f"index must be an integer, got {index!r}")
+    if not 0 <= index < n:
+        raise ValueError(f"index must be in [0, {n - 1}], got {index!r}")
     k = min(check_positive_int(k, "k"), n - 1)
-    H = _split_data(session, split)[2]
-    indices, distances = neighbour_index(session, split, metric).query(H[[int(index)]], k + 1)
-    others = indices[0] != index  # the point itself (first, unless it has exact duplicates)
-    return indices[0][others][:k], distances[0][others][:k]
+    indices, distances = neighbour_index(session, split, metric).query(H[[int(index)]], k,
+                                                                         exclude_self=np.array([int(index)]))
+    return indices[0], distances[0]
 
 
 def space_features(session, space: str, split: str = "train") -> np.ndarray:
