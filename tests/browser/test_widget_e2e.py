@@ -5,6 +5,9 @@ Every wait is on a condition (a DOM attribute, a kernel value), never a fixed sl
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import nbformat
 import pytest
 
@@ -194,6 +197,7 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             assert kernel_json(kernel, "view.neighbors_of") == int(hovered)
             cards = page.locator(ROOT_SELECTOR).first.locator("[data-testid=neighbors] figure")
             assert len(nearest) == 8 and cards.count() == 9  # the point and its 8 neighbours
+            assert all(" · d " in cards.nth(i).inner_text() for i in range(1, 9)), "each neighbour shows its distance"
             page.mouse.move(box["x"] + 2, box["y"] + 2)
 
             # Box and lasso selection with modifiers, real mouse and keyboard: Shift adds, Alt removes.
@@ -250,6 +254,16 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             wait_until(lambda: selection() == [], 30, "the cleared selection to reach Python")
             kernel_json(kernel, "session.select('3') or True")
             wait_for_data(page, "nSelected", len(members[3]))
+
+            # Look inside: the selection's mean saliency map, then class 3's subtypes as outlines.
+            inspect = "document.querySelector('[data-testid=inspect]')"
+            page.click("[data-testid=selection-saliency]")
+            page.wait_for_function("() => document.querySelector('[data-testid=selection-heat]').dataset.maps === '1'")
+            page.select_option("[data-testid=subtype-class]", label="class 3")
+            page.click("[data-testid=find-subtypes]")
+            page.wait_for_function(f"() => Number({inspect}.dataset.nSubtypes) >= 1", timeout=120_000)
+            assert kernel_json(kernel, "view.subtypes_info").startswith("class 3")
+            page.screenshot(path=str(ARTIFACTS / "e2e_look_inside.png"))
 
             # Alt+wheel up over the plot contracts the selection toward its centroid (Eq. 2).
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -327,6 +341,19 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             assert kernel_json(kernel, "view.show_contours") is True
             page.click("[data-testid=show-contours]")
             wait_until(lambda: kernel_json(kernel, "view.show_contours") is False, 30, "contours off in Python")
+
+            # What to label next: 12 points ringed, selected, and exported as JSON.
+            page.fill("[data-testid=suggest-n]", "12")
+            page.press("[data-testid=suggest-n]", "Enter")
+            wait_until(lambda: kernel_json(kernel, "view.suggest_n") == 12, 30, "the count to reach Python")
+            page.click("[data-testid=suggest]")
+            page.wait_for_function(f"() => {inspect}.dataset.nSuggested === '12'", timeout=120_000)
+            page.click("[data-testid=select-suggested]")
+            wait_for_data(page, "nSelected", 12)
+            with page.expect_download() as download:
+                page.click("[data-testid=export-suggested]")
+            exported = json.loads(pathlib.Path(download.value.path()).read_text())
+            assert exported["indices"] == kernel_json(kernel, "view.suggested_indices.tolist()")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_tools_failure.png"))
         raise
