@@ -13,8 +13,14 @@ import numpy as np
 from plsd_widget.palette import class_colors
 
 
-def scatter_svg(positions, labels, colors, *, targets=None, bounds=None, size: int = 420, title: str = "") -> str:
-    """An SVG scatter of ``positions`` coloured by ``labels``; edit targets drawn as arrows."""
+def scatter_svg(positions, labels, colors, *, targets=None, outlines=None, bounds=None, size: int = 420,
+                title: str = "") -> str:
+    """An SVG scatter of ``positions`` coloured by ``labels``; edit targets drawn as arrows.
+
+    ``outlines``, if given, is a list of ``(polylines, color)``: closed 2-D polylines in data
+    coordinates (e.g. one subtype of :func:`plsd_widget.analysis.subtypes.subtype_outlines`),
+    drawn dashed over the points.
+    """
     pos = np.asarray(positions, dtype=np.float64)
     if bounds is None:
         bounds = (pos[:, 0].min(), pos[:, 0].max(), pos[:, 1].min(), pos[:, 1].max())
@@ -38,6 +44,11 @@ def scatter_svg(positions, labels, colors, *, targets=None, bounds=None, size: i
                   for i in moved]
     for i, (x, y) in enumerate(pos):
         parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="1.8" fill="{colors[labels[i]]}" fill-opacity="0.75"/>')
+    for polylines, color in outlines or ():
+        for line in polylines:
+            points = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in np.asarray(line, dtype=np.float64))
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="1.5" '
+                         'stroke-dasharray="4 3"/>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -86,3 +86,18 @@ def test_shortcut_notebook_runs_small(tmp_path, monkeypatch):
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "F1 baseline (CE)" in html and "F1 PLSD" in html and "kNN purity (k=10)" in html
     assert html.count("<svg") >= 2 + 6 + 1  # two embeddings, six marked 4s and at least one unmarked
+
+
+@pytest.mark.slow
+def test_look_inside_notebook_runs_small(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLSD_LOOK_PER_CLASS", "60")
+    _, outputs = _run_notebook("05_look_inside.ipynb", tmp_path)
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert len(re.findall(r"precision@10 = [01]\.\d{3}", printed)) == 6
+    fps, randomly = (float(v) for v in re.findall(r"closest pair (\d+\.\d+)", printed)[::2])
+    assert fps > randomly  # furthest-point picks stay further apart than random ones
+    assert len(re.findall(r"mean Spearman -?[01]\.\d{3}", printed)) == 2
+    assert re.search(r"digit 7: k = \d", printed) and "ARI against the mirrored half" in printed
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert html.count("<polyline") >= 1 and html.count("<figure") >= 9 + 20 + 16
+    assert sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs) == 1

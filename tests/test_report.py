@@ -15,6 +15,14 @@ def test_scatter_svg_draws_every_point_and_arrows_for_edits():
     assert svg.count('fill="#111111"') == 2
 
 
+def test_scatter_svg_draws_outlines_in_data_coordinates():
+    pos = np.array([[0, 0], [10, 10]], dtype=np.float32)
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 0]], dtype=np.float32)
+    svg = scatter_svg(pos, np.array([0, 0]), ["#111111"], outlines=[([square], "#ff0000")], size=100)
+    assert svg.count("<polyline") == 1 and 'stroke="#ff0000"' in svg
+    assert 'points="12.0,88.0 88.0,88.0 88.0,12.0 12.0,88.0"' in svg  # the points' corners, y up
+
+
 def _edited_points(n):
     """``n`` random points in two classes of ``n // 2``, the first five edited (targets moved by (1, 1))."""
     before = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
