@@ -25,6 +25,18 @@ def test_fps_properties(rng):
     assert np.all(np.diff(got) <= 1e-4)  # min distances never grow
 
 
+def test_fps_torch_path_picks_as_the_cpu_kernel(rng):
+    """The torch loop (used on CUDA / MPS) and the numba kernel (CPU) pick the same points."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from plsd_widget.analysis.diverse import _fps, _fps_cpu
+
+    X = rng.normal(size=(3000, 16)).astype(np.float32)
+    with tqdm(disable=True) as bar:
+        np.testing.assert_array_equal(_fps(torch.from_numpy(X), 200, 5, bar), _fps_cpu(X, 200, 5, bar))
+
+
 def test_fps_on_digits_and_duplicates(digits):
     X = digits[0].images.reshape(len(digits[0].images), -1)
     X = np.vstack([X, X[:50]])  # exact duplicates
