@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 from scipy.stats import gaussian_kde
 
 from plsd_widget.density import density_contours, grid_densities
+from timing import median_time
 
 
 def make_points(n=60_000, n_classes=10, seed=0):
@@ -35,15 +35,6 @@ def make_points(n=60_000, n_classes=10, seed=0):
     lobe = (rng.random(n) < 0.7).astype(int)
     Y = centres[labels, lobe] + rng.normal(size=(n, 2)) * scales[labels, lobe]
     return Y.astype(np.float32), labels
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), times
 
 
 def main():

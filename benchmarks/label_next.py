@@ -8,6 +8,7 @@ Methods: random, FPS, balanced FPS and typical (TypiClust-style), in two selecti
 are not under-trained; the table gives MNIST test accuracy, mean +- sd over seeds.
 
     PLSD_MNIST=/work/shared/data/mnist python benchmarks/label_next.py [--quick] [--steps N]
+        [--methods "fps,balanced fps,typical"] [--spaces pca50,latent]
 """
 import argparse
 import os
@@ -49,7 +50,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 seed, budgets 1 and 5 %%")
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--methods", default="fps,balanced fps,typical",
+                        help="comma-separated, besides random: fps, balanced fps, typical")
+    parser.add_argument("--spaces", default="pca50,latent", help="comma-separated: pca50, latent")
     args = parser.parse_args()
+    methods, wanted = args.methods.split(","), args.spaces.split(",")
     seeds = [0] if args.quick else [0, 1, 2]
     budgets = [0.01, 0.05] if args.quick else [0.01, 0.02, 0.05, 0.10]
     steps = args.steps or (300 if args.quick else 1000)
@@ -59,10 +64,13 @@ def main():
     flat = train.images.reshape(n, -1)
     from sklearn.decomposition import PCA
 
-    spaces = {"pca50": PCA(50, random_state=0).fit_transform(flat).astype(np.float32)}
+    spaces = {}
+    if "pca50" in wanted:
+        spaces["pca50"] = PCA(50, random_state=0).fit_transform(flat).astype(np.float32)
     seed_set = np.random.default_rng(0).choice(n, int(0.01 * n), replace=False)
     seed_model = train_steps(train.images[seed_set], train.labels[seed_set], steps, 0)
-    spaces["latent(seed-1%)"] = extract_activations(seed_model, "latent", train.images)
+    if "latent" in wanted:
+        spaces["latent(seed-1%)"] = extract_activations(seed_model, "latent", train.images)
     with torch.no_grad():
         predicted = torch.cat([seed_model(torch.as_tensor(train.images[s:s + 2000])).argmax(1)
                                for s in range(0, n, 2000)]).numpy()
@@ -73,10 +81,13 @@ def main():
         for seed in seeds:
             runs = [("random", "-", np.random.default_rng(seed + 100).choice(n, m, replace=False))]
             for space, X in spaces.items():
-                runs.append(("fps", space, select_diverse(X, m, random_state=seed)))
-                runs.append(("balanced fps", space, select_diverse(X, m, labels=predicted, balanced=True,
-                                                                   random_state=seed)))
-                runs.append(("typical", space, select_diverse(X, m, method="typical", random_state=seed)))
+                if "fps" in methods:
+                    runs.append(("fps", space, select_diverse(X, m, random_state=seed)))
+                if "balanced fps" in methods:
+                    runs.append(("balanced fps", space, select_diverse(X, m, labels=predicted, balanced=True,
+                                                                       random_state=seed)))
+                if "typical" in methods:
+                    runs.append(("typical", space, select_diverse(X, m, method="typical", random_state=seed)))
             for method, space, sel in runs:
                 acc = accuracy(train_steps(train.images[sel], train.labels[sel], steps, seed), test)
                 results.setdefault((method, space, budget), []).append(acc)

@@ -39,19 +39,7 @@ from plsd_widget.analysis.saliency import (
 from plsd_widget.datasets import load_mnist
 from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.models import seeded_model, train_classifier
-
-
-def load() -> str:
-    return "load " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+from timing import load, median_time
 
 
 def reference(model, x):
@@ -85,16 +73,16 @@ def main():
     direction = direction_between(embedding.embedding_, test.labels, 4, 9)
 
     x = test.images[:1000]
-    ref = median_time(lambda: reference(model, x), args.repeats)
+    ref = median_time(lambda: reference(model, x), args.repeats)[0]
     print(f"\nreference forward+backward of the full model, 1k images: {ref:.3f} s ({load()})")
     for bs in (128, 256, 500, 1000):
         s = median_time(lambda: directional_saliency(model, "latent", embedding, x, direction, batch_size=bs),
-                        args.repeats)
+                        args.repeats)[0]
         print(f"directional saliency, 1k images, batch {bs:4d}: {s:.3f} s = {s / ref:.2f}x reference "
               f"(target <= 2 s) ({load()})")
-    s = median_time(lambda: gradient_saliency(model, x), args.repeats)
+    s = median_time(lambda: gradient_saliency(model, x), args.repeats)[0]
     print(f"vanilla gradient, 1k images: {s:.3f} s = {s / ref:.2f}x reference ({load()})")
-    s = median_time(lambda: integrated_gradients(model, x, steps=32), max(1, args.repeats // 2))
+    s = median_time(lambda: integrated_gradients(model, x, steps=32), max(1, args.repeats // 2))[0]
     print(f"integrated gradients (32 steps), 1k images: {s:.3f} s = {s / ref:.2f}x reference ({load()})")
 
     xr = test.images[1000:1000 + args.n_rand]

@@ -9,6 +9,11 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit``."""
 
 
+def first_rows(rows) -> str:
+    """The first five of ``rows`` for an error message: ``"3, 8, 9"`` or ``"3, 8, 9, 11, 12, ..."``."""
+    return ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+
+
 def as_float_array(X, name: str = "X", *, min_samples: int = 1) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape (n_samples, n_features).
 
@@ -33,9 +38,8 @@ def as_float_array(X, name: str = "X", *, min_samples: int = 1) -> np.ndarray:
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        shown = ", ".join(map(str, rows[:5])) + (", ..." if rows.size > 5 else "")
         raise ValueError(
-            f"{name} contains NaN or inf in {rows.size} row(s) (rows {shown}); "
+            f"{name} contains NaN or inf in {rows.size} row(s) (rows {first_rows(rows)}); "
             "drop or impute those rows first"
         )
     return np.ascontiguousarray(arr)

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from plsd_widget._validation import as_float_array, check_positive_int
+from plsd_widget._validation import as_float_array, check_positive_int, first_rows
 
 __all__ = ["EXACT_MAX_WORK", "NeighbourIndex", "neighbours"]
 
@@ -157,10 +157,9 @@ class NeighbourIndex:
             zero = norms == 0
             if zero.any():
                 rows = np.flatnonzero(zero)
-                shown = ", ".join(map(str, rows[:5])) + (", ..." if rows.size > 5 else "")
                 raise ValueError(
-                    f"{name} has {rows.size} all-zero row(s) (rows {shown}) after the transform; cosine distance "
-                    "is undefined for them: drop those rows or use metric='euclidean'"
+                    f"{name} has {rows.size} all-zero row(s) (rows {first_rows(rows)}) after the transform; "
+                    "cosine distance is undefined for them: drop those rows or use metric='euclidean'"
                 )
             A = (A / norms[:, None]).astype(np.float32)
         return np.ascontiguousarray(A, dtype=np.float32)
