@@ -22,7 +22,6 @@ from plsd_widget.analysis.diverse import select_diverse
 from plsd_widget.datasets import load_mnist
 from plsd_widget.models import seeded_model
 
-torch.set_num_threads(2)
 
 
 def train_steps(x, y, steps, seed, batch=64, lr=1e-3):
@@ -53,7 +52,10 @@ def main():
     parser.add_argument("--methods", default="fps,balanced fps,typical",
                         help="comma-separated, besides random: fps, balanced fps, typical")
     parser.add_argument("--spaces", default="pca50,latent", help="comma-separated: pca50, latent")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (1 on a busy machine: a 2-thread pool stalls when cores are shared)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     methods, wanted = args.methods.split(","), args.spaces.split(",")
     seeds = [0] if args.quick else [0, 1, 2]
     budgets = [0.01, 0.05] if args.quick else [0.01, 0.02, 0.05, 0.10]

@@ -86,10 +86,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--k-max", type=int, default=6)
     parser.add_argument("--min-gain", type=float, default=MIN_GAIN)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (1 on a busy machine; set OMP_NUM_THREADS=1 for sklearn too)")
     args = parser.parse_args()
     if args.quick:
         args.per_class, args.epochs, args.seeds = 600, 1, 2
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     mnist = load_mnist("train")
     print(f"{os.cpu_count()} CPUs, load {tuple(round(v, 2) for v in os.getloadavg())}; {args.per_class} images per digit, "
