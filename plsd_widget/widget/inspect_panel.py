@@ -104,6 +104,7 @@ def show_subtypes(widget, content) -> None:
 
 
 def clear_subtypes(widget) -> None:
+    """Remove the subtype outlines from the view."""
     with widget.hold_sync():
         for name in ("subtype_vertices", "subtype_offsets", "subtype_ids", "subtype_members", "subtype_labels"):
             setattr(widget, name, b"")
