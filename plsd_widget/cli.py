@@ -1,4 +1,5 @@
-"""Command line: ``plsd-widget demo`` opens the quick-start notebook; ``--headless`` runs it scripted."""
+"""Command line: ``plsd-widget demo`` opens the quick-start notebook (``--headless`` runs it scripted);
+``plsd-widget replay`` fine-tunes again from a saved session's edits."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_quickstart.ipynb"
 
 
-def run_headless(out: Path, epochs: int, lam: float) -> int:
+def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None = None) -> int:
     """Run the whole loop with a scripted edit, print the tables, write the HTML report."""
     from tqdm.auto import tqdm
 
@@ -28,6 +29,9 @@ def run_headless(out: Path, epochs: int, lam: float) -> int:
     before = session.positions.copy()
     description = scripted_edit(session)
     print(f"Edit: {description}")
+    if save_session is not None:
+        session.save(save_session, model="plsd_widget.models:SmallCNN", data="plsd_widget.datasets:load_digits_split")
+        print(f"Session saved to {save_session} (replay it with `plsd-widget replay {save_session}`)")
 
     bar = tqdm(total=epochs, desc="PLSD fine-tuning", unit="epoch")
     session.on("progress", lambda batch, n_batches, **_: bar.update(int(batch == n_batches)))
@@ -89,6 +93,76 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    """Parse ``--anchor``: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """Parse ``--lr``: a finite number > 0."""
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def add_replay_parser(sub) -> None:
+    """The ``replay`` subcommand's arguments."""
+    replay = sub.add_parser(
+        "replay", help="apply a saved session's edits again: fine-tune, write weights, report and metrics",
+        description="Rebuild the session an edit log was made on (from the folder Session.save or `demo --headless "
+                    "--save-session` wrote), check the log's fingerprint, fine-tune with PLSD and write OUT/: "
+                    "model.safetensors, edits.json, report.html, metrics.json, history.json. Exit status 2 when "
+                    "the inputs do not fit (nothing is written then).")
+    replay.add_argument("edits", type=Path, help="a saved-session folder, or an edits.json (in one, or with "
+                                                 "--embedding and --weights)")
+    replay.add_argument("--model", default=None, help="MODULE:CALLABLE building the classifier (default: the "
+                                                     "folder's, else plsd_widget.models:SmallCNN)")
+    replay.add_argument("--weights", type=Path, default=None, help="start weights, safetensors (default: the "
+                                                                   "folder's model.safetensors)")
+    replay.add_argument("--layer", default=None, help="layer name (default: the folder's, else 'latent')")
+    replay.add_argument("--data", default=None, help="MODULE:CALLABLE returning (x, y[, x_test, y_test]) or "
+                                                     "(train, test) splits (default: the folder's, else the digits)")
+    replay.add_argument("--embedding", type=Path, default=None, help="a saved ParametricTSNE (default: the folder's)")
+    replay.add_argument("--epochs", type=_positive_int, default=3, help="fine-tuning epochs (default 3)")
+    replay.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (default 0.5)")
+    replay.add_argument("--lr", type=_positive, default=0.01, help="SGD learning rate (default 0.01)")
+    replay.add_argument("--anchor", type=_non_negative, default=None,
+                        help="weight holding unedited points (default: plsd_widget.session.DEFAULT_ANCHOR, 3)")
+    replay.add_argument("--batch-size", type=_positive_int, default=64, help="global batch size (default 64)")
+    replay.add_argument("--no-baseline", action="store_true", help="skip the cross-entropy baseline")
+    replay.add_argument("--random-state", type=int, default=None, help="seed (default: the folder's, else 0)")
+    replay.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
+    replay.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    replay.add_argument("--nproc", type=_positive_int, default=1,
+                        help="processes: >1 runs under torch.distributed.run with DDP (gloo on CPU, NCCL on CUDA)")
+    replay.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    replay.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    replay.add_argument("--distributed-worker", action="store_true", help=argparse.SUPPRESS)
+
+
+def run_replay(args) -> int:
+    """``plsd-widget replay``: 0 on success, 2 when the inputs do not fit (nothing written)."""
+    from plsd_widget.replay import ReplayError, replay
+
+    try:
+        replay(args.edits, model=args.model, layer=args.layer, data=args.data, embedding=args.embedding,
+               weights=args.weights, epochs=args.epochs, lam=args.lam, lr=args.lr, anchor=args.anchor,
+               batch_size=args.batch_size, baseline=not args.no_baseline, out=args.out, force=args.force,
+               nproc=args.nproc, device=args.device, random_state=args.random_state, progress=not args.quiet,
+               _distributed=args.distributed_worker)
+    except ReplayError as exc:
+        print(f"plsd-widget replay: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="plsd-widget", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,9 +172,17 @@ def main(argv=None) -> int:
     demo.add_argument("--epochs", type=_positive_int, default=3, help="fine-tuning epochs (headless)")
     demo.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (headless)")
     demo.add_argument("--port", type=int, default=None, help="JupyterLab port")
+    demo.add_argument("--save-session", type=Path, default=None, metavar="DIR",
+                      help="save the session (start weights, embedding, the edit) for `plsd-widget replay DIR` "
+                           "(headless)")
+    add_replay_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.save_session is not None and not args.headless:
+        parser.error("--save-session needs --headless (in JupyterLab, call session.save(DIR))")
+    if args.command == "replay":
+        return run_replay(args)
     if args.headless:
-        return run_headless(args.out, args.epochs, args.lam)
+        return run_headless(args.out, args.epochs, args.lam, args.save_session)
     return open_lab(args.port)
 
 

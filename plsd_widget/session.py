@@ -426,6 +426,19 @@ class Session:
         os.replace(tmp, path)
         return path
 
+    def save(self, path, *, model=None, data=None) -> Path:
+        """Save what a replay needs in the folder ``path``: start weights, embedding, edits.
+
+        Writes ``model.safetensors`` (the weights the session started with, which the
+        edits were made on), ``embedding.safetensors``/``.json``, ``edits.json`` and
+        ``session.json``; ``plsd-widget replay path`` (:func:`plsd_widget.replay.replay`)
+        fine-tunes from them. ``model`` and ``data`` (``"module:callable"``) record how
+        to build the architecture and load the data. See :mod:`plsd_widget.saved_session`.
+        """
+        from plsd_widget.saved_session import save_session
+
+        return save_session(self, path, model=model, data=data)
+
     def _read_edits(self, path) -> EditLog:
         """The edit log saved in ``path``; a ``ValueError`` naming the file and the problem if it is not one."""
         try:
