@@ -7,15 +7,21 @@ from plsd_widget._validation import NotFittedError
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
-__all__ = ["NotFittedError", "__version__"]
+__all__ = ["NotFittedError", "__version__", "replay"]
 
 
 def __getattr__(name):
-    """``plsd_widget.replay``: imported on first use, so that ``import plsd_widget`` stays light."""
-    if name == "replay":
-        import importlib
+    """``plsd_widget.replay`` (:func:`plsd_widget.replaying.replay`), imported on first use.
 
-        function = importlib.import_module("plsd_widget.replay").replay
-        globals()["replay"] = function  # the import set the module here; the function is what is meant
-        return function
+    ``import plsd_widget`` stays light: numpy only, no torch.
+    """
+    if name == "replay":
+        from plsd_widget.replaying import replay
+
+        globals()["replay"] = replay
+        return replay
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), "replay"])

@@ -149,7 +149,7 @@ def add_replay_parser(sub) -> None:
 
 def run_replay(args) -> int:
     """``plsd-widget replay``: 0 on success, 2 when the inputs do not fit (nothing written)."""
-    from plsd_widget.replay import ReplayError, replay
+    from plsd_widget.replaying import ReplayError, replay
 
     try:
         replay(args.edits, model=args.model, layer=args.layer, data=args.data, embedding=args.embedding,

@@ -13,7 +13,7 @@ machines or thread counts, and the edit log's fingerprint would not match):
   optionally how to build the model and load the data (``"module:callable"``).
 
 The model's architecture is code, not data: it is not saved, only named (``model``).
-No pickle anywhere. :func:`plsd_widget.replay.replay` reads the folder.
+No pickle anywhere. :func:`plsd_widget.replaying.replay` reads the folder.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def save_session(session, path, *, model=None, data=None) -> Path:
         arguments (the weights come from ``model.safetensors``); recorded for replay.
     data : str, optional
         ``"module:callable"`` that returns the session's data (see
-        :func:`plsd_widget.replay.replay`); recorded for replay.
+        :func:`plsd_widget.replaying.replay`); recorded for replay.
 
     Returns
     -------

@@ -431,7 +431,7 @@ class Session:
 
         Writes ``model.safetensors`` (the weights the session started with, which the
         edits were made on), ``embedding.safetensors``/``.json``, ``edits.json`` and
-        ``session.json``; ``plsd-widget replay path`` (:func:`plsd_widget.replay.replay`)
+        ``session.json``; ``plsd-widget replay path`` (:func:`plsd_widget.replaying.replay`)
         fine-tunes from them. ``model`` and ``data`` (``"module:callable"``) record how
         to build the architecture and load the data. See :mod:`plsd_widget.saved_session`.
         """

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -564,18 +563,3 @@ def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=
             if dist.is_initialized():
                 dist.destroy_process_group()
     return result
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`replay`.
-
-    ``plsd_widget.replay`` names both this module and its function: the package's
-    ``__getattr__`` gives the function, but once ``plsd_widget.replay`` (the module) is
-    imported the import system puts the module in its place. Calling it calls the function.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return replay(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
