@@ -303,11 +303,14 @@ def _train(session, *, epochs, lam, lr, anchor, batch_size, baseline, progress):
 
     bar = tqdm(total=epochs, desc="replay: PLSD fine-tuning", unit="epoch", disable=not progress, file=sys.stderr)
 
+    shown = 0  # epochs shown so far; not bar.n, which a disabled bar (progress=False) never advances
+
     def on_status(**_):  # after each epoch, once its mean losses are in the history
-        while bar.n < len(session.history):
-            means = session.history[bar.n]
+        nonlocal shown
+        for means in session.history[shown:]:
             bar.set_postfix({k: f"{means[k]:.4f}" for k in ("loss", "ce", "emb")}, refresh=False)
             bar.update(1)
+            shown += 1
 
     session.on("status", on_status)
     try:
