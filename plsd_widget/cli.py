@@ -148,8 +148,8 @@ def add_replay_parser(sub) -> None:
 
 
 def run_replay(args) -> int:
-    """``plsd-widget replay``: 0 on success, 2 when the inputs do not fit (nothing written)."""
-    from plsd_widget.replaying import ReplayError, replay
+    """``plsd-widget replay``: 0 on success, 2 when the inputs do not fit, 1 when a process failed (nothing written)."""
+    from plsd_widget.replaying import ReplayError, WorkersFailed, replay
 
     try:
         replay(args.edits, model=args.model, layer=args.layer, data=args.data, embedding=args.embedding,
@@ -160,6 +160,9 @@ def run_replay(args) -> int:
     except ReplayError as exc:
         print(f"plsd-widget replay: error: {exc}", file=sys.stderr)
         return 2
+    except WorkersFailed as exc:
+        print(f"plsd-widget replay: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -426,8 +426,34 @@ def _worker_args(edits, *, model, weights, layer, data, embedding, epochs, lam, 
     return args
 
 
+class WorkersFailed(RuntimeError):
+    """The ``nproc`` replay processes did not all finish; nothing was written. Their output says why."""
+
+
+def _check_nproc(nproc: int, device) -> None:
+    """Refuse, before starting anything, an ``nproc`` that the device cannot run."""
+    import torch
+
+    from plsd_widget.devices import resolve_device
+
+    try:
+        dev = resolve_device(device)
+    except ValueError as exc:
+        raise ReplayError(str(exc)) from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ReplayError(f"nproc {nproc} runs on 'cpu' (gloo) or 'cuda' (NCCL), not {dev.type!r}; pass "
+                          "device='cpu' (--device cpu) or nproc=1")
+    if dev.type == "cuda" and nproc > torch.cuda.device_count():
+        raise ReplayError(f"nproc {nproc} on CUDA needs one GPU per process, {torch.cuda.device_count()} present; "
+                          "pass a smaller nproc (--nproc) or device='cpu' (--device cpu, gloo)")
+
+
 def _launch(args: list[str], nproc: int) -> None:
-    """Run ``plsd-widget replay args`` on ``nproc`` processes with torch's launcher (gloo on CPU, NCCL on CUDA)."""
+    """Run ``plsd-widget replay args`` on ``nproc`` processes with torch's launcher (gloo on CPU, NCCL on CUDA).
+
+    An interrupt (Ctrl-C) or any error here stops the launcher with SIGTERM, which stops
+    its workers, rather than leaving them running.
+    """
     import plsd_widget
 
     root = str(Path(plsd_widget.__file__).resolve().parent.parent)  # the workers import this very package
@@ -435,10 +461,20 @@ def _launch(args: list[str], nproc: int) -> None:
            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "plsd_widget.cli", "replay", *args, "--distributed-worker"]
-    code = subprocess.call(cmd, env=env)
+    launcher = subprocess.Popen(cmd, env=env)
+    try:
+        code = launcher.wait()
+    except BaseException:
+        launcher.terminate()
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+        raise
     if code != 0:
-        raise RuntimeError(f"the {nproc} replay processes failed (torch.distributed.run exit code {code}); "
-                           "their output is above. Nothing was written")
+        raise WorkersFailed(f"the {nproc} replay processes failed (torch.distributed.run exit code {code}); "
+                            "their output is above. Nothing was written")
 
 
 def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=None, epochs: int = 3,
@@ -506,8 +542,10 @@ def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=
     ------
     ReplayError
         For inputs that do not fit: an edits file that is not an edit log, a fingerprint
-        that the model, embedding and data do not reproduce, an ``out`` that is not empty.
-        Nothing is written then.
+        that the model, embedding and data do not reproduce, an ``out`` that is not empty,
+        an ``nproc`` the device cannot run. Nothing is written then.
+    WorkersFailed
+        With ``nproc > 1``: a process failed (its output is on stderr). Nothing is written.
     """
     from plsd_widget._validation import check_fraction, check_positive_int
     from plsd_widget.session import DEFAULT_ANCHOR
@@ -535,6 +573,7 @@ def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=
         _check_out(out, force)
     specs = dict(model=model, weights=weights, layer=layer, data=data, embedding=embedding)
     if nproc > 1 and not _distributed:
+        _check_nproc(nproc, device)
         args = _worker_args(edits, **specs, epochs=epochs, lam=lam, lr=lr, anchor=anchor, batch_size=batch_size,
                             baseline=baseline, out=out, force=force, device=device, random_state=random_state,
                             progress=progress)

@@ -123,6 +123,9 @@ def test_cli_in_process_refuses_existing_out_and_bad_inputs(saved, tmp_path, cap
     assert max_difference(weights(out / "model.safetensors"), written) == 0
     assert main(["replay", str(folder), *common, "--out", str(out), "--force"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left beside it
+    assert main(["replay", str(folder), *common, "--out", str(tmp_path / "o1"), "--nproc", "2",
+                 "--device", "meta"]) == 2
+    assert "runs on 'cpu' (gloo) or 'cuda' (NCCL), not 'meta'" in capsys.readouterr().err
 
     bad = tmp_path / "bad"
     bad.mkdir()
