@@ -63,6 +63,9 @@ def saved(tmp_path_factory):
     session.contract(["3", "8"], 0.5)
     session.shift("8", (5.0, -3.0))
     folder = session.save(tmp_path_factory.mktemp("saved") / "session", model=MODEL, data=DATA)
+    session.finetune(epochs=1, block=True)  # what the session itself makes of its edits, for comparison
+    session.finetuned = {k: v.clone() for k, v in session.model.state_dict().items()}
+    session.rollback(0)
     return folder, session
 
 
@@ -92,6 +95,7 @@ def test_replay_api_writes_weights_that_moved_the_edited_points(saved, replayed)
     assert sorted(p.name for p in replayed.out.iterdir()) == sorted(OUTPUT_FILES) == sorted(replayed.files)
     state = weights(replayed.files["model.safetensors"])
     assert max_difference(state, weights(folder / "model.safetensors")) > 1e-4
+    assert max_difference(state, session.finetuned) == 0  # the replay is the session's own fine-tuning
     model = SmallCNN()
     model.load_state_dict(state)
     metrics = json.loads(replayed.files["metrics.json"].read_text())
@@ -184,3 +188,12 @@ def test_two_gloo_processes_match_one_process(saved, replayed, tmp_path):
     assert difference <= DDP_TOLERANCE, difference
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in replayed.history], rtol=1e-5)
+
+
+def test_demo_saves_a_session_only_headless(tmp_path, capsys):
+    from plsd_widget.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--save-session", str(tmp_path / "s")])
+    assert exc.value.code == 2 and "--save-session needs --headless" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
