@@ -169,9 +169,10 @@ def test_console_subprocess_replays_the_folder_like_the_api(saved, replayed, tmp
     result = run(["replay", folder, "--epochs", "1", "--no-baseline", "--device", "cpu", "--out", tmp_path / "out"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "fingerprint" in result.stderr and (tmp_path / "out" / "report.html").is_file()
-    # the same seeds, data and settings: the same weights as the API's run
+    # the same seeds, data and settings: the API run's weights, up to float summation order
+    # (the subprocess runs one thread, this process as many as torch likes: 1e-7 apart)
     assert max_difference(weights(tmp_path / "out" / "model.safetensors"),
-                          weights(replayed.files["model.safetensors"])) == 0
+                          weights(replayed.files["model.safetensors"])) < 1e-6
 
 
 def test_two_gloo_processes_match_one_process(saved, replayed, tmp_path):
