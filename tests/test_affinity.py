@@ -184,3 +184,36 @@ def test_agrees_with_opentsne(perplexity):
     assert P.nnz == reference.nnz
     assert abs(P - reference).sum() < 1e-5  # both sum to 1
     assert abs(P - reference).max() < 1e-4 * reference.max()  # both calibrate to an entropy tolerance
+
+
+def test_calibration_in_chunks_equals_one_pass(monkeypatch):
+    from plsd_widget.embedding import affinity
+
+    d = np.random.default_rng(0).exponential(size=(100, 20))
+    d[5] = 0.0  # a row that cannot reach the perplexity (all neighbours tie)
+    p_one, beta_one = affinity.conditional_probabilities(d, 5.0)
+    monkeypatch.setattr(affinity, "_CALIBRATION_ROWS", 7)
+    p_chunks, beta_chunks = affinity.conditional_probabilities(d, 5.0)
+    np.testing.assert_array_equal(p_chunks, p_one)
+    np.testing.assert_array_equal(beta_chunks, beta_one)
+
+
+def test_pynndescent_graph_loses_the_point_itself_wherever_it_is(monkeypatch):
+    """The self-drop on a stand-in for pynndescent's graph (the real one is the slow test above)."""
+    import pynndescent
+
+    from plsd_widget.embedding import affinity
+
+    graph_i = np.array([[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2], [3, 0, 1, 2]])
+    graph_d = np.array([[0, 1, 2, 3], [0, 0, 1, 2], [1, 2, 3, 4], [0, 1, 1, 2]], dtype=np.float32)
+
+    class Graph:
+        def __init__(self, *args, **kwargs):
+            self.neighbor_graph = graph_i, graph_d
+
+    monkeypatch.setattr(pynndescent, "NNDescent", Graph)
+    indices, sq = affinity._pynndescent_knn(np.zeros((4, 2)), 3, 0, False)
+    # row 1: itself second (a duplicate first); row 2: itself missing, the furthest goes
+    np.testing.assert_array_equal(indices, [[1, 2, 3], [0, 2, 3], [3, 0, 1], [0, 1, 2]])
+    np.testing.assert_array_equal(sq, [[1, 4, 9], [0, 1, 4], [1, 4, 9], [1, 1, 4]])
+    assert indices.dtype == np.int64 and sq.dtype == np.float64

@@ -98,17 +98,22 @@ def _pynndescent_knn(X: np.ndarray, k: int, seed: int, verbose: bool) -> tuple[n
     from pynndescent import NNDescent
 
     index = NNDescent(X, metric="euclidean", n_neighbors=k + 1, random_state=seed, verbose=verbose)
-    indices, distances = index.neighbor_graph
-    indices = indices.astype(np.int64)
-    distances = distances.astype(np.float64)
-    # Drop the point itself from its list. With exact duplicates the point need not
-    # come first, and in rare approximate cases it is missing: then drop the last
-    # (furthest) neighbour instead. Sorting by (is_self, distance) does both.
-    is_self = indices == np.arange(X.shape[0])[:, None]
-    order = np.lexsort((distances, is_self), axis=1)[:, :k]
-    indices = np.take_along_axis(indices, order, axis=1)
-    distances = np.take_along_axis(distances, order, axis=1)
-    return indices, distances**2
+    graph_indices, graph_distances = index.neighbor_graph  # rows sorted by distance
+    # Drop the point itself from its list. Nearly always it comes first: drop that column.
+    # With exact duplicates it need not come first, and in rare approximate cases it is
+    # missing (then drop the last, furthest neighbour): sorting those rows by
+    # (is_self, distance) does both, without full-size temporaries for the others.
+    indices = graph_indices[:, 1:k + 1].astype(np.int64)
+    distances = graph_distances[:, 1:k + 1].astype(np.float64)
+    odd = np.flatnonzero(graph_indices[:, 0] != np.arange(X.shape[0]))
+    if odd.size:
+        rows_i, rows_d = graph_indices[odd].astype(np.int64), graph_distances[odd].astype(np.float64)
+        order = np.lexsort((rows_d, rows_i == odd[:, None]), axis=1)[:, :k]
+        indices[odd] = np.take_along_axis(rows_i, order, axis=1)
+        distances[odd] = np.take_along_axis(rows_d, order, axis=1)
+    del index, graph_indices, graph_distances
+    np.square(distances, out=distances)
+    return indices, distances
 
 
 def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state=None,
@@ -169,6 +174,10 @@ def _row_entropy(sq_distances: np.ndarray, beta: np.ndarray):
     return p, entropy, np.maximum(var_d, 0.0)
 
 
+#: Rows calibrated at a time by :func:`conditional_probabilities`.
+_CALIBRATION_ROWS = 65_536
+
+
 def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1e-5,
                               max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """Calibrate one Gaussian precision per row so each row has the target perplexity.
@@ -205,10 +214,33 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
     entropy never drops below the log of their number); such rows spread their mass
     evenly over the tied neighbours and are reported with a ``logging`` warning.
     """
-    d = np.asarray(sq_distances, dtype=np.float64)
-    n, k = d.shape
+    sq_distances = np.asarray(sq_distances)
+    n, k = sq_distances.shape
     if not perplexity < k:
         raise ValueError(f"perplexity {perplexity:g} must be below the number of neighbours ({k})")
+    p = np.empty((n, k), dtype=np.float64)
+    beta = np.empty(n, dtype=np.float64)
+    failed = 0
+    # Rows are independent: calibrating them in chunks bounds the temporaries (a few
+    # copies of a chunk instead of the whole (n, k) array: gigabytes at a million points).
+    for start in range(0, n, _CALIBRATION_ROWS):
+        stop = min(n, start + _CALIBRATION_ROWS)
+        failed += _calibrate(sq_distances[start:stop], perplexity, tol, max_iter, p[start:stop], beta[start:stop])
+    if failed:
+        logger.warning(
+            "perplexity calibration did not converge for %d of %d points (entropy "
+            "tolerance %g); such points have more than %g neighbours at exactly the "
+            "same, smallest distance (usually exact duplicates), and their affinity is "
+            "spread evenly over those. Deduplicate the data or raise perplexity.",
+            failed, n, tol, perplexity,
+        )
+    return p, beta
+
+
+def _calibrate(sq_distances, perplexity: float, tol: float, max_iter: int, p: np.ndarray, beta: np.ndarray) -> int:
+    """:func:`conditional_probabilities` of some rows, written into ``p`` and ``beta``; returns the rows failed."""
+    d = np.asarray(sq_distances, dtype=np.float64)
+    n = d.shape[0]
     d = d - d.min(axis=1, keepdims=True)
     target = math.log(perplexity)
     mean_d = d.mean(axis=1)
@@ -216,7 +248,6 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
     lo = np.full(n, -np.inf)  # bracket on log(beta): H(lo) >= target >= H(hi)
     hi = np.full(n, np.inf)
     active = np.arange(n)
-    p = np.empty_like(d)
     for _ in range(max_iter):
         lb = log_beta[active]
         p_a, h, var = _row_entropy(d[active], np.exp(lb))
@@ -241,15 +272,8 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
         active = active[~done]
         if active.size == 0:
             break
-    if active.size:
-        logger.warning(
-            "perplexity calibration did not converge for %d of %d points (entropy "
-            "tolerance %g); such points have more than %g neighbours at exactly the "
-            "same, smallest distance (usually exact duplicates), and their affinity is "
-            "spread evenly over those. Deduplicate the data or raise perplexity.",
-            active.size, n, tol, perplexity,
-        )
-    return p, np.exp(log_beta)
+    np.exp(log_beta, out=beta)
+    return int(active.size)
 
 
 def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None = None,
@@ -315,9 +339,14 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
     start = time.perf_counter()
     p_cond, _ = conditional_probabilities(sq_distances, perplexity)
     log("perplexity calibration in %.2f s", time.perf_counter() - start)
-    rows = np.repeat(np.arange(n), k)
-    p_cond = sp.csr_matrix((p_cond.ravel(), (rows, indices.ravel())), shape=(n, n))
+    del sq_distances
+    # The conditional affinities as CSR straight away (k entries per row), no COO triplets.
+    index_dtype = np.int32 if n * k < 2**31 else np.int64
+    p_cond = sp.csr_matrix((p_cond.ravel(), indices.ravel().astype(index_dtype),
+                            np.arange(0, n * k + 1, k, dtype=index_dtype)), shape=(n, n))
+    del indices
     P = (p_cond + p_cond.T).tocsr()
+    del p_cond
     P.data /= 2.0 * n
     P.eliminate_zeros()
     return P
