@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
+from plsd_widget.embedding.edges import symmetric_edges
+from plsd_widget.embedding.fft_gradient import tsne_gradient_fft
 
 
 def exact_gradient(Y, P, exaggeration=1.0):

@@ -428,13 +428,13 @@ def test_free_layout_of_the_digits():
 
     from plsd_widget.embedding import joint_probabilities
     from plsd_widget.embedding.layout import tsne_layout
-    from plsd_widget.embedding.parametric import _upper_edges
+    from plsd_widget.embedding.edges import edges_from_csr
 
     X, labels = load_digits(return_X_y=True)
     P = joint_probabilities(X, 30)
     init = torch.from_numpy(np.random.default_rng(0).normal(scale=1e-4, size=(len(X), 2)).astype(np.float32))
     kls = []
-    Y = tsne_layout(_upper_edges(P, "cpu"), init, n_early=100, n_late=150,
+    Y = tsne_layout(edges_from_csr(P), init, n_early=100, n_late=150,
                     report=lambda it, kl, exaggeration, Y: kls.append(kl) and False)
     assert len(kls) == 5 and kls[-1] < kls[0]
     assert knn_accuracy(Y.numpy(), labels) > 0.95

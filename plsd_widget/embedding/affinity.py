@@ -307,6 +307,7 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
     Returns
     -------
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples), float64
+        Symmetric, without a diagonal, column indices sorted within each row.
 
     Raises
     ------
@@ -349,4 +350,5 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
     del p_cond
     P.data /= 2.0 * n
     P.eliminate_zeros()
+    P.sort_indices()  # in place; lets edges_from_csr read P's arrays without a canonical copy
     return P

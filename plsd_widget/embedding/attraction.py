@@ -61,8 +61,8 @@ def _kernel_arguments(crow, col, p, Y, with_kl) -> tuple:
 
 
 def warm_up() -> None:
-    """Compile the kernel for the float32 arrays the t-SNE layout passes, or load it from numba's cache."""
-    index = torch.zeros(2, dtype=torch.int64)
+    """Compile the kernel for the float32 arrays (int32 indices) the t-SNE layout passes, or load it from numba's cache."""
+    index = torch.zeros(2, dtype=torch.int32)
     _kernel.compile_for(*_kernel_arguments(index, index, torch.zeros(1), torch.zeros(1, 2), True))
 
 
@@ -72,7 +72,7 @@ def attraction_cpu(crow: torch.Tensor, col: torch.Tensor, p: torch.Tensor, Y: to
 
     Parameters
     ----------
-    crow, col : torch.Tensor, int64, on the CPU
+    crow, col : torch.Tensor, int32 or int64, on the CPU
         CSR layout of the full symmetric ``P``: row pointers of shape
         (n_samples + 1,) and column indices of shape (nnz,).
     p : torch.Tensor of shape (nnz,), on the CPU

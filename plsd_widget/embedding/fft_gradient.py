@@ -25,64 +25,18 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import NamedTuple
-
 import torch
 
 from plsd_widget.embedding.attraction import attraction_cpu
+from plsd_widget.embedding.edges import SymmetricEdges
 
-__all__ = ["GRID_SPACING", "SymmetricEdges", "symmetric_edges", "tsne_gradient_fft"]
+__all__ = ["GRID_SPACING", "tsne_gradient_fft"]
 
 #: Grid cell size in embedding units. Bilinear interpolation of ``1 / (1 + r^2)``
 #: over cells of this size gave relative gradient errors of 1.5-4% (see the tests).
 GRID_SPACING = 0.25
 #: Grid size limits (nodes per side before zero padding).
 MIN_GRID, MAX_GRID = 32, 1024
-
-
-class SymmetricEdges(NamedTuple):
-    """A symmetric sparse affinity matrix laid out for :func:`tsne_gradient_fft`.
-
-    Build it with :func:`symmetric_edges`. ``rows``, ``cols``, ``values`` hold each
-    pair once (``rows < cols``); ``crow``, ``col`` and ``pair`` are the CSR layout of
-    the full matrix, where ``pair[k]`` is the index of entry ``k``'s pair, and
-    ``full_values[k] = values[pair[k]]``.
-    """
-
-    rows: torch.Tensor
-    cols: torch.Tensor
-    values: torch.Tensor
-    crow: torch.Tensor
-    col: torch.Tensor
-    pair: torch.Tensor
-    full_values: torch.Tensor
-
-
-def symmetric_edges(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
-                    n_samples: int) -> SymmetricEdges:
-    """Lay out the strict upper triangle of a symmetric affinity matrix ``P``.
-
-    Parameters
-    ----------
-    rows, cols : torch.Tensor of shape (n_pairs,), int64
-        Pairs ``(i, j)`` with ``i < j``, each once.
-    values : torch.Tensor of shape (n_pairs,)
-        ``p_ij`` (so they sum to 1/2 when ``P`` sums to 1).
-    n_samples : int
-        Number of points.
-
-    Returns
-    -------
-    SymmetricEdges
-    """
-    if not bool((rows < cols).all()):
-        raise ValueError("pass the strict upper triangle of P: every pair once, with rows < cols")
-    full_rows = torch.cat([rows, cols])
-    order = torch.argsort(full_rows * n_samples + torch.cat([cols, rows]))
-    pair = torch.arange(rows.numel(), device=rows.device).repeat(2)[order]
-    crow = torch.zeros(n_samples + 1, dtype=torch.int64, device=rows.device)
-    crow[1:] = torch.bincount(full_rows, minlength=n_samples).cumsum(0)
-    return SymmetricEdges(rows, cols, values, crow, torch.cat([cols, rows])[order], pair, values[pair])
 
 
 def _grid(extent: float, spacing: float) -> tuple[int, float]:
@@ -162,7 +116,7 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
         The embedding (its autograd graph is not used).
     edges : SymmetricEdges
         The symmetric affinity matrix ``P`` (summing to 1, no diagonal), from
-        :func:`symmetric_edges`.
+        :func:`~plsd_widget.embedding.edges.edges_from_csr`.
     exaggeration : float, default=1.0
         Factor on the attractive term.
     grid_spacing : float, default=GRID_SPACING

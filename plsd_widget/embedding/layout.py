@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from plsd_widget.embedding.fft_gradient import SymmetricEdges, tsne_gradient_fft
+from plsd_widget.embedding.edges import SymmetricEdges
+from plsd_widget.embedding.fft_gradient import tsne_gradient_fft
 
 __all__ = ["GainsDescent", "tsne_layout"]
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -18,7 +17,8 @@ from plsd_widget.devices import resolve_device
 from plsd_widget.embedding import distil
 from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
 from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder, encoder_from_config
-from plsd_widget.embedding.fft_gradient import symmetric_edges, tsne_gradient_fft
+from plsd_widget.embedding.edges import edges_from_csr
+from plsd_widget.embedding.fft_gradient import tsne_gradient_fft
 from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
 from plsd_widget.embedding.losses import tsne_kl_loss
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
@@ -81,14 +81,6 @@ def _edges(P_sub, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return (torch.as_tensor(coo.row, dtype=torch.int64, device=device),
             torch.as_tensor(coo.col, dtype=torch.int64, device=device),
             torch.as_tensor(coo.data, dtype=torch.float32, device=device))
-
-
-def _upper_edges(P, device):
-    """:class:`~plsd_widget.embedding.fft_gradient.SymmetricEdges` of the symmetric sparse ``P``."""
-    coo = sp.triu(P, k=1).tocoo()
-    return symmetric_edges(torch.as_tensor(coo.row, dtype=torch.int64, device=device),
-                           torch.as_tensor(coo.col, dtype=torch.int64, device=device),
-                           torch.as_tensor(coo.data, dtype=torch.float32, device=device), P.shape[0])
 
 
 def _embed(encoder: torch.nn.Module, X_t: torch.Tensor) -> np.ndarray:
@@ -355,7 +347,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         total = EARLY_ITER + LATE_ITER + n_epochs if use_layout else self.pretrain_epochs + n_epochs
         with _progress(total, self.verbose) as bar:
             if use_layout:
-                edges = _upper_edges(P, device)
+                edges = edges_from_csr(P, device)
+                del P  # the layout needs only its edges (at 1M points P's values alone are ~2 GB)
                 layout = self._fit_layout(X, edges, device, bar)
                 log("layout in %.2f s", time.perf_counter() - start)
                 kl_divergence = tsne_gradient_fft(layout, edges)[1].item()
@@ -517,7 +510,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         """Run the KL epochs; return (epochs run, final KL divergence)."""
         small = P.shape[0] <= self.batch_size
         full_edges = _edges(P, X_t.device) if small else None
-        grid_edges = _upper_edges(P, X_t.device) if self._scheme() == "full" and not small else None
+        grid_edges = edges_from_csr(P, X_t.device) if self._scheme() == "full" and not small else None
         n_early = round(self.early_exaggeration_fraction * n_epochs)
         n_steps = 0
         for epoch in range(n_epochs):
