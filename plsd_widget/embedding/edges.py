@@ -2,7 +2,8 @@
 
 :class:`SymmetricEdges` holds ``P`` twice: each pair once (for the KL divergence and
 the gather of the torch path) and the full matrix in CSR order (for the row sums of
-the attraction). At a million points ``P`` has some 200 M entries, so the layout is
+the attraction). At a million points ``P`` has 150–300 M entries (150 neighbours a point,
+symmetrised), so the layout is
 built straight from ``P``'s CSR arrays in one pass of a numba kernel (no sort, no
 COO copy, int32 indices while they fit): about 30 bytes per pair on top of ``P``,
 where building it through ``scipy.sparse.triu`` and an argsort peaked at about
