@@ -61,7 +61,8 @@ def test_the_warm_up_compiles_each_kernel_once_and_a_second_process_loads_them_f
     cache = tmp_path / "numba"
     first = run_fresh({"NUMBA_CACHE_DIR": str(cache)})
     assert first["warm_up_thread"]
-    assert first["compiled"] == {"attraction": 1, "edges": 1, "neighbour_offsets": 1}  # the racing call did not compile again
+    # the racing call did not compile again
+    assert first["compiled"] == {"attraction": 1, "edges": 1, "neighbour_offsets": 1}
     assert all(len(files) == 1 for files in index_files(cache).values()), index_files(cache)
     X, Y = (np.random.default_rng(0).normal(size=shape) for shape in [(50, 4), (50, 2)])
     lookup = neighbour_offsets.OffsetLookup(X.astype(np.float32), Y, Y)

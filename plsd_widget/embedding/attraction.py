@@ -61,7 +61,7 @@ def _kernel_arguments(crow, col, p, Y, with_kl) -> tuple:
 
 
 def warm_up() -> None:
-    """Compile the kernel for the float32 arrays (int32 indices) the t-SNE layout passes, or load it from numba's cache."""
+    """Compile the kernel for the float32 arrays and int32 indices the t-SNE layout passes, or load it from cache."""
     index = torch.zeros(2, dtype=torch.int32)
     _kernel.compile_for(*_kernel_arguments(index, index, torch.zeros(1), torch.zeros(1, 2), True))
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+
 import torch
 
 from plsd_widget.embedding.attraction import attraction_cpu
