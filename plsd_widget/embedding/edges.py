@@ -145,7 +145,8 @@ def edges_from_csr(P, device=None, dtype=torch.float32) -> SymmetricEdges:
     """
     P = sp.csr_matrix(P)
     if P.shape[0] != P.shape[1]:
-        raise ValueError(f"P must be square, got shape {P.shape}")
+        raise ValueError(f"P must be square (the affinities of n points with each other, n x n), got shape {P.shape}; "
+                         "build it with plsd_widget.embedding.joint_probabilities(X, perplexity)")
     if not P.has_canonical_format:
         P = P.copy()
         P.sum_duplicates()
