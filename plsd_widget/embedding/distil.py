@@ -20,8 +20,8 @@ from sklearn.cluster import KMeans
 
 from plsd_widget.embedding.encoders import LocalExpertsEncoder
 
-__all__ = ["DISTIL_BATCH", "GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "layout_regions", "n_experts_for",
-           "one_cycle", "regression_epoch"]
+__all__ = ["DISTIL_BATCH", "GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "Regression", "layout_regions",
+           "n_experts_for"]
 
 #: Mini-batch size of the regression.
 DISTIL_BATCH = 256
@@ -55,31 +55,124 @@ def layout_regions(layout: np.ndarray, n_regions: int, seed: int) -> LayoutRegio
     return LayoutRegions(km.labels_.astype(np.int64), km.cluster_centers_.astype(np.float32))
 
 
-def regression_epoch(encoder: LocalExpertsEncoder, optimizer, scheduler, X_t: torch.Tensor, target: torch.Tensor,
-                     labels: torch.Tensor, order: np.ndarray, generator: torch.Generator) -> float:
-    """One epoch of the regression over the points in ``order``; returns its mean squared error.
+class Regression:
+    """The regression of an encoder onto a layout: Adam on a one-cycle schedule, in full mini-batches.
 
-    ``target`` is the layout in units of ``encoder.out_scale`` and ``labels`` the
-    points' regions, both on ``X_t``'s device. The loss of a batch is the mean squared
-    distance to the targets plus the gate's cross-entropy.
+    Each step gathers a batch into fixed buffers (inputs, their noise, targets, regions),
+    then runs the encoder on the noisy inputs, the loss (mean squared distance to the
+    targets plus the gate's cross-entropy), its backward pass and Adam's update. On a
+    CUDA device that whole step is captured once as a CUDA graph and replayed: its
+    hundreds of small operations (about 260 counted on the CPU), each a kernel launch
+    or host work that costs more than the GPU's own work for a network this small,
+    become one launch. The learning rate and Adam's
+    first beta, which the schedule changes every step, are read by the graph from
+    device tensors. Every batch is full (the last one of an epoch wraps round to the
+    start of the epoch's order), so one graph serves all steps.
+
+    Parameters
+    ----------
+    encoder : LocalExpertsEncoder
+        The network, in training mode, on ``X_t``'s device.
+    X_t : torch.Tensor of shape (n_samples, n_features)
+        The inputs.
+    target : torch.Tensor of shape (n_samples, 2)
+        The layout in units of ``encoder.out_scale``, on ``X_t``'s device.
+    labels : torch.Tensor of shape (n_samples,), int64
+        The points' regions, on ``X_t``'s device.
+    n_epochs : int
+        Epochs the schedule spans.
+    learning_rate : float
+        Peak of the one-cycle schedule.
+    noise : torch.Generator
+        Source of the input noise, on ``X_t``'s device.
+    cuda_graph : bool, optional
+        Replay the step as a CUDA graph; default: on a CUDA device.
     """
-    losses = []
-    for start in range(0, len(order), DISTIL_BATCH):
-        idx = torch.from_numpy(order[start:start + DISTIL_BATCH]).to(X_t.device)
-        xb = X_t[idx]
-        noise = torch.randn(xb.shape, generator=generator, device=xb.device, dtype=xb.dtype)
-        embedded, logits = encoder.forward_with_logits(xb + INPUT_NOISE * encoder.scale * noise)
-        mse = (embedded / encoder.out_scale - target[idx]).pow(2).sum(dim=1).mean()
-        loss = mse + torch.nn.functional.cross_entropy(logits, labels[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(mse.detach())
-    return torch.stack(losses).mean().item()
 
+    #: Eager steps before the capture, as CUDA graphs need (lazy initialisation of
+    #: cuBLAS and of Adam's state must not happen inside the graph).
+    WARM_UP_STEPS = 3
 
-def one_cycle(optimizer, learning_rate: float, n_epochs: int, n_samples: int):
-    """The regression's learning-rate schedule: one cycle over all its mini-batches."""
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate,
-                                               total_steps=n_epochs * math.ceil(n_samples / DISTIL_BATCH))
+    def __init__(self, encoder: LocalExpertsEncoder, X_t: torch.Tensor, target: torch.Tensor, labels: torch.Tensor,
+                 n_epochs: int, learning_rate: float, noise: torch.Generator, cuda_graph: bool | None = None):
+        device = X_t.device
+        self.use_graph = device.type == "cuda" if cuda_graph is None else bool(cuda_graph)
+        if self.use_graph and device.type != "cuda":
+            raise ValueError(f"cuda_graph=True needs the data on a CUDA device, got {device}")
+        self.encoder, self.X_t, self.target, self.labels, self.noise = encoder, X_t, target, labels, noise
+        self.batch = min(DISTIL_BATCH, X_t.shape[0])
+        self.steps_per_epoch = math.ceil(X_t.shape[0] / self.batch)
+        self.optimizer = torch.optim.Adam(encoder.parameters(), lr=learning_rate, capturable=self.use_graph)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=learning_rate,
+                                                             total_steps=n_epochs * self.steps_per_epoch)
+        self.x = torch.empty(self.batch, X_t.shape[1], device=device, dtype=X_t.dtype)
+        self.x_noise = torch.empty_like(self.x)
+        self.y = torch.empty(self.batch, target.shape[1], device=device, dtype=target.dtype)
+        self.regions = torch.empty(self.batch, device=device, dtype=labels.dtype)
+        self.mse_sum = torch.zeros((), device=device)
+        self.steps_done = 0
+        self.graph = None
+        if self.use_graph:  # what the graph reads where the schedule writes Python floats
+            self.lr = torch.tensor(learning_rate, device=device)
+            self.beta1, self.beta2 = (torch.tensor(b, device=device) for b in self.optimizer.param_groups[0]["betas"])
+
+    def epoch(self, order: np.ndarray) -> float:
+        """One epoch over the points in ``order`` (a permutation); returns its mean squared error."""
+        order_t = torch.from_numpy(np.resize(order, self.steps_per_epoch * self.batch)).to(self.X_t.device)
+        self.mse_sum.zero_()
+        for step in range(self.steps_per_epoch):
+            self._load(order_t[step * self.batch:(step + 1) * self.batch])
+            if not self.use_graph:
+                self._eager_step()
+            elif self.steps_done < self.WARM_UP_STEPS:
+                side = torch.cuda.Stream(self.X_t.device)
+                side.wait_stream(torch.cuda.current_stream(self.X_t.device))
+                with torch.cuda.stream(side):
+                    self._eager_step()
+                torch.cuda.current_stream(self.X_t.device).wait_stream(side)
+            else:
+                if self.graph is None:
+                    self._capture()
+                group = self.optimizer.param_groups[0]
+                self.lr.fill_(group["lr"])
+                self.beta1.fill_(group["betas"][0])
+                self.graph.replay()
+            self.scheduler.step()
+            self.steps_done += 1
+        return self.mse_sum.item() / self.steps_per_epoch
+
+    def close(self) -> None:
+        """Free the gradients, and the graph with its memory."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.graph = None
+
+    def _load(self, idx: torch.Tensor) -> None:
+        torch.index_select(self.X_t, 0, idx, out=self.x)
+        self.x_noise.normal_(generator=self.noise)
+        torch.index_select(self.target, 0, idx, out=self.y)
+        torch.index_select(self.labels, 0, idx, out=self.regions)
+
+    def _train_step(self) -> None:
+        """Loss, backward and update on the loaded batch; kernels only, so that it can be captured."""
+        embedded, logits = self.encoder.forward_with_logits(self.x + INPUT_NOISE * self.encoder.scale * self.x_noise)
+        mse = (embedded / self.encoder.out_scale - self.y).pow(2).sum(dim=1).mean()
+        (mse + torch.nn.functional.cross_entropy(logits, self.regions)).backward()
+        self.optimizer.step()
+        self.mse_sum.add_(mse.detach())
+
+    def _eager_step(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self._train_step()
+
+    def _capture(self) -> None:
+        # Gradients are None at capture, so the graph's backward writes them rather than adding to them.
+        self.optimizer.zero_grad(set_to_none=True)
+        group = self.optimizer.param_groups[0]
+        lr, betas = group["lr"], group["betas"]
+        group["lr"], group["betas"] = self.lr, (self.beta1, self.beta2)
+        self.graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(self.graph):
+                self._train_step()
+        finally:
+            group["lr"], group["betas"] = lr, betas

@@ -69,6 +69,16 @@ def _kernel_spectra(n_nodes: int, h: float, device, dtype) -> torch.Tensor:
     return torch.fft.rfft2(torch.stack([w, w2 * dx, w2 * dy]))
 
 
+@functools.lru_cache(maxsize=4)
+def _corner_offsets(n_nodes: int, device) -> torch.Tensor:
+    """Flat offsets of a cell's four nodes from its first, kept on ``device``.
+
+    Cached because building a small tensor from a Python list on a GPU is a copy from
+    the host that waits for the device's queue, once per gradient otherwise.
+    """
+    return torch.tensor([0, n_nodes, 1, n_nodes + 1], device=device)
+
+
 def _convolve(charge: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
     """Linear convolution of a (G, G) charge grid with the three kernels, cropped to (3, G, G).
 
@@ -158,8 +168,7 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
     fx, fy = frac[:, 0], frac[:, 1]
     # the four surrounding nodes of every point (flat indices into the G x G grid) and
     # their bilinear weights, both of shape (n, 4)
-    nodes = (cell[:, 0] * n_nodes + cell[:, 1])[:, None] + torch.tensor([0, n_nodes, 1, n_nodes + 1],
-                                                                         device=Y.device)
+    nodes = (cell[:, 0] * n_nodes + cell[:, 1])[:, None] + _corner_offsets(n_nodes, Y.device)
     weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)
 
     charge = torch.zeros(n_nodes * n_nodes, device=Y.device, dtype=Y.dtype)

@@ -458,22 +458,21 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         target = layout.float() / scale
         labels = torch.from_numpy(regions.labels).to(X_t.device)
         noise = torch.Generator(device=X_t.device).manual_seed(int(rng.integers(2**63 - 1)))
-        optimizer = torch.optim.Adam(encoder.parameters(), lr=self.learning_rate)
         n = X_t.shape[0]
-        scheduler = distil.one_cycle(optimizer, self.learning_rate, n_epochs, n)
+        regression = distil.Regression(encoder, X_t, target, labels, n_epochs, self.learning_rate, noise)
         epochs_run = n_epochs
         for epoch in range(1, n_epochs + 1):
-            mse = distil.regression_epoch(encoder, optimizer, scheduler, X_t, target, labels, rng.permutation(n), noise)
+            mse = regression.epoch(rng.permutation(n))
             bar.set_postfix(stage="encoder", mse=f"{mse:.3g}", refresh=False)
             bar.update()
             if self.callback is not None:
-                logs = {"stage": "encoder", "epoch": epoch, "n_steps": epoch * math.ceil(n / distil.DISTIL_BATCH),
-                        "loss": mse, "embedding": _embed(encoder, X_t)}
+                logs = {"stage": "encoder", "epoch": epoch, "n_steps": regression.steps_done, "loss": mse,
+                        "embedding": _embed(encoder, X_t)}
                 if self.callback(epoch, logs):
                     logger.info("callback stopped training after %d epochs", epoch)
                     epochs_run = epoch
                     break
-        optimizer.zero_grad(set_to_none=True)
+        regression.close()
         encoder.sharpen_gate(distil.GATE_SHARPENING)
         return epochs_run
 
