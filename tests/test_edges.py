@@ -93,3 +93,12 @@ def test_symmetric_edges_from_pairs_keeps_device_and_dtype():
 def test_a_p_that_is_not_symmetric_without_diagonal_is_refused(break_it, message):
     with pytest.raises(ValueError, match=message):
         edges_from_csr(break_it(random_affinities(seed=4)))
+
+
+def test_affinities_below_float32_range_are_still_symmetric():
+    # far-apart points get affinities such as 5e-45, which float32 holds with almost no precision
+    P = random_affinities().tolil()
+    P[0, 1] = P[1, 0] = 4.9e-45
+    P[2, 3] = P[3, 2] = 7.9e-44
+    edges = edges_from_csr(P.tocsr())
+    assert edges.values.dtype == torch.float32 and edges.values.min().item() < 1e-40

@@ -55,7 +55,7 @@ def _compile():
     import numba
 
     @numba.njit(cache=True)
-    def kernel(indptr, indices, data, rows, cols, values, pair):  # pragma: no cover - compiled
+    def kernel(indptr, indices, data, rows, cols, values, pair, atol):  # pragma: no cover - compiled
         n = indptr.size - 1
         upper_start = np.empty(n + 1, np.int64)  # where row i's pairs (i, j > i) start in the pair list
         n_pairs = 0
@@ -86,7 +86,7 @@ def _compile():
                     match = cursor[j]
                     if match == upper_start[j + 1] or cols[match] != i:
                         return 2
-                    if abs(values[match] - data[k]) > 1e-6 * max(abs(values[match]), abs(data[k])):
+                    if abs(values[match] - data[k]) > 1e-6 * max(abs(values[match]), abs(data[k])) + atol:
                         return 3
                     pair[k] = match
                     cursor[j] = match + 1
@@ -107,8 +107,11 @@ def _kernel_arguments(indptr, indices, data, dtype) -> tuple:
     """The kernel's arguments, the output arrays included, in the layout it is compiled for."""
     index = index_dtype(indices.size)
     n_pairs = indices.size // 2
+    # values below the output dtype's normal range lose their relative precision when stored
+    # (affinities of far-apart points can be 1e-45), so they are compared to this absolute tolerance
+    atol = float(np.finfo(dtype).tiny)
     return (indptr, indices, data, np.empty(n_pairs, index), np.empty(n_pairs, index),
-            np.empty(n_pairs, dtype), np.empty(indices.size, index))
+            np.empty(n_pairs, dtype), np.empty(indices.size, index), atol)
 
 
 def warm_up() -> None:
@@ -156,7 +159,7 @@ def edges_from_csr(P, device=None, dtype=torch.float32) -> SymmetricEdges:
     status = _kernel(*args)
     if status:
         raise ValueError(_PROBLEMS[status])
-    rows, cols, values, pair = (torch.from_numpy(a).to(device) for a in args[3:])
+    rows, cols, values, pair = (torch.from_numpy(a).to(device) for a in args[3:7])
     full_values = torch.from_numpy(P.data).to(device=device, dtype=dtype)
     return SymmetricEdges(rows, cols, values, torch.from_numpy(indptr).to(device),
                           torch.from_numpy(indices).to(device), pair, full_values)
