@@ -25,13 +25,14 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from typing import NamedTuple
 
 import torch
 
 from plsd_widget.embedding.attraction import attraction_cpu
 from plsd_widget.embedding.edges import SymmetricEdges
 
-__all__ = ["GRID_SPACING", "tsne_gradient_fft"]
+__all__ = ["GRID_SPACING", "Grid", "gradient_on_grid", "grid_for", "tsne_gradient_fft"]
 
 #: Grid cell size in embedding units. Bilinear interpolation of ``1 / (1 + r^2)``
 #: over cells of this size gave relative gradient errors of 1.5-4% (see the tests).
@@ -48,7 +49,7 @@ def _grid(extent: float, spacing: float) -> tuple[int, float]:
     and the cell scaled by a power of 1.02 that fits the extent (so a small
     embedding gets finer cells for free). Cell sizes from this short
     ladder let consecutive calls reuse the kernel spectra (see
-    :func:`_kernel_spectra`).
+    :func:`grid_for`).
     """
     nodes = 16 * math.ceil((math.ceil(extent / spacing) + 2) / 16)  # multiples of 16 keep FFTs fast
     clipped = min(max(nodes, MIN_GRID), MAX_GRID)
@@ -58,25 +59,37 @@ def _grid(extent: float, spacing: float) -> tuple[int, float]:
     return clipped, spacing * 1.02**steps
 
 
+class Grid(NamedTuple):
+    """A ``n_nodes x n_nodes`` grid of cell size ``h`` with what the gradient needs of it on a device.
+
+    ``spectra`` are the rFFTs of ``w``, ``w^2 r_x`` and ``w^2 r_y`` on the (2G, 2G)
+    circulant grid; ``corners`` the flat offsets of a cell's four nodes from its first.
+    """
+
+    n_nodes: int
+    h: float
+    spectra: torch.Tensor
+    corners: torch.Tensor
+
+
 @functools.lru_cache(maxsize=4)
-def _kernel_spectra(n_nodes: int, h: float, device, dtype) -> torch.Tensor:
-    """rFFTs of ``w``, ``w^2 r_x`` and ``w^2 r_y`` on the (2G, 2G) circulant grid."""
+def _make_grid(n_nodes: int, h: float, device, dtype) -> Grid:
+    # cached: consecutive gradients mostly share a grid, and on a GPU building even the four
+    # corner offsets from a Python list is a host-to-device copy that waits for the queue
     steps = torch.arange(2 * n_nodes, device=device, dtype=dtype)
     offsets = torch.where(steps < n_nodes, steps, steps - 2 * n_nodes) * h
     dx, dy = offsets[:, None], offsets[None, :]
     w = 1.0 / (1.0 + dx * dx + dy * dy)
     w2 = w * w
-    return torch.fft.rfft2(torch.stack([w, w2 * dx, w2 * dy]))
+    spectra = torch.fft.rfft2(torch.stack([w, w2 * dx, w2 * dy]))
+    return Grid(n_nodes, h, spectra, torch.tensor([0, n_nodes, 1, n_nodes + 1], device=device))
 
 
-@functools.lru_cache(maxsize=4)
-def _corner_offsets(n_nodes: int, device) -> torch.Tensor:
-    """Flat offsets of a cell's four nodes from its first, kept on ``device``.
-
-    Cached because building a small tensor from a Python list on a GPU is a copy from
-    the host that waits for the device's queue, once per gradient otherwise.
-    """
-    return torch.tensor([0, n_nodes, 1, n_nodes + 1], device=device)
+def grid_for(Y: torch.Tensor, grid_spacing: float = GRID_SPACING) -> Grid:
+    """The grid that covers the embedding ``Y`` (see :func:`_grid`); reads ``Y``'s extent on the host."""
+    extent = float((Y.max(dim=0).values - Y.min(dim=0).values).max())
+    n_nodes, h = _grid(extent, grid_spacing)
+    return _make_grid(n_nodes, h, Y.device, Y.dtype)
 
 
 def _convolve(charge: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
@@ -149,7 +162,19 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
     if Y.ndim != 2 or Y.shape[1] != 2:
         raise ValueError(f"the FFT gradient is for 2-D embeddings; Y must have shape (n, 2), got {tuple(Y.shape)}")
     Y = Y.detach()
+    return gradient_on_grid(Y, edges, grid_for(Y, grid_spacing), exaggeration=exaggeration, with_kl=with_kl)
+
+
+def gradient_on_grid(Y: torch.Tensor, edges: SymmetricEdges, grid: Grid, *, exaggeration=1.0,
+                     with_kl: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`tsne_gradient_fft` on a given ``grid`` (from :func:`grid_for` of this ``Y``).
+
+    Without ``with_kl`` and on a GPU it is device work only, no host synchronisation,
+    so it can be captured in a CUDA graph; ``exaggeration`` may then be a 0-d tensor
+    that the graph reads.
+    """
     n = Y.shape[0]
+    n_nodes, h = grid.n_nodes, grid.h
 
     # attraction, exact over the edges of P, and sum_ij p_ij log(1 + |y_i - y_j|^2) for the KL
     if Y.device.type == "cpu":
@@ -158,22 +183,19 @@ def tsne_gradient_fft(Y: torch.Tensor, edges, *, exaggeration: float = 1.0,
         attraction, p_log1p = _attraction_torch(Y, edges, with_kl)
 
     # grid: square cells of side h, nodes 0..G-1 per axis
-    lo = Y.min(dim=0).values
-    extent = float((Y.max(dim=0).values - lo).max())
-    n_nodes, h = _grid(extent, grid_spacing)
-    u = (Y - lo) / h
+    u = (Y - Y.min(dim=0).values) / h
     cell = u.floor().clamp_(0, n_nodes - 2)
     frac = u - cell
     cell = cell.long()
     fx, fy = frac[:, 0], frac[:, 1]
     # the four surrounding nodes of every point (flat indices into the G x G grid) and
     # their bilinear weights, both of shape (n, 4)
-    nodes = (cell[:, 0] * n_nodes + cell[:, 1])[:, None] + _corner_offsets(n_nodes, Y.device)
+    nodes = (cell[:, 0] * n_nodes + cell[:, 1])[:, None] + grid.corners
     weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)
 
     charge = torch.zeros(n_nodes * n_nodes, device=Y.device, dtype=Y.dtype)
     charge.index_add_(0, nodes.reshape(-1), weights.reshape(-1))
-    fields = _convolve(charge.view(n_nodes, n_nodes), _kernel_spectra(n_nodes, h, Y.device, Y.dtype))
+    fields = _convolve(charge.view(n_nodes, n_nodes), grid.spectra)
     at_points = (torch.index_select(fields.reshape(3, -1), 1, nodes.reshape(-1)).view(3, n, 4)
                  * weights).sum(dim=2)  # (3, n)
 

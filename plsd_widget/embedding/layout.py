@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from plsd_widget.embedding.edges import SymmetricEdges
-from plsd_widget.embedding.fft_gradient import tsne_gradient_fft
+from plsd_widget.embedding.fft_gradient import GRID_SPACING, Grid, gradient_on_grid, grid_for
 
 __all__ = ["GainsDescent", "tsne_layout"]
 
@@ -38,6 +38,15 @@ class GainsDescent:
     Updates longer than ``max_step`` are shortened to that length, and the layout
     is re-centred after every step.
 
+    On a CUDA device a step is, after the host has chosen its grid, a few hundred
+    small kernels: far more launch work than GPU work. So the first step on each
+    grid size runs eagerly and is captured as a CUDA graph, which later steps on
+    that size replay (one launch); the schedule's values are read from device
+    tensors. The graphs share one memory pool, and every state they update
+    (coordinates, update, gains) is written in place. Steps that estimate the KL
+    divergence, or whose grid is clipped to its size limits (its cells then change
+    size with the extent), run eagerly.
+
     Parameters
     ----------
     Y : torch.Tensor of shape (n_samples, 2)
@@ -48,29 +57,64 @@ class GainsDescent:
         Longest move of a point in one step, in embedding units (openTSNE's
         ``max_step_norm``); it keeps the first large steps from scattering points.
     min_gain : float, default=0.01
+    cuda_graphs : bool, optional
+        Replay steps as CUDA graphs; default: on a CUDA device.
     """
 
     def __init__(self, Y: torch.Tensor, edges: SymmetricEdges, *, max_step: float = 5.0,
-                 min_gain: float = 0.01):
+                 min_gain: float = 0.01, cuda_graphs: bool | None = None):
         self.Y = Y.detach().clone()
         self.edges = edges
         self.max_step = max_step
         self.min_gain = min_gain
         self.update = torch.zeros_like(self.Y)
         self.gains = torch.ones_like(self.Y)
+        self.use_graphs = Y.device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+        if self.use_graphs and Y.device.type != "cuda":
+            raise ValueError(f"cuda_graphs=True needs Y on a CUDA device, got {Y.device}")
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, Grid]] = {}  # by nodes per side
+        if self.use_graphs:
+            self._schedule = {name: torch.zeros((), device=Y.device, dtype=Y.dtype)
+                              for name in ("learning_rate", "momentum", "exaggeration")}
+            self._pool = torch.cuda.graph_pool_handle()
 
     def step(self, *, learning_rate: float, momentum: float, exaggeration: float = 1.0,
              with_kl: bool = False) -> torch.Tensor | None:
         """Take one step; with ``with_kl``, return the KL divergence estimate before it (0-d tensor)."""
-        grad, kl = tsne_gradient_fft(self.Y, self.edges, exaggeration=exaggeration, with_kl=with_kl)
+        grid = grid_for(self.Y)
+        if not self.use_graphs or with_kl or grid.h != GRID_SPACING:
+            return self._step(grid, learning_rate, momentum, exaggeration, with_kl)
+        for name, value in (("learning_rate", learning_rate), ("momentum", momentum), ("exaggeration", exaggeration)):
+            self._schedule[name].fill_(value)
+        if grid.n_nodes in self.graphs:
+            self.graphs[grid.n_nodes][0].replay()
+        else:
+            self._step_and_capture(grid)
+        return None
+
+    def _step(self, grid: Grid, learning_rate, momentum, exaggeration, with_kl: bool) -> torch.Tensor | None:
+        grad, kl = gradient_on_grid(self.Y, self.edges, grid, exaggeration=exaggeration, with_kl=with_kl)
         overshot = (self.update * grad) > 0  # the last update went uphill along this coordinate
-        self.gains = torch.where(overshot, self.gains * 0.8, self.gains + 0.2).clamp_min_(self.min_gain)
+        self.gains.copy_(torch.where(overshot, self.gains * 0.8, self.gains + 0.2)).clamp_min_(self.min_gain)
         self.update.mul_(momentum).sub_(learning_rate * self.gains * grad)
         norms = self.update.norm(dim=1, keepdim=True)
         self.update.mul_(torch.where(norms > self.max_step, self.max_step / norms, 1.0))
         self.Y.add_(self.update)
         self.Y.sub_(self.Y.mean(dim=0))
         return kl
+
+    def _step_and_capture(self, grid: Grid) -> None:
+        """Take the step eagerly (which also creates the FFT plans a capture needs), then capture it."""
+        device = self.Y.device
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            self._step(grid, **self._schedule, with_kl=False)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self._pool):
+            self._step(grid, **self._schedule, with_kl=False)
+        self.graphs[grid.n_nodes] = graph, grid  # the grid's tensors must outlive the graph that reads them
 
 
 def tsne_layout(edges: SymmetricEdges, init: torch.Tensor, *, n_early: int = EARLY_ITER,

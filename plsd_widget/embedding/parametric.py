@@ -356,7 +356,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
                                                 seed=int(rng.integers(2**31 - 1)))
                 encoder = self._new_encoder(LocalExpertsEncoder(n_features, len(regions.centers), hidden), X,
                                             generator, device)
+                network_start = time.perf_counter()
                 n_iter = self._fit_to_layout(encoder, X_t, layout, regions, n_epochs, rng, bar)
+                log("network (%d epochs) in %.2f s", n_iter, time.perf_counter() - network_start)
                 embedding = layout.float().cpu().numpy()
             else:
                 encoder = self._new_encoder(TSNEEncoder(n_features, self.n_components, hidden), X, generator, device)
