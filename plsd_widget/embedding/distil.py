@@ -64,10 +64,10 @@ class Regression:
     CUDA device that whole step is captured once as a CUDA graph and replayed: its
     hundreds of small operations (about 260 counted on the CPU), each a kernel launch
     or host work that costs more than the GPU's own work for a network this small,
-    become one launch. The learning rate and Adam's
-    first beta, which the schedule changes every step, are read by the graph from
-    device tensors. Every batch is full (the last one of an epoch wraps round to the
-    start of the epoch's order), so one graph serves all steps.
+    become one launch. The learning rate and Adam's first beta, which the schedule
+    changes every step, are read by the graph from device tensors. Every batch is
+    full (the last one of an epoch wraps round to the start of the epoch's order), so
+    one graph serves all steps.
 
     Parameters
     ----------
