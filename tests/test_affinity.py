@@ -217,3 +217,36 @@ def test_pynndescent_graph_loses_the_point_itself_wherever_it_is(monkeypatch):
     np.testing.assert_array_equal(indices, [[1, 2, 3], [0, 2, 3], [3, 0, 1], [0, 1, 2]])
     np.testing.assert_array_equal(sq, [[1, 4, 9], [0, 1, 4], [1, 4, 9], [1, 1, 4]])
     assert indices.dtype == np.int64 and sq.dtype == np.float64
+
+
+def test_blockwise_device_search_finds_scikit_learns_neighbours(monkeypatch):
+    """The torch search used on CUDA, run on the CPU in blocks of 7 rows, against scikit-learn's."""
+    X = blobs(300, d=6, seed=2)
+    X[11] = X[10]  # exact duplicates: each is the other's nearest, the point itself is still left out
+    X[12] = X[10]
+    monkeypatch.setattr(affinity, "_KNN_BLOCK_ELEMENTS", 7 * 300)
+    indices, sq = affinity._exact_knn_on_device(X, 20, torch.device("cpu"))
+    expected_indices, expected_sq = nearest_neighbors(X, 20, method="exact")
+    assert not np.any(indices == np.arange(300)[:, None])
+    assert set(indices[10, :2]) == {11, 12}
+    assert np.all(np.diff(sq, axis=1) >= 0)
+    np.testing.assert_allclose(sq, expected_sq, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sq, ((X[indices] - X[:, None]) ** 2).sum(axis=2), rtol=1e-5, atol=1e-5)
+    # Neighbour sets may differ only at a tie, to float32 rounding, at the k-th distance.
+    assert np.mean([np.isin(a, b).mean() for a, b in zip(indices, expected_indices)]) > 0.999
+
+
+def test_device_other_than_cuda_computes_on_the_cpu():
+    X = blobs(200, d=4, seed=4)
+    P = joint_probabilities(X, perplexity=10, device="cpu")
+    assert abs(P - joint_probabilities(X, perplexity=10)).max() == 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_affinities_on_cuda_equal_those_on_the_cpu():
+    X = blobs(5000, d=20, centers=8, seed=5)
+    P_cpu = joint_probabilities(X, perplexity=30, method="exact")
+    P_cuda = joint_probabilities(X, perplexity=30, method="exact", device="cuda")
+    assert P_cuda.nnz == P_cpu.nnz
+    assert abs(P_cuda - P_cpu).max() < 1e-4 * P_cpu.max()

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from plsd_widget._validation import as_float_array, check_positive_int
 
@@ -94,6 +95,50 @@ def _exact_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return indices.astype(np.int64), distances.astype(np.float64) ** 2
 
 
+#: Elements of the (rows, n) distance block, or of the block's candidate differences,
+#: that :func:`_exact_knn_on_device` holds at once (512 MB of float32).
+_KNN_BLOCK_ELEMENTS = 2**27
+#: Extra candidates per row chosen from the fast distances, whose exact ones then pick the ``k``.
+_KNN_EXTRA_CANDIDATES = 16
+
+
+def _exact_knn_on_device(X: np.ndarray, k: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force kNN with torch on ``device``, one block of rows at a time.
+
+    Candidates come from ``|x|^2 - 2 x.y + |y|^2`` (one matrix product a block), whose
+    float32 rounding can reorder near-ties; their squared distances are then recomputed
+    from the differences, which picks and orders the ``k`` nearest as exactly as
+    scikit-learn does. The point itself is left out by index, as there.
+    """
+    n = X.shape[0]
+    X_t = torch.from_numpy(X).to(device=device, dtype=torch.float32)
+    sq_norms = X_t.square().sum(dim=1)
+    n_candidates = min(n - 1, k + _KNN_EXTRA_CANDIDATES)
+    indices = torch.empty((n, k), dtype=torch.int64, device=device)
+    sq_distances = torch.empty((n, k), dtype=torch.float64, device=device)
+    rows = max(1, _KNN_BLOCK_ELEMENTS // max(n, n_candidates * X.shape[1]))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        block = torch.addmm(sq_norms, X_t[start:stop], X_t.T, alpha=-2.0).add_(sq_norms[start:stop, None])
+        own = torch.arange(start, stop, device=device)
+        block[own - start, own] = math.inf
+        candidates = block.topk(n_candidates, dim=1, largest=False, sorted=False).indices
+        del block
+        exact = (X_t[candidates] - X_t[start:stop, None]).square_().sum(dim=2)
+        nearest, order = exact.topk(k, dim=1, largest=False, sorted=True)
+        indices[start:stop] = candidates.gather(1, order)
+        sq_distances[start:stop] = nearest
+    return indices.cpu().numpy(), sq_distances.cpu().numpy()
+
+
+def _cuda_device(device) -> torch.device | None:
+    """``device`` as a torch.device when it is a CUDA one, else None (meaning: the CPU)."""
+    if device is None:
+        return None
+    device = torch.device(device)
+    return device if device.type == "cuda" else None
+
+
 def _pynndescent_knn(X: np.ndarray, k: int, seed: int, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
     from pynndescent import NNDescent
 
@@ -117,7 +162,7 @@ def _pynndescent_knn(X: np.ndarray, k: int, seed: int, verbose: bool) -> tuple[n
 
 
 def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state=None,
-                      verbose: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      verbose: bool = False, device=None) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``n_neighbors`` nearest neighbours of every sample, itself excluded.
 
     Parameters
@@ -136,6 +181,10 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
         Seed for pynndescent.
     verbose : bool, default=False
         Let pynndescent print its progress.
+    device : str or torch.device, optional
+        A CUDA device runs the exact search there with torch (the same neighbours);
+        anything else, or None, searches on the CPU with scikit-learn, which is faster
+        there than torch's ``topk``.
 
     Returns
     -------
@@ -155,23 +204,25 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
         small = n < EXACT_KNN_MAX_SAMPLES or float(n) * n * X.shape[1] <= EXACT_KNN_MAX_WORK
         method = "exact" if small else "pynndescent"
     if method == "exact":
-        return _exact_knn(X, k)
+        cuda = _cuda_device(device)
+        return _exact_knn(X, k) if cuda is None else _exact_knn_on_device(X, k, cuda)
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
     return _pynndescent_knn(X, k, seed, verbose)
 
 
-def _row_entropy(sq_distances: np.ndarray, beta: np.ndarray):
+def _row_entropy(sq_distances: torch.Tensor, beta: torch.Tensor):
     """Return (P, H, Var) of the Gaussian rows for precisions ``beta``.
 
     ``sq_distances`` must be shifted so that every row's minimum is 0; then each
     row's normaliser is >= 1 and nothing underflows to 0/0.
     """
-    weights = np.exp(-sq_distances * beta[:, None])
-    p = weights / weights.sum(axis=1, keepdims=True)
-    mean_d = (p * sq_distances).sum(axis=1)
-    var_d = (p * sq_distances**2).sum(axis=1) - mean_d**2
-    entropy = np.log(weights.sum(axis=1)) + beta * mean_d
-    return p, entropy, np.maximum(var_d, 0.0)
+    weights = torch.exp(-sq_distances * beta[:, None])
+    total = weights.sum(dim=1)
+    p = weights / total[:, None]
+    mean_d = (p * sq_distances).sum(dim=1)
+    var_d = (p * sq_distances.square()).sum(dim=1) - mean_d.square()
+    entropy = torch.log(total) + beta * mean_d
+    return p, entropy, var_d.clamp_min(0.0)
 
 
 #: Rows calibrated at a time by :func:`conditional_probabilities`.
@@ -179,7 +230,7 @@ _CALIBRATION_ROWS = 65_536
 
 
 def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1e-5,
-                              max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+                              max_iter: int = 200, device=None) -> tuple[np.ndarray, np.ndarray]:
     """Calibrate one Gaussian precision per row so each row has the target perplexity.
 
     All rows are solved at once (vectorised) by a safeguarded Newton iteration on
@@ -199,6 +250,9 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
         Tolerance on the entropy, in nats.
     max_iter : int, default=200
         Iteration cap.
+    device : str or torch.device, optional
+        A CUDA device calibrates there; anything else, or None, on the CPU. The
+        arithmetic is float64 either way.
 
     Returns
     -------
@@ -221,11 +275,15 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
     p = np.empty((n, k), dtype=np.float64)
     beta = np.empty(n, dtype=np.float64)
     failed = 0
+    device = _cuda_device(device) or torch.device("cpu")
     # Rows are independent: calibrating them in chunks bounds the temporaries (a few
     # copies of a chunk instead of the whole (n, k) array: gigabytes at a million points).
     for start in range(0, n, _CALIBRATION_ROWS):
         stop = min(n, start + _CALIBRATION_ROWS)
-        failed += _calibrate(sq_distances[start:stop], perplexity, tol, max_iter, p[start:stop], beta[start:stop])
+        chunk = torch.as_tensor(sq_distances[start:stop], dtype=torch.float64, device=device)
+        p_chunk, beta_chunk, chunk_failed = _calibrate(chunk, perplexity, tol, max_iter)
+        p[start:stop], beta[start:stop] = p_chunk.cpu().numpy(), beta_chunk.cpu().numpy()
+        failed += chunk_failed
     if failed:
         logger.warning(
             "perplexity calibration did not converge for %d of %d points (entropy "
@@ -237,48 +295,43 @@ def conditional_probabilities(sq_distances, perplexity: float, *, tol: float = 1
     return p, beta
 
 
-def _calibrate(sq_distances, perplexity: float, tol: float, max_iter: int, p: np.ndarray, beta: np.ndarray) -> int:
-    """:func:`conditional_probabilities` of some rows, written into ``p`` and ``beta``; returns the rows failed."""
-    d = np.asarray(sq_distances, dtype=np.float64)
+def _calibrate(d: torch.Tensor, perplexity: float, tol: float, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """:func:`conditional_probabilities` of the rows of ``d`` (float64); returns (P, beta, rows failed)."""
     n = d.shape[0]
-    d = d - d.min(axis=1, keepdims=True)
+    d = d - d.min(dim=1, keepdim=True).values
     target = math.log(perplexity)
-    mean_d = d.mean(axis=1)
-    log_beta = -np.log(np.where(mean_d > 0, mean_d, 1.0))
-    lo = np.full(n, -np.inf)  # bracket on log(beta): H(lo) >= target >= H(hi)
-    hi = np.full(n, np.inf)
-    active = np.arange(n)
+    mean_d = d.mean(dim=1)
+    log_beta = -torch.log(torch.where(mean_d > 0, mean_d, 1.0))
+    lo = torch.full_like(log_beta, -math.inf)  # bracket on log(beta): H(lo) >= target >= H(hi)
+    hi = torch.full_like(log_beta, math.inf)
+    p = torch.empty_like(d)
+    active = torch.arange(n, device=d.device)
     for _ in range(max_iter):
         lb = log_beta[active]
-        p_a, h, var = _row_entropy(d[active], np.exp(lb))
+        p_a, h, var = _row_entropy(d[active], lb.exp())
         p[active] = p_a
         diff = h - target
-        done = np.abs(diff) < tol
+        done = diff.abs() < tol
         too_flat = diff > 0  # entropy too high: raise beta
-        lo[active] = np.where(too_flat, lb, lo[active])
-        hi[active] = np.where(too_flat, hi[active], lb)
-        lo_a, hi_a = lo[active], hi[active]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            slope = np.exp(2 * lb) * var  # -dH/dlog(beta)
-            newton = lb + diff / slope
+        lo_a = torch.where(too_flat, lb, lo[active])
+        hi_a = torch.where(too_flat, hi[active], lb)
+        lo[active], hi[active] = lo_a, hi_a
+        slope = torch.exp(2 * lb) * var  # -dH/dlog(beta)
+        newton = lb + diff / slope
         inside = (slope > 0) & (newton > lo_a) & (newton < hi_a)
-        bisect = np.where(
-            np.isfinite(lo_a) & np.isfinite(hi_a),
-            0.5 * (lo_a + hi_a),
-            np.where(too_flat, lb + 2.0, lb - 2.0),
-        )
+        bisect = torch.where(lo_a.isfinite() & hi_a.isfinite(), 0.5 * (lo_a + hi_a),
+                             torch.where(too_flat, lb + 2.0, lb - 2.0))
         # |log beta| <= 300 keeps beta * d and beta^2 * Var finite in float64.
-        log_beta[active] = np.clip(np.where(done, lb, np.where(inside, newton, bisect)), -300.0, 300.0)
+        log_beta[active] = torch.where(done, lb, torch.where(inside, newton, bisect)).clamp(-300.0, 300.0)
         active = active[~done]
-        if active.size == 0:
+        if active.numel() == 0:
             break
-    np.exp(log_beta, out=beta)
-    return int(active.size)
+    return p, log_beta.exp(), active.numel()
 
 
 def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None = None,
                         method: str = "auto", random_state=None,
-                        verbose: bool = False) -> sp.csr_matrix:
+                        verbose: bool = False, device=None) -> sp.csr_matrix:
     """Return the sparse, symmetric t-SNE affinity matrix ``P`` of ``X``.
 
     Each point's ``k`` nearest neighbours (``k = min(3 * perplexity, n - 1)`` by
@@ -303,6 +356,9 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
         Seed for the approximate kNN search.
     verbose : bool, default=False
         Log timings at INFO level (DEBUG otherwise) and let pynndescent print.
+    device : str or torch.device, optional
+        A CUDA device runs the exact kNN search and the calibration there; the
+        result is the same sparse matrix on the CPU.
 
     Returns
     -------
@@ -335,10 +391,10 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
     log = logger.info if verbose else logger.debug
     start = time.perf_counter()
     indices, sq_distances = nearest_neighbors(X, k, method=method, random_state=random_state,
-                                              verbose=verbose)
+                                              verbose=verbose, device=device)
     log("kNN (k=%d) of %d points in %.2f s", k, n, time.perf_counter() - start)
     start = time.perf_counter()
-    p_cond, _ = conditional_probabilities(sq_distances, perplexity)
+    p_cond, _ = conditional_probabilities(sq_distances, perplexity, device=device)
     log("perplexity calibration in %.2f s", time.perf_counter() - start)
     del sq_distances
     # The conditional affinities as CSR straight away (k entries per row), no COO triplets.

@@ -339,7 +339,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
 
         start = time.perf_counter()
-        P = joint_probabilities(X, self.perplexity, random_state=rng, verbose=self.verbose)
+        P = joint_probabilities(X, self.perplexity, random_state=rng, verbose=self.verbose, device=device)
         log("affinities of %d points in %.2f s", n, time.perf_counter() - start)
         X_t = torch.from_numpy(X).to(device)
 
