@@ -54,3 +54,21 @@ def session(digits, trained_cnn, fitted_embedding):
     train, test = digits
     return Session(trained_cnn, "latent", train.images, train.labels, x_test=test.images, y_test=test.labels,
                    class_names=train.class_names, embedding=fitted_embedding)
+
+
+@pytest.fixture
+def break_cuda_capture():
+    """Wrap a function so that it syncs with the host, which a CUDA graph capture cannot contain, while one runs."""
+    import functools
+
+    import torch
+
+    def wrap(function):
+        @functools.wraps(function)
+        def breaking(*args, **kwargs):
+            if torch.cuda.is_current_stream_capturing():
+                torch.cuda.synchronize()
+            return function(*args, **kwargs)
+        return breaking
+
+    return wrap

@@ -1,6 +1,7 @@
 """Tests of the regression of the local-experts encoder onto a layout (plsd_widget.embedding.distil)."""
 
 import copy
+import logging
 
 import numpy as np
 import pytest
@@ -91,3 +92,24 @@ def test_cuda_graph_steps_equal_eager_steps():
     np.testing.assert_allclose(runs[True][0], runs[False][0], rtol=1e-3)
     for name, value in runs[False][1].items():
         torch.testing.assert_close(runs[True][1][name], value, rtol=1e-3, atol=1e-4, msg=name)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_cuda_capture):
+    n, n_epochs = 1000, 2
+    encoder, X, target, labels = problem(n, device="cuda")
+    eager = copy.deepcopy(encoder)
+    eager_fit = regression(eager, X, target, labels, n_epochs, cuda_graph=False)
+    monkeypatch.setattr(distil.Regression, "_train_step", break_cuda_capture(distil.Regression._train_step))
+    with pytest.raises(RuntimeError):
+        regression(copy.deepcopy(encoder), X, target, labels, n_epochs, cuda_graph=True).epoch(np.arange(n))
+    fit = regression(encoder, X, target, labels, n_epochs)  # a graph by default: a failure is a warning
+    with caplog.at_level(logging.WARNING, logger=distil.__name__):
+        for epoch in range(n_epochs):
+            order = np.random.default_rng(epoch).permutation(n)
+            np.testing.assert_allclose(fit.epoch(order), eager_fit.epoch(order), rtol=1e-3)
+    assert fit.graph is None and not fit.use_graph
+    assert "runs eagerly" in caplog.text
+    for name, value in eager.state_dict().items():
+        torch.testing.assert_close(encoder.state_dict()[name], value, rtol=1e-3, atol=1e-4, msg=name)

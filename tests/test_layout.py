@@ -1,10 +1,12 @@
 """Tests of the free-coordinate t-SNE optimiser (plsd_widget.embedding.layout)."""
 
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-from plsd_widget.embedding import joint_probabilities
+from plsd_widget.embedding import joint_probabilities, layout
 from plsd_widget.embedding.edges import edges_from_csr
 from plsd_widget.embedding.fft_gradient import GRID_SPACING, grid_for
 from plsd_widget.embedding.layout import GainsDescent
@@ -63,3 +65,22 @@ def test_cuda_graph_steps_follow_eager_steps():
         assert bool(descent.graphs) == graphs
         runs[graphs] = descent.Y.cpu()
     torch.testing.assert_close(runs[True], runs[False], rtol=0, atol=1e-3)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_cuda_capture):
+    Y, edges = problem(device="cuda")
+    eager = GainsDescent(Y, edges, cuda_graphs=False)
+    for _ in range(5):
+        eager.step(**SCHEDULE)
+    monkeypatch.setattr(layout, "gradient_on_grid", break_cuda_capture(layout.gradient_on_grid))
+    with pytest.raises(RuntimeError):
+        GainsDescent(Y, edges, cuda_graphs=True).step(**SCHEDULE)
+    descent = GainsDescent(Y, edges)  # graphs by default: a failure is a warning
+    with caplog.at_level(logging.WARNING, logger=layout.__name__):
+        for _ in range(5):
+            descent.step(**SCHEDULE)
+    assert not descent.use_graphs and not descent.graphs
+    assert "runs eagerly" in caplog.text
+    torch.testing.assert_close(descent.Y, eager.Y, rtol=0, atol=1e-3)

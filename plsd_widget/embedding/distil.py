@@ -11,6 +11,7 @@ rather than between them.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import NamedTuple
 
@@ -18,10 +19,13 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from plsd_widget.embedding.cuda_graphs import capture, on_side_stream
 from plsd_widget.embedding.encoders import LocalExpertsEncoder
 
 __all__ = ["DISTIL_BATCH", "GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "Regression", "layout_regions",
            "n_experts_for"]
+
+logger = logging.getLogger(__name__)
 
 #: Mini-batch size of the regression.
 DISTIL_BATCH = 256
@@ -67,7 +71,8 @@ class Regression:
     become one launch. The learning rate and Adam's first beta, which the schedule
     changes every step, are read by the graph from device tensors. Every batch is
     full (the last one of an epoch wraps round to the start of the epoch's order), so
-    one graph serves all steps.
+    one graph serves all steps. If the capture fails, the steps run eagerly, with a
+    logged warning (or the error, with ``cuda_graph=True``).
 
     Parameters
     ----------
@@ -86,7 +91,8 @@ class Regression:
     noise : torch.Generator
         Source of the input noise, on ``X_t``'s device.
     cuda_graph : bool, optional
-        Replay the step as a CUDA graph; default: on a CUDA device.
+        Replay the step as a CUDA graph; default: on a CUDA device, falling back to
+        eager steps if the capture fails.
     """
 
     #: Eager steps before the capture, as CUDA graphs need (lazy initialisation of
@@ -97,6 +103,7 @@ class Regression:
                  n_epochs: int, learning_rate: float, noise: torch.Generator, cuda_graph: bool | None = None):
         device = X_t.device
         self.use_graph = device.type == "cuda" if cuda_graph is None else bool(cuda_graph)
+        self.graph_required = cuda_graph is not None
         if self.use_graph and device.type != "cuda":
             raise ValueError(f"cuda_graph=True needs the data on a CUDA device, got {device}")
         self.encoder, self.X_t, self.target, self.labels, self.noise = encoder, X_t, target, labels, noise
@@ -125,14 +132,10 @@ class Regression:
             if not self.use_graph:
                 self._eager_step()
             elif self.steps_done < self.WARM_UP_STEPS:
-                side = torch.cuda.Stream(self.X_t.device)
-                side.wait_stream(torch.cuda.current_stream(self.X_t.device))
-                with torch.cuda.stream(side):
-                    self._eager_step()
-                torch.cuda.current_stream(self.X_t.device).wait_stream(side)
+                on_side_stream(self.X_t.device, self._eager_step)
+            elif self.graph is None and not self._capture():
+                self._eager_step()
             else:
-                if self.graph is None:
-                    self._capture()
                 group = self.optimizer.param_groups[0]
                 self.lr.fill_(group["lr"])
                 self.beta1.fill_(group["betas"][0])
@@ -164,15 +167,22 @@ class Regression:
         self.optimizer.zero_grad(set_to_none=True)
         self._train_step()
 
-    def _capture(self) -> None:
+    def _capture(self) -> bool:
+        """Capture the step as ``self.graph``, which does not run it; on failure, False and eager steps from now on."""
         # Gradients are None at capture, so the graph's backward writes them rather than adding to them.
         self.optimizer.zero_grad(set_to_none=True)
         group = self.optimizer.param_groups[0]
         lr, betas = group["lr"], group["betas"]
         group["lr"], group["betas"] = self.lr, (self.beta1, self.beta2)
-        self.graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(self.graph):
-                self._train_step()
+            self.graph = capture(self.X_t.device, self._train_step)
+        except RuntimeError as error:
+            if self.graph_required:
+                raise
+            logger.warning("capturing the network's training step as a CUDA graph failed, so it runs eagerly "
+                           "(slower, same result): %s", error)
+            self.use_graph = False
+            return False
         finally:
             group["lr"], group["betas"] = lr, betas
+        return True

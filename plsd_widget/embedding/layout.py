@@ -13,12 +13,17 @@ regression target of its encoder.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
+from plsd_widget.embedding.cuda_graphs import capture, on_side_stream
 from plsd_widget.embedding.edges import SymmetricEdges
 from plsd_widget.embedding.fft_gradient import GRID_SPACING, Grid, gradient_on_grid, grid_for
 
 __all__ = ["GainsDescent", "tsne_layout"]
+
+logger = logging.getLogger(__name__)
 
 #: openTSNE's default schedule: iterations with early exaggeration, then without.
 EARLY_ITER, LATE_ITER = 250, 500
@@ -45,7 +50,8 @@ class GainsDescent:
     tensors. The graphs share one memory pool, and every state they update
     (coordinates, update, gains) is written in place. Steps that estimate the KL
     divergence, or whose grid is clipped to its size limits (its cells then change
-    size with the extent), run eagerly.
+    size with the extent), run eagerly. If a capture fails, all later steps run
+    eagerly, with a logged warning (or the error, with ``cuda_graphs=True``).
 
     Parameters
     ----------
@@ -58,7 +64,8 @@ class GainsDescent:
         ``max_step_norm``); it keeps the first large steps from scattering points.
     min_gain : float, default=0.01
     cuda_graphs : bool, optional
-        Replay steps as CUDA graphs; default: on a CUDA device.
+        Replay steps as CUDA graphs; default: on a CUDA device, falling back to eager
+        steps if a capture fails.
     """
 
     def __init__(self, Y: torch.Tensor, edges: SymmetricEdges, *, max_step: float = 5.0,
@@ -70,6 +77,7 @@ class GainsDescent:
         self.update = torch.zeros_like(self.Y)
         self.gains = torch.ones_like(self.Y)
         self.use_graphs = Y.device.type == "cuda" if cuda_graphs is None else bool(cuda_graphs)
+        self.graphs_required = cuda_graphs is not None
         if self.use_graphs and Y.device.type != "cuda":
             raise ValueError(f"cuda_graphs=True needs Y on a CUDA device, got {Y.device}")
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, Grid]] = {}  # by nodes per side
@@ -105,15 +113,16 @@ class GainsDescent:
 
     def _step_and_capture(self, grid: Grid) -> None:
         """Take the step eagerly (which also creates the FFT plans a capture needs), then capture it."""
-        device = self.Y.device
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            self._step(grid, **self._schedule, with_kl=False)
-        torch.cuda.current_stream(device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            self._step(grid, **self._schedule, with_kl=False)
+        on_side_stream(self.Y.device, self._step, grid, **self._schedule, with_kl=False)
+        try:
+            graph = capture(self.Y.device, lambda: self._step(grid, **self._schedule, with_kl=False), pool=self._pool)
+        except RuntimeError as error:  # a captured graph does not run: the state is still the eager step's
+            if self.graphs_required:
+                raise
+            logger.warning("capturing the layout's step as a CUDA graph failed, so it runs eagerly from "
+                           "here (slower, same result): %s", error)
+            self.use_graphs = False
+            return
         self.graphs[grid.n_nodes] = graph, grid  # the grid's tensors must outlive the graph that reads them
 
 
