@@ -104,6 +104,7 @@ def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_c
     monkeypatch.setattr(distil.Regression, "_train_step", break_cuda_capture(distil.Regression._train_step))
     with pytest.raises(RuntimeError):
         regression(copy.deepcopy(encoder), X, target, labels, n_epochs, cuda_graph=True).epoch(np.arange(n))
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()  # not left on the capture's stream
     fit = regression(encoder, X, target, labels, n_epochs)  # a graph by default: a failure is a warning
     with caplog.at_level(logging.WARNING, logger=distil.__name__):
         for epoch in range(n_epochs):

@@ -77,6 +77,7 @@ def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_c
     monkeypatch.setattr(layout, "gradient_on_grid", break_cuda_capture(layout.gradient_on_grid))
     with pytest.raises(RuntimeError):
         GainsDescent(Y, edges, cuda_graphs=True).step(**SCHEDULE)
+    assert torch.cuda.current_stream() == torch.cuda.default_stream()  # not left on the capture's stream
     descent = GainsDescent(Y, edges)  # graphs by default: a failure is a warning
     with caplog.at_level(logging.WARNING, logger=layout.__name__):
         for _ in range(5):

@@ -8,9 +8,9 @@ import torch
 def on_side_stream(device: torch.device, function, *args, **kwargs):
     """Run ``function(*args, **kwargs)`` on a new side stream of ``device``, between the current stream's work.
 
-    Warm-up steps before a capture run this way, as torch's CUDA graph notes ask: the
-    lazy set-up they trigger (cuBLAS handles, FFT plans, optimiser state) then happens
-    off the stream that the capture's memory pool will see.
+    The eager warm-up before a capture runs this way, as torch's CUDA graph notes
+    recommend; it triggers the lazy set-up (cuBLAS handles, FFT plans, optimiser
+    state) that must not happen inside a capture.
     """
     current = torch.cuda.current_stream(device)
     side = torch.cuda.Stream(device)
