@@ -9,6 +9,10 @@ Figures (real MNIST from ``load_mnist``):
   images on the device, wall time (target < 15 s, issue 14), then the 10k test
   images through it, and the kNN accuracy of the test points among the training
   points (k=10) as a check that the fast fit is also a good one.
+* ``knn``: the exact kNN search (k = 3 x perplexity) on the device, alone, on those
+  60,000 points and on four noisy copies of them (240,000 points): what the search
+  costs as the data grows, for choosing how far ``method="auto"`` should search exactly
+  on a GPU (on the CPU it stops at ``EXACT_KNN_MAX_WORK``).
 * ``epoch``: one ``PLSDTrainer`` epoch (λ=0.5, AMP) against one plain cross-entropy
   epoch with the same autocast, model, data (copied to the device batch by batch),
   batch order and optimiser
@@ -52,11 +56,12 @@ class StageLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def tsne_figure(device: torch.device, n: int, **params) -> None:
+def tsne_figure(device: torch.device, data, **params) -> None:
     from plsd_widget.embedding import ParametricTSNE
     from plsd_widget.metrics import knn_accuracy
 
-    X, y, X_test, y_test = load_data(n)
+    X, y, X_test, y_test = data
+    n = len(X)
     stages, embedding_logger = StageLog(), logging.getLogger("plsd_widget.embedding")
     embedding_logger.addHandler(stages)
     embedding_logger.setLevel(logging.DEBUG)
@@ -74,6 +79,25 @@ def tsne_figure(device: torch.device, n: int, **params) -> None:
           f"transform of {len(X_test)} test points {transform_s * 1e3:.0f} ms; test kNN accuracy {acc:.3f}",
           flush=True)
     print(f"tsne_stages: {'; '.join(stages.messages)}", flush=True)
+
+
+def knn_figure(device: torch.device, X: np.ndarray, copies: int = 4) -> None:
+    from plsd_widget.embedding.affinity import EXACT_KNN_MAX_WORK, nearest_neighbors
+
+    k = 3 * PERPLEXITY
+    rng = np.random.default_rng(SEED)
+    noise = 0.05 * float(X.std())
+    larger = np.concatenate([X] + [X + rng.normal(scale=noise, size=X.shape).astype(np.float32)
+                                   for _ in range(copies - 1)])
+    nearest_neighbors(X[:2000], k, method="exact", device=device)  # warm-up: CUDA context, cuBLAS
+    figures = []
+    for data in (X, larger):
+        start = synchronized(device)
+        nearest_neighbors(data, k, method="exact", device=device)
+        n, d = data.shape
+        figures.append(f"n={n} x {d} {synchronized(device) - start:.2f} s (n^2 d = {float(n) * n * d:.1e})")
+    print(f"knn: exact, k={k}, on {device.type}: {'; '.join(figures)}; the CPU's exact budget is "
+          f"n^2 d <= {EXACT_KNN_MAX_WORK:.0e}", flush=True)
 
 
 def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) -> None:
@@ -134,7 +158,9 @@ def main():
         device, n, repeats, tsne_params = torch.device("cuda"), args.n, args.repeats, {}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run)"
     print(f"device: {name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads", flush=True)
-    tsne_figure(device, n, **tsne_params)
+    data = load_data(n)
+    tsne_figure(device, data, **tsne_params)
+    knn_figure(device, data[0])
     epoch_figure(device, n, args.batch_size, repeats)
 
 

@@ -16,7 +16,7 @@ def test_gpu_check_dry_run_prints_every_figure():
                             timeout=600, env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    for prefix in ("cuda_tests: passed", "tsne_fit: n=600 fit", "tsne_stages: kNN", "epoch: n=600",
+    for prefix in ("cuda_tests: passed", "tsne_fit: n=600 fit", "tsne_stages: kNN", "knn: exact, k=150", "epoch: n=600",
                    "ddp: gloo, 1 process(es)", "gpu_check: done"):
         assert any(line.startswith(prefix) for line in lines), f"no line starting {prefix!r} in:\n{result.stdout}"
     assert "dry run, no verdict" in result.stdout
