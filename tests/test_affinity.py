@@ -236,9 +236,12 @@ def test_blockwise_device_search_finds_scikit_learns_neighbours(monkeypatch):
     assert np.mean([np.isin(a, b).mean() for a, b in zip(indices, expected_indices)]) > 0.999
 
 
-def test_device_other_than_cuda_computes_on_the_cpu():
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu"), "auto"])
+def test_device_other_than_cuda_computes_on_the_cpu(device):
+    if device == "auto" and torch.cuda.is_available():
+        pytest.skip("'auto' is CUDA here")
     X = blobs(200, d=4, seed=4)
-    P = joint_probabilities(X, perplexity=10, device="cpu")
+    P = joint_probabilities(X, perplexity=10, device=device)
     assert abs(P - joint_probabilities(X, perplexity=10)).max() == 0
 
 

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from plsd_widget._validation import as_float_array, check_positive_int
+from plsd_widget.devices import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -132,10 +133,10 @@ def _exact_knn_on_device(X: np.ndarray, k: int, device: torch.device) -> tuple[n
 
 
 def _cuda_device(device) -> torch.device | None:
-    """``device`` as a torch.device when it is a CUDA one, else None (meaning: the CPU)."""
+    """``device`` (as :func:`~plsd_widget.devices.resolve_device` reads it) when it is a CUDA one, else None."""
     if device is None:
         return None
-    device = torch.device(device)
+    device = resolve_device(device)
     return device if device.type == "cuda" else None
 
 
