@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 def on_side_stream(device: torch.device, function, *args, **kwargs):
@@ -21,15 +25,19 @@ def on_side_stream(device: torch.device, function, *args, **kwargs):
     return result
 
 
-def capture(device: torch.device, function, *, pool=None) -> torch.cuda.CUDAGraph:
-    """``function()``'s kernels captured as a CUDA graph on ``device``, which is returned without having run.
+def capture(device: torch.device, function, *, what: str, required: bool, pool=None) -> torch.cuda.CUDAGraph | None:
+    """``function()``'s kernels captured as a CUDA graph on ``device``, returned without having run.
+
+    If the capture fails (an operation that a graph cannot hold, such as a host sync),
+    the current stream is restored (``torch.cuda.graph`` leaves its capture stream
+    current when ending a failed capture raises); then, unless ``required``, a warning
+    naming ``what`` is logged and None is returned, so that the caller steps eagerly.
+    A failed capture has run nothing, so the caller's state is as before it.
 
     Raises
     ------
     RuntimeError
-        If the capture fails (an operation that a graph cannot hold, such as a host
-        sync). The current stream is restored first: ``torch.cuda.graph`` leaves its
-        capture stream current when ending a failed capture raises.
+        If the capture fails and ``required`` is true.
     """
     with torch.cuda.device(device):
         stream = torch.cuda.current_stream()
@@ -37,7 +45,11 @@ def capture(device: torch.device, function, *, pool=None) -> torch.cuda.CUDAGrap
         try:
             with torch.cuda.graph(graph, pool=pool):
                 function()
-        except RuntimeError:
+        except RuntimeError as error:
             torch.cuda.set_stream(stream)
-            raise
+            if required:
+                raise
+            logger.warning("capturing %s as a CUDA graph failed, so it runs eagerly from here "
+                           "(slower, same result): %s", what, error)
+            return None
     return graph

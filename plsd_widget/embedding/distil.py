@@ -11,7 +11,6 @@ rather than between them.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import NamedTuple
 
@@ -24,8 +23,6 @@ from plsd_widget.embedding.encoders import LocalExpertsEncoder
 
 __all__ = ["DISTIL_BATCH", "GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "Regression", "layout_regions",
            "n_experts_for"]
-
-logger = logging.getLogger(__name__)
 
 #: Mini-batch size of the regression.
 DISTIL_BATCH = 256
@@ -175,14 +172,9 @@ class Regression:
         lr, betas = group["lr"], group["betas"]
         group["lr"], group["betas"] = self.lr, (self.beta1, self.beta2)
         try:
-            self.graph = capture(self.X_t.device, self._train_step)
-        except RuntimeError as error:
-            if self.graph_required:
-                raise
-            logger.warning("capturing the network's training step as a CUDA graph failed, so it runs eagerly "
-                           "(slower, same result): %s", error)
-            self.use_graph = False
-            return False
+            self.graph = capture(self.X_t.device, self._train_step, what="the network's training step",
+                                 required=self.graph_required)
         finally:
             group["lr"], group["betas"] = lr, betas
-        return True
+        self.use_graph = self.graph is not None
+        return self.use_graph

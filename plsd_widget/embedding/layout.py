@@ -13,8 +13,6 @@ regression target of its encoder.
 
 from __future__ import annotations
 
-import logging
-
 import torch
 
 from plsd_widget.embedding.cuda_graphs import capture, on_side_stream
@@ -22,8 +20,6 @@ from plsd_widget.embedding.edges import SymmetricEdges
 from plsd_widget.embedding.fft_gradient import GRID_SPACING, Grid, gradient_on_grid, grid_for
 
 __all__ = ["GainsDescent", "tsne_layout"]
-
-logger = logging.getLogger(__name__)
 
 #: openTSNE's default schedule: iterations with early exaggeration, then without.
 EARLY_ITER, LATE_ITER = 250, 500
@@ -114,13 +110,9 @@ class GainsDescent:
     def _step_and_capture(self, grid: Grid) -> None:
         """Take the step eagerly (which also creates the FFT plans a capture needs), then capture it."""
         on_side_stream(self.Y.device, self._step, grid, **self._schedule, with_kl=False)
-        try:
-            graph = capture(self.Y.device, lambda: self._step(grid, **self._schedule, with_kl=False), pool=self._pool)
-        except RuntimeError as error:  # a captured graph does not run: the state is still the eager step's
-            if self.graphs_required:
-                raise
-            logger.warning("capturing the layout's step as a CUDA graph failed, so it runs eagerly from "
-                           "here (slower, same result): %s", error)
+        graph = capture(self.Y.device, lambda: self._step(grid, **self._schedule, with_kl=False),
+                        what="the layout's step", required=self.graphs_required, pool=self._pool)
+        if graph is None:
             self.use_graphs = False
             return
         self.graphs[grid.n_nodes] = graph, grid  # the grid's tensors must outlive the graph that reads them
