@@ -253,3 +253,10 @@ def test_affinities_on_cuda_equal_those_on_the_cpu():
     P_cuda = joint_probabilities(X, perplexity=30, method="exact", device="cuda")
     assert P_cuda.nnz == P_cpu.nnz
     assert abs(P_cuda - P_cpu).max() < 1e-4 * P_cpu.max()
+
+
+def test_an_unknown_device_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="unknown device 'gpu0'; use 'auto', 'cpu', 'cuda' or 'mps'"):
+        joint_probabilities(blobs(100), perplexity=10, device="gpu0")
+    with pytest.raises(ValueError, match="unknown device"):
+        nearest_neighbors(blobs(100), 5, method="pynndescent", device="gpu0")  # before, not after, the search

@@ -201,11 +201,11 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
         raise ValueError(f"n_neighbors={k} is too large for {n} samples; use at most {n - 1}")
     if method not in _KNN_METHODS:
         raise ValueError(f"method must be one of {_KNN_METHODS}, got {method!r}")
+    cuda = _cuda_device(device)
     if method == "auto":
         small = n < EXACT_KNN_MAX_SAMPLES or float(n) * n * X.shape[1] <= EXACT_KNN_MAX_WORK
         method = "exact" if small else "pynndescent"
     if method == "exact":
-        cuda = _cuda_device(device)
         return _exact_knn(X, k) if cuda is None else _exact_knn_on_device(X, k, cuda)
     seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
     return _pynndescent_knn(X, k, seed, verbose)
@@ -389,6 +389,7 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
                 f"n_neighbors={k} must exceed perplexity {perplexity:g}; use about "
                 f"{min(math.floor(3 * perplexity), n - 1)} or leave it as None"
             )
+    device = _cuda_device(device)  # checked before the search, which can take minutes
     log = logger.info if verbose else logger.debug
     start = time.perf_counter()
     indices, sq_distances = nearest_neighbors(X, k, method=method, random_state=random_state,
