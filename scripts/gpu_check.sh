@@ -7,6 +7,8 @@
 #   scripts/gpu_check.sh --dry-run  anywhere: the same steps on the CPU at toy sizes
 #
 # PYTHON picks the interpreter (default: .venv/bin/python if present, else python3).
+# PROFILE_TABLE=<file>: where the profiler's tables go if the t-SNE fit is profiled (it is
+# when it misses its target, and in a dry run).
 # Real MNIST comes from load_mnist: the `data` extra, or PLSD_MNIST=<folder with the IDX files>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,7 @@ else
 fi
 
 echo "==> figures"
-"$PYTHON" benchmarks/gpu_figures.py "${dry_run[@]}" || status=1
+"$PYTHON" benchmarks/gpu_figures.py "${dry_run[@]}" ${PROFILE_TABLE:+--profile-table "$PROFILE_TABLE"} || status=1
 
 echo "==> distributed fine-tuning against one process"
 if [ ${#dry_run[@]} -eq 0 ]; then

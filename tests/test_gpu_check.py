@@ -11,15 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_gpu_check_dry_run_prints_every_figure():
+def test_gpu_check_dry_run_prints_every_figure(tmp_path):
+    table = tmp_path / "profile.txt"
     result = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, "PYTHON": sys.executable})
+                            timeout=600, env={**os.environ, "PYTHON": sys.executable, "PROFILE_TABLE": str(table)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    for prefix in ("cuda_tests: passed", "tsne_fit: n=600 fit", "tsne_stages: kNN", "knn: exact, k=150", "epoch: n=600",
+    for prefix in ("cuda_tests: passed", "tsne_fit: n=600 fit", "tsne_stages: kNN", "profile: fit of n=600", "knn: exact, k=150", "epoch: n=600",
                    "ddp: gloo, 1 process(es)", "gpu_check: done"):
         assert any(line.startswith(prefix) for line in lines), f"no line starting {prefix!r} in:\n{result.stdout}"
     assert "dry run, no verdict" in result.stdout
+    assert "sorted by self_cpu_time_total" in table.read_text()
 
 
 def test_gpu_check_refuses_unknown_options():
