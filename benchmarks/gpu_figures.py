@@ -16,7 +16,8 @@ Figures (real MNIST from ``load_mnist``):
   FILE`` also writes the profiler's own tables there. One lent GPU run then says where
   the time went without a second run.
 * ``knn``: the exact kNN search (k = 3 x perplexity) on the device, alone, on those
-  60,000 points and on four noisy copies of them (240,000 points): what the search
+  60,000 points and on 4 and 16 noisy copies of them (240,000 and 960,000 points; a size
+  whose n² extrapolation passes ``KNN_SIZE_BUDGET_S`` is skipped): what the search
   costs as the data grows, for choosing how far ``method="auto"`` should search exactly
   on a GPU (on the CPU it stops at ``EXACT_KNN_MAX_WORK``).
 * ``epoch``: one ``PLSDTrainer`` epoch (λ=0.5, AMP) against one plain cross-entropy
@@ -43,6 +44,7 @@ from plsd_epoch_cost import LR, SEED, ce_epoch
 
 TSNE_TARGET_S = 15.0
 PROFILE_EPOCHS = 3
+KNN_SIZE_BUDGET_S = 60.0
 # Runtime calls, as the profiler names them, that launch one kernel, replay a CUDA graph or
 # make the host wait for the device.
 KERNEL_LAUNCHES = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cuLaunchKernelEx")
@@ -127,21 +129,29 @@ def profile_figure(device: torch.device, X: np.ndarray, table_path=None, **param
                 table.write(f"sorted by {sort_by}\n{events.table(sort_by=sort_by, row_limit=40)}\n")
 
 
-def knn_figure(device: torch.device, X: np.ndarray, copies: int = 4) -> None:
+def knn_figure(device: torch.device, X: np.ndarray, copies=(1, 4, 16), budget_s: float = KNN_SIZE_BUDGET_S) -> None:
     from plsd_widget.embedding.affinity import EXACT_KNN_MAX_WORK, nearest_neighbors
 
     k = 3 * PERPLEXITY
     rng = np.random.default_rng(SEED)
     noise = 0.05 * float(X.std())
-    larger = np.concatenate([X] + [X + rng.normal(scale=noise, size=X.shape).astype(np.float32)
-                                   for _ in range(copies - 1)])
     nearest_neighbors(X[:2000], k, method="exact", device=device)  # warm-up: CUDA context, cuBLAS
-    figures = []
-    for data in (X, larger):
+    figures, last = [], None
+    for count in copies:
+        n, d = len(X) * count, X.shape[1]
+        if last is not None:
+            # The search grows as n^2: skip a size that would take the lent GPU too long.
+            predicted_s = last[1] * (n / last[0]) ** 2
+            if predicted_s > budget_s:
+                figures.append(f"n={n} skipped (about {predicted_s:.0f} s predicted, over {budget_s:g} s)")
+                break
+        data = np.concatenate([X] + [X + rng.normal(scale=noise, size=X.shape).astype(np.float32)
+                                     for _ in range(count - 1)])
         start = synchronized(device)
         nearest_neighbors(data, k, method="exact", device=device)
-        n, d = data.shape
-        figures.append(f"n={n} x {d} {synchronized(device) - start:.2f} s (n^2 d = {float(n) * n * d:.1e})")
+        seconds = synchronized(device) - start
+        figures.append(f"n={n} x {d} {seconds:.2f} s (n^2 d = {float(n) * n * d:.1e})")
+        last = n, seconds
     print(f"knn: exact, k={k}, on {device.type}: {'; '.join(figures)}; the CPU's exact budget is "
           f"n^2 d <= {EXACT_KNN_MAX_WORK:.0e}", flush=True)
 

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +31,18 @@ def test_gpu_check_refuses_unknown_options():
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
-@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the refusal where no GPU is")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no GPU is")
 def test_gpu_figures_without_a_gpu_point_to_the_dry_run():
     result = subprocess.run([sys.executable, "benchmarks/gpu_figures.py"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 2 and "no CUDA device; use --dry-run" in result.stderr
+
+
+def test_knn_figure_skips_a_size_predicted_over_its_budget(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import gpu_figures
+
+    X = np.random.default_rng(0).normal(size=(400, 8)).astype(np.float32)
+    gpu_figures.knn_figure(torch.device("cpu"), X, copies=(1, 4), budget_s=1e-9)
+    line = capsys.readouterr().out
+    assert "n=400 x 8" in line and "n=1600 skipped (about" in line and "n=1600 x" not in line
