@@ -287,15 +287,20 @@ def test_distil_scheme_fits_local_experts_to_a_free_layout(data):
     from plsd_widget.embedding.encoders import LocalExpertsEncoder
 
     X, labels = data
-    stages = []
+    stages, layouts = [], []
 
     def callback(step, logs):
         stages.append((logs["stage"], step))
         assert logs["embedding"].shape == (300, 2)
+        if logs["stage"] == "layout":
+            layouts.append(logs["embedding"])
         return False
 
     model = ParametricTSNE(**DISTIL, callback=callback).fit(X)
     assert [s for s in stages if s[0] == "layout"] == [("layout", i) for i in range(50, 751, 50)]
+    # the layout runs with the points in another order (embedding/locality.py): both come back in theirs
+    np.testing.assert_array_equal(layouts[-1], model.embedding_)
+    assert not np.shares_memory(layouts[-1], model.embedding_)
     assert [s for s in stages if s[0] == "encoder"] == [("encoder", i) for i in range(1, 41)]
     assert model.n_iter_ == 40
     assert isinstance(model.encoder_, LocalExpertsEncoder) and model.encoder_.n_experts == 8

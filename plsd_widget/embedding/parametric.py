@@ -20,6 +20,7 @@ from plsd_widget.embedding.encoders import LocalExpertsEncoder, TSNEEncoder, enc
 from plsd_widget.embedding.edges import edges_from_csr
 from plsd_widget.embedding.fft_gradient import tsne_gradient_fft
 from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
+from plsd_widget.embedding.locality import in_original_order, permuted_csr, z_order
 from plsd_widget.embedding.losses import tsne_kl_loss
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 
@@ -347,11 +348,14 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
         total = EARLY_ITER + LATE_ITER + n_epochs if use_layout else self.pretrain_epochs + n_epochs
         with _progress(total, self.verbose) as bar:
             if use_layout:
+                init = _pca_target(X, 2) * (_LAYOUT_INIT_STD / PCA_INIT_STD)
+                order = z_order(init) if device.type == "cpu" else None  # see _fit_layout
+                if order is not None:
+                    P, init = permuted_csr(P, order), init[order]
                 edges = edges_from_csr(P, device)
                 del P  # the layout needs only its edges (at 1M points P's values alone are ~2 GB)
-                layout = self._fit_layout(X, edges, device, bar)
+                layout, kl_divergence = self._fit_layout(edges, torch.from_numpy(init).to(device), order, bar)
                 log("layout in %.2f s", time.perf_counter() - start)
-                kl_divergence = tsne_gradient_fft(layout, edges)[1].item()
                 regions = distil.layout_regions(layout.cpu().numpy(), distil.n_experts_for(n),
                                                 seed=int(rng.integers(2**31 - 1)))
                 encoder = self._new_encoder(LocalExpertsEncoder(n_features, len(regions.centers), hidden), X,
@@ -428,10 +432,14 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             bar.set_postfix(stage="pca", mse=f"{mse:.3g}", refresh=False)
             bar.update()
 
-    def _fit_layout(self, X: np.ndarray, edges, device, bar) -> torch.Tensor:
-        """Free-coordinate t-SNE of ``P``'s ``edges`` (scheme "distil", stage 1); returns the layout."""
-        init = torch.from_numpy(_pca_target(X, 2) * (_LAYOUT_INIT_STD / PCA_INIT_STD)).to(device)
+    def _fit_layout(self, edges, init: torch.Tensor, order, bar) -> tuple[torch.Tensor, float]:
+        """Free-coordinate t-SNE of ``P``'s ``edges`` (scheme "distil", stage 1): the layout and its KL divergence.
 
+        ``edges`` and ``init`` may be for the points in ``order``, not their own: on the
+        CPU the layout runs with them sorted along a Z-order curve of its start, which
+        keeps neighbours near each other in memory (:mod:`~plsd_widget.embedding.locality`).
+        What this returns, and what the callback sees, is in the points' own order.
+        """
         done = 0
 
         def report(iteration, kl, exaggeration, Y):
@@ -442,7 +450,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
             if self.callback is None:
                 return False
             logs = {"stage": "layout", "iteration": iteration, "loss": kl, "exaggeration": exaggeration,
-                    "embedding": Y.float().cpu().numpy().copy()}
+                    "embedding": in_original_order(Y.float().cpu(), order).numpy().copy()}
             stop = bool(self.callback(iteration, logs))
             if stop:
                 logger.info("callback ended the layout after %d iterations; fitting the encoder to it", iteration)
@@ -450,7 +458,8 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
         layout = tsne_layout(edges, init, report=report)
         bar.update(EARLY_ITER + LATE_ITER - done)  # the rest, if a callback ended the layout early
-        return layout
+        kl_divergence = tsne_gradient_fft(layout, edges)[1].item()
+        return in_original_order(layout, order), kl_divergence
 
     def _fit_to_layout(self, encoder, X_t, layout, regions, n_epochs, rng, bar) -> int:
         """Fit the local-experts ``encoder`` to ``layout`` (scheme "distil", stage 2); return the epochs run."""
