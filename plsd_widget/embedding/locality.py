@@ -80,12 +80,12 @@ def _kernel_arguments(P: sp.csr_matrix, order: np.ndarray) -> tuple:
 
 
 def permuted_csr(P: sp.csr_matrix, order: np.ndarray) -> sp.csr_matrix:
-    """``P[order][:, order]``, with sorted indices, in one parallel pass and no intermediate copy.
+    """``P[order][:, order]``, with sorted indices, in one parallel pass: no copies but the result.
 
     Parameters
     ----------
     P : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
-        With sorted indices and no duplicates (as
+        Without duplicate entries (as
         :func:`~plsd_widget.embedding.affinity.joint_probabilities` returns it).
     order : ndarray of shape (n_samples,)
         A permutation of ``range(n_samples)``.
