@@ -84,3 +84,11 @@ def test_quickstart_runs_and_its_widget_works(front_end, request, page):
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"front_end_{server.front_end}_failure.png"), full_page=True)
         raise
+
+
+def test_jupyterlab_starts_without_a_node_error(jupyter_lab):
+    # JupyterLab asks jupyter_builder's bundled yarn.js for its configuration at start; a
+    # package.json with "type": "module" above the .venv made node load it as an ES module,
+    # and it printed a page of minified JavaScript and a stack trace on every `make demo`.
+    log = (jupyter_lab.root.parent / "jupyter-lab.log").read_text()
+    assert "Fail to get yarn configuration" not in log and "Node.js v" not in log, log[:2000]
