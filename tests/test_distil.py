@@ -34,7 +34,7 @@ def test_regression_runs_the_whole_schedule_in_full_batches():
     n, n_epochs = 600, 20  # 600 = 2 x 256 + 88: the third batch wraps round to the epoch's start
     encoder, X, target, labels = problem(n)
     fit = regression(encoder, X, target, labels, n_epochs)
-    assert fit.batch == distil.DISTIL_BATCH and fit.steps_per_epoch == 3 and not fit.use_graph
+    assert fit.batch == distil.MIN_BATCH and fit.steps_per_epoch == 3 and not fit.use_graph
     rng = np.random.default_rng(0)
     losses = [fit.epoch(rng.permutation(n)) for _ in range(n_epochs)]
     assert fit.steps_done == 60
@@ -45,6 +45,20 @@ def test_regression_runs_the_whole_schedule_in_full_batches():
         fit.scheduler.step()
     fit.close()
     assert all(p.grad is None for p in encoder.parameters())
+
+
+@pytest.mark.parametrize("n, batch", [(600, 256), (51_199, 256), (51_200, 512), (60_000, 512), (102_400, 1024),
+                                      (204_799, 1024), (204_800, 2048), (1_000_000, 2048), (50, 50)])
+def test_batches_grow_with_the_data_and_keep_a_hundred_steps_an_epoch(n, batch):
+    assert distil.batch_for(n) == batch
+    assert n // batch >= distil.MIN_STEPS_PER_EPOCH or batch in (distil.MIN_BATCH, n)
+
+
+def test_larger_batches_scale_the_peak_learning_rate_by_the_square_root():
+    encoder, X, target, labels = problem(60_000)  # batch 512
+    fit = regression(encoder, X, target, labels, 1)
+    assert fit.batch == 512
+    assert fit.optimizer.param_groups[0]["max_lr"] == pytest.approx(1e-2 * 2 ** 0.5)
 
 
 def test_regression_of_fewer_points_than_a_batch_uses_them_all():

@@ -125,8 +125,9 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
       widths ``hidden``, a softmax gate over k-means regions of the layout, one linear
       head per region) learns to map every point to its layout position: mean
       squared error plus the gate's cross-entropy, Gaussian input noise, Adam with a
-      one-cycle schedule peaking at ``learning_rate``, mini-batches of 256,
-      ``n_epochs`` epochs (see :mod:`~plsd_widget.embedding.distil`). As with
+      one-cycle schedule, ``n_epochs`` epochs in mini-batches of 256 to 2048 points
+      that grow with the data (the peak learning rate ``learning_rate`` times
+      ``sqrt(batch / 256)``; see :func:`~plsd_widget.embedding.distil.batch_for`). As with
       openTSNE, the training points' own positions (the layout) and the network's
       positions for them differ a little; that difference is ``offsets_``
       (``embedding_ = E(X) + offsets_``). :meth:`transform` places a new point ``x``
