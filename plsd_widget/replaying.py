@@ -106,24 +106,13 @@ def _locate(edits) -> tuple[Path, Path | None, dict]:
 
 def _read_header(path: Path) -> dict:
     """The edit log's JSON, checked just enough to fail before any model is built."""
-    from plsd_widget.session import MAX_EDIT_FILE_BYTES
+    from plsd_widget.edit_files import read_header
 
     try:
-        if path.stat().st_size > MAX_EDIT_FILE_BYTES:
-            raise ValueError(f"it is larger than an edit log can be ({MAX_EDIT_FILE_BYTES / 2**30:.0f} GiB)")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not {"fingerprint", "edits"} <= data.keys():
-            raise ValueError("it is not an edit log: expected a JSON object with 'fingerprint' and 'edits'")
-        if not isinstance(data["fingerprint"], str) or not isinstance(data["edits"], list):
-            raise ValueError("'fingerprint' must be a string and 'edits' a list")
-        if not data["edits"]:
-            raise ValueError("it holds no edit; there is nothing to replay")
-        if "n_points" in data and (not isinstance(data["n_points"], int) or data["n_points"] < 1):
-            raise ValueError(f"'n_points' must be a positive integer, got {data['n_points']!r}")
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError too
-        raise ReplayError(f"cannot replay {path}: {exc}. Pass an edits file written by Session.save_edits "
+        return read_header(path)
+    except ValueError as exc:
+        raise ReplayError(f"cannot replay {exc}. Pass an edits file written by Session.save_edits "
                           "or Session.save") from exc
-    return data
 
 
 @contextmanager

@@ -24,6 +24,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from plsd_widget.edit_files import write_edit_log
+
 MODEL_FILE = "model.safetensors"
 EMBEDDING_STEM = "embedding"
 EDITS_FILE = "edits.json"
@@ -78,7 +80,7 @@ def save_session(session, path, *, model=None, data=None) -> Path:
         save_file({k: v.detach().cpu().contiguous() for k, v in session._original_state.items()},
                   str(tmp / MODEL_FILE))
         session.embedding.save(tmp / EMBEDDING_STEM)
-        (tmp / EDITS_FILE).write_text(session.edits.to_json(), encoding="utf-8")
+        write_edit_log(tmp / EDITS_FILE, session.edits)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
         for file in sorted(tmp.iterdir()):
             os.replace(file, folder / file.name)

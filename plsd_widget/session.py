@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +19,7 @@ from plsd_widget._validation import as_labels, check_positive_int
 from plsd_widget import inspection
 from plsd_widget.activations import extract_activations, get_layer
 from plsd_widget.declutter import DeclutterTable
+from plsd_widget.edit_files import read_edit_log, write_edit_log
 from plsd_widget.edits import EditLog, fingerprint, make_edit
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
 from plsd_widget.finetune import PLSDTrainer
@@ -43,9 +43,6 @@ PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
 DEFAULT_ANCHOR = 3.0
 #: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
 TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
-#: The largest edit log file ``load_edits`` and ``autosave`` read. A log of 100 drags of
-#: 100 000 points each is about 0.5 GB, far beyond any session; a bigger file is not one.
-MAX_EDIT_FILE_BYTES = 1 << 30
 
 
 def embed_through(model, layer, embedding, x, offsets, x_test=None, *, activations=None):
@@ -419,12 +416,7 @@ class Session:
 
     def save_edits(self, path) -> Path:
         """Write the edit log as JSON (with the embedding's fingerprint) to ``path``, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self._edits.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_edit_log(path, self._edits)
 
     def save(self, path, *, model=None, data=None) -> Path:
         """Save what a replay needs in the folder ``path``: start weights, embedding, edits.
@@ -442,13 +434,9 @@ class Session:
     def _read_edits(self, path) -> EditLog:
         """The edit log saved in ``path``; a ``ValueError`` naming the file and the problem if it is not one."""
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_EDIT_FILE_BYTES:
-                raise ValueError(f"it is {size / 2**30:.1f} GiB, more than an edit log can be "
-                                 f"({MAX_EDIT_FILE_BYTES / 2**30:.0f} GiB)")
-            return EditLog.from_json(Path(path).read_text(encoding="utf-8"), self._edits.positions)
-        except ValueError as exc:  # UnicodeDecodeError too
-            raise ValueError(f"cannot restore the edits in {path}: {exc}. The file was left as it is; "
+            return read_edit_log(path, self._edits.positions)
+        except ValueError as exc:
+            raise ValueError(f"cannot restore the edits in {exc}. The file was left as it is; "
                              "move the file away to start afresh") from exc
 
     def load_edits(self, path) -> None:

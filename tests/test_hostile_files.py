@@ -105,7 +105,7 @@ def test_a_truncated_or_binary_edit_log_is_refused(session, saved_log, tmp_path)
 
 
 def test_an_edit_log_file_too_big_to_be_one_is_refused_unread(session, tmp_path):
-    from plsd_widget.session import MAX_EDIT_FILE_BYTES
+    from plsd_widget.edit_files import MAX_EDIT_FILE_BYTES
 
     path = tmp_path / "huge.json"
     with open(path, "wb") as f:
@@ -150,7 +150,7 @@ def test_a_corrupt_autosave_stops_the_session_and_is_kept(digits, trained_cnn, f
 @pytest.mark.parametrize("notebook", ["../../escaped.ipynb", "..", "..\\..\\escaped.ipynb", "a/../../../b.ipynb",
                                       "/etc/cron.d/job.ipynb", "C:\\Users\\x\\..\\..\\y.ipynb", "é" * 300 + ".ipynb"])
 def test_autosave_names_from_hostile_notebook_names_stay_in_the_folder(notebook, tmp_path, monkeypatch):
-    from plsd_widget.widget.session_widget import AUTOSAVE_DIR, autosave_path, notebook_name
+    from plsd_widget.edit_files import AUTOSAVE_DIR, autosave_path, notebook_name
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
@@ -166,7 +166,7 @@ def test_autosave_names_from_hostile_notebook_names_stay_in_the_folder(notebook,
 @pytest.mark.parametrize("corrupt", ['{"fingerprint": "abc", "edits": [{"kind": "shi', '["not", "a", "log"]'])
 def test_a_corrupt_widget_autosave_is_moved_aside_and_never_overwritten(digits, trained_cnn, fitted_embedding,
                                                                          tmp_path, monkeypatch, corrupt):
-    from plsd_widget.widget.session_widget import autosave_path
+    from plsd_widget.edit_files import autosave_path
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JPY_SESSION_NAME", "study.ipynb")

@@ -482,7 +482,7 @@ def test_targets_after_the_test_split_and_a_restore(widget, session):
 
 def test_two_notebooks_on_one_embedding_autosave_apart(digits, trained_cnn, fitted_embedding, tmp_path, monkeypatch):
     from plsd_widget.session import Session
-    from plsd_widget.widget.session_widget import autosave_path, notebook_name
+    from plsd_widget.edit_files import autosave_path, notebook_name
 
     def open_notebook(name):
         monkeypatch.setenv("JPY_SESSION_NAME", name)  # what Jupyter server tells the kernel

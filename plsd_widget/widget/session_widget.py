@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import pathlib
-import re
 import reprlib
 import threading
 import time
@@ -21,6 +20,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from plsd_widget.edit_files import autosave_path, notebook_name, previous_path
 from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
 from plsd_widget.palette import class_colors
 from plsd_widget.widget import inspect_panel
@@ -35,46 +35,10 @@ PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per sec
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
 EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore")
-AUTOSAVE_DIR = ".plsd_autosave"  # in the working directory: the notebook's folder in JupyterLab
-#: Characters of the notebook's name kept in the autosave file's name: at most 4 bytes each,
-#: so with the fingerprint and ``.previous.json`` the name stays under the usual 255 bytes.
-NOTEBOOK_STEM_MAX = 50
 CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
 # The traits the view writes (controls.js, widget.js); the kernel owns every other one.
 VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "epochs", "lam", "lr", "edited_only",
                          "edit_weight", "point_size", "opacity", "saliency", "suggest_n", "suggest_balanced"})
-
-
-def notebook_name() -> str | None:
-    """The running notebook's file name, when the kernel knows it; else None.
-
-    Jupyter server (JupyterLab, Notebook 7) passes it to the kernel as ``JPY_SESSION_NAME``;
-    VS Code puts ``__vsc_ipynb_file__`` in the user namespace.
-    """
-    path = os.environ.get("JPY_SESSION_NAME")
-    if not path:
-        try:
-            from IPython import get_ipython
-
-            shell = get_ipython()
-            path = shell.user_ns.get("__vsc_ipynb_file__") if shell is not None else None
-        except ImportError:
-            path = None
-    return pathlib.PurePath(str(path)).name if path else None
-
-
-def autosave_path(fingerprint: str, notebook: str | None = None) -> pathlib.Path:
-    """``.plsd_autosave/edits-<notebook>-<fingerprint>.json`` in the working directory.
-
-    Keyed by notebook and embedding, so two notebooks open on the same embedding keep
-    their own edits; ``edits-<fingerprint>.json`` outside a notebook. Only the name's
-    letters, digits, ``.``, ``-`` and ``_`` are kept, and at most ``NOTEBOOK_STEM_MAX`` of
-    them: no name (``../x``, ``..``, ``C:\\x``) leads out of the folder or past the file
-    system's limit on a name's length.
-    """
-    stem = re.sub(r"[^\w.-]+", "_", pathlib.PurePath(notebook).stem)[:NOTEBOOK_STEM_MAX] if notebook else ""
-    name = f"edits-{stem}-{fingerprint}.json" if stem else f"edits-{fingerprint}.json"
-    return pathlib.Path(AUTOSAVE_DIR).resolve() / name
 
 
 def _is_number(value) -> bool:
@@ -245,7 +209,7 @@ class PLSDWidget(anywidget.AnyWidget):
         aside too, and the view says where: the next edit must not overwrite it.
         """
         path = autosave_path(self.session.fingerprint, notebook_name())
-        previous = path.with_name(path.stem + ".previous.json")
+        previous = previous_path(path)
         try:
             if path.exists():
                 os.replace(path, previous)  # first: whatever it holds, the next edit must not overwrite it
