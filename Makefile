@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Each sets itself up.
-.PHONY: demo test setup clean
+# `make test-fast` is the inner loop: no browser, no test marked slow (under 2 min on 2 cores).
+.PHONY: demo test test-fast setup clean
 
 HEADLESS ?= 0
 
@@ -15,6 +16,11 @@ test:
 	@bash scripts/setup.sh --browser
 	npm test --silent
 	.venv/bin/python -m pytest
+
+test-fast:
+	@bash scripts/setup.sh
+	npm test --silent
+	.venv/bin/python -m pytest -m "not slow and not browser" -p no:cacheprovider
 
 setup:
 	@bash scripts/setup.sh --browser

@@ -2,6 +2,20 @@ import numpy as np
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip without a CUDA device (``scripts/gpu_check.sh`` runs them on one)."""
+    cuda = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if not cuda:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (scripts/gpu_check.sh runs these on a GPU machine)")
+    for item in cuda:
+        item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def digits():
     from plsd_widget.datasets import load_digits_split

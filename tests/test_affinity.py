@@ -246,7 +246,6 @@ def test_device_other_than_cuda_computes_on_the_cpu(device):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_affinities_on_cuda_equal_those_on_the_cpu():
     X = blobs(5000, d=20, centers=8, seed=5)
     P_cpu = joint_probabilities(X, perplexity=30, method="exact")

@@ -11,8 +11,7 @@ from plsd_widget.activations import extract_activations
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.session import Session
 
-pytestmark = [pytest.mark.cuda,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = pytest.mark.cuda
 
 
 def test_activations_on_cuda_match_the_cpu(trained_cnn, digits):

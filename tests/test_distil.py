@@ -89,7 +89,6 @@ def test_cuda_graph_needs_a_cuda_device():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graph_steps_equal_eager_steps():
     # Same start, same batches, same noise: the graph replays the eager step's kernels. Adam's
     # capturable form computes its bias corrections on the device, hence a tolerance, not equality.
@@ -109,7 +108,6 @@ def test_cuda_graph_steps_equal_eager_steps():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_cuda_capture):
     n, n_epochs = 1000, 2
     encoder, X, target, labels = problem(n, device="cuda")

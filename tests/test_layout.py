@@ -52,7 +52,6 @@ def test_cuda_graphs_need_a_cuda_device():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graph_steps_follow_eager_steps():
     # The GPU's index_add_ adds in no fixed order, so even two eager runs differ in the last bits:
     # compare a short run, within a tolerance far below a step's length.
@@ -68,7 +67,6 @@ def test_cuda_graph_steps_follow_eager_steps():
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_failed_capture_falls_back_to_eager_steps(monkeypatch, caplog, break_cuda_capture):
     Y, edges = problem(device="cuda")
     eager = GainsDescent(Y, edges, cuda_graphs=False)

@@ -233,7 +233,6 @@ def test_grid_schemes_need_two_components(data, scheme):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_on_cuda(data):
     X, labels = data
     model = ParametricTSNE(**{**FAST, "device": "auto"}).fit(X)
@@ -248,7 +247,6 @@ def test_fit_on_cuda(data):
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_distil_on_cuda(data):
     X, labels = data
     model = ParametricTSNE(**{**DISTIL, "device": "auto"}).fit(X)
