@@ -1,5 +1,10 @@
-"""plsd_widget: Projective Latent Space Decluttering in a Jupyter widget."""
+"""plsd_widget: Projective Latent Space Decluttering in a Jupyter widget.
 
+``from plsd_widget import Session, ParametricTSNE, PLSDTrainer, FinetuneConfig, replay``:
+each is imported on first use, so ``import plsd_widget`` stays light (numpy only, no torch).
+"""
+
+import importlib
 import logging
 
 from plsd_widget._validation import NotFittedError
@@ -7,21 +12,25 @@ from plsd_widget._validation import NotFittedError
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
-__all__ = ["NotFittedError", "__version__", "replay"]
+
+#: Public name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    "Session": "plsd_widget.session",
+    "ParametricTSNE": "plsd_widget.embedding",
+    "PLSDTrainer": "plsd_widget.finetune",
+    "FinetuneConfig": "plsd_widget.config",
+    "replay": "plsd_widget.replaying",
+}
+__all__ = ["NotFittedError", "__version__", *_LAZY]
 
 
 def __getattr__(name):
-    """``plsd_widget.replay`` (:func:`plsd_widget.replaying.replay`), imported on first use.
-
-    ``import plsd_widget`` stays light: numpy only, no torch.
-    """
-    if name == "replay":
-        from plsd_widget.replaying import replay
-
-        globals()["replay"] = replay
-        return replay
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), "replay"])
+    return sorted([*globals(), *_LAZY])
