@@ -59,7 +59,7 @@ def extract_activations(
     data,
     *,
     batch_size: int = 512,
-    device="auto",
+    device=None,
 ) -> np.ndarray:
     """Compute the activations of ``layer`` for every sample of ``data``.
 
@@ -74,8 +74,9 @@ def extract_activations(
         ``(x, *rest)`` batches.
     batch_size : int, default=512
         Batch size used when ``data`` is an array.
-    device : {"auto", "cpu", "cuda", "mps"} or torch.device, default="auto"
-        Where to run the model for the pass. ``"auto"`` keeps the model where it is.
+    device : {"auto", "cpu", "cuda", "mps"}, torch.device or None, default=None
+        Where to run the model for the pass; ``"auto"`` picks CUDA, then MPS, then the
+        CPU, as everywhere. None keeps the model where it is.
 
     Returns
     -------
@@ -83,10 +84,7 @@ def extract_activations(
         Flattened activations.
     """
     get_layer(model, layer)  # fail early, before any compute
-    if device == "auto":
-        device = next(model.parameters()).device
-    else:
-        device = resolve_device(device)
+    device = next(model.parameters()).device if device is None else resolve_device(device)
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(data)
     if isinstance(data, torch.Tensor):
