@@ -14,18 +14,13 @@ import torch
 from plsd_widget._validation import as_float_array, as_labels, check_positive_int
 from plsd_widget.devices import resolve_device
 from plsd_widget.embedding.lazy_kernel import LazyKernel
+from plsd_widget.progress import progress_bar
 
 __all__ = ["select_diverse", "balanced_counts"]
 
 _METHODS = ("fps", "typical")
 #: Neighbours whose mean distance measures a point's density in ``method="typical"`` (TypiClust's 20).
 TYPICAL_NEIGHBOURS = 20
-
-
-def _progress(total: int, verbose: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not verbose, desc=desc, unit="point")
 
 
 def balanced_counts(sizes, n: int) -> np.ndarray:
@@ -250,7 +245,7 @@ def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=Non
         counts = balanced_counts(sizes, n)
         groups = [np.flatnonzero(labels == c) for c in classes]
     per_group = []
-    with _progress(n, progress, f"select_diverse ({method})") as bar:
+    with progress_bar(n, enabled=progress, desc=f"select_diverse ({method})", unit="point") as bar:
         for members, count in zip(groups, counts):
             count = int(count)
             if count == 0:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from plsd_widget._validation import as_float_array, check_positive_int, first_rows
+from plsd_widget.progress import progress_bar
 
 __all__ = ["EXACT_MAX_WORK", "NeighbourIndex", "neighbours"]
 
@@ -44,12 +45,6 @@ WHITEN_RTOL = 1e-6
 #: Float32 entries of one chunk of the query-by-points distance matrix (64 MB).
 _CHUNK_ENTRIES = 16_000_000
 _METRICS = ("euclidean", "cosine")
-
-
-def _progress(total: int, verbose: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not verbose, desc=desc, unit="query")
 
 
 def _margin(k: int) -> int:
@@ -266,7 +261,7 @@ class NeighbourIndex:
         out = np.empty((m, kc), np.int64)
         offsets = torch.arange(g) * ng
         ex = None if excl is None else torch.from_numpy(excl)
-        with _progress(m, self.progress, "NeighbourIndex (exact)") as bar:
+        with progress_bar(m, enabled=self.progress, desc="NeighbourIndex (exact)", unit="query") as bar:
             for s in range(0, m, cs):
                 e = min(m, s + cs)
                 r = e - s

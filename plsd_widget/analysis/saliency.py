@@ -47,6 +47,7 @@ from torch import nn
 
 from plsd_widget.activations import get_layer
 from plsd_widget.devices import resolve_device
+from plsd_widget.progress import progress_bar
 
 __all__ = [
     "direction_between",
@@ -64,12 +65,6 @@ _IG_METHODS = ("trapezoid", "midpoint")
 # ----------------------------------------------------------------- helpers
 class _StopForward(Exception):
     """Raised by the forward hook of :func:`directional_saliency` once layer ``m`` has run."""
-
-
-def _progress(total: int, progress: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not progress, desc=desc, unit="sample")
 
 
 def _check_model(model) -> None:
@@ -231,7 +226,7 @@ def gradient_saliency(model, x, target=None, *, batch_size: int = 256, absolute:
     target = _targets(target, x.shape[0])
     dtype = _model_dtype(model)
     out = np.empty(tuple(x.shape), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
-    with _evaluating(model, device) as device, _progress(x.shape[0], progress, "gradient saliency") as bar:
+    with _evaluating(model, device) as device, progress_bar(x.shape[0], enabled=progress, desc="gradient saliency", unit="sample") as bar:
         for start in range(0, x.shape[0], batch_size):
             stop = min(start + batch_size, x.shape[0])
             xb = _batch(x, start, stop, device, dtype)
@@ -319,7 +314,7 @@ def integrated_gradients(model, x, target=None, *, baseline=None, steps: int = 3
     chunk = max(1, batch_size // n_points)
     out = np.empty(tuple(x.shape), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     deltas = np.empty(x.shape[0])
-    with _evaluating(model, device) as device, _progress(x.shape[0], progress, "integrated gradients") as bar:
+    with _evaluating(model, device) as device, progress_bar(x.shape[0], enabled=progress, desc="integrated gradients", unit="sample") as bar:
         alpha_t = torch.as_tensor(alphas, dtype=dtype, device=device).view(-1, 1, *([1] * (x.ndim - 1)))
         weight_t = torch.as_tensor(weights, dtype=dtype, device=device).view(-1, 1, *([1] * (x.ndim - 1)))
         base = base.to(device=device, dtype=dtype)
@@ -447,7 +442,7 @@ def directional_saliency(model, layer: str, embedding, x, direction, *, batch_si
     out = np.empty(tuple(x.shape), dtype=torch.empty(0, dtype=dtype).numpy().dtype)
     handle = module.register_forward_hook(stop_here)
     try:
-        with _evaluating(model, device) as device, _progress(x.shape[0], progress, "directional saliency") as bar:
+        with _evaluating(model, device) as device, progress_bar(x.shape[0], enabled=progress, desc="directional saliency", unit="sample") as bar:
             for start in range(0, x.shape[0], batch_size):
                 stop = min(start + batch_size, x.shape[0])
                 xb = _batch(x, start, stop, device, dtype)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from plsd_widget._validation import as_float_array, as_labels, check_positive_int
+from plsd_widget.progress import progress_bar
 
 __all__ = ["Subtypes", "find_subtypes", "find_all_subtypes", "subtype_outlines"]
 
@@ -208,10 +209,8 @@ def find_subtypes(H, labels, cls, *, k_max=6, min_gain=MIN_GAIN, standardise=Fal
     rng = np.random.default_rng(random_state)
     seed = int(rng.integers(2**31 - 1))
     ks = list(range(2, k_max + 1))
-    from tqdm.auto import tqdm
-
-    with tqdm(total=len(ks) * (1 + n_reference), disable=not progress, desc=f"subtypes of class {cls}",
-              unit="fit") as bar:
+    with progress_bar(len(ks) * (1 + n_reference), enabled=progress, desc=f"subtypes of class {cls}",
+                      unit="fit") as bar:
         fits, silhouette = _silhouettes(X, ks, n_init, sample_size, seed, bar)
         n_ref = min(len(X), sample_size)
         ref_scores = {k: [] for k in ks}
@@ -266,11 +265,11 @@ def find_all_subtypes(H, labels, *, classes=None, progress=False, **kwargs) -> d
     labels = as_labels(labels, len(H), "labels")
     classes = np.unique(labels).tolist() if classes is None else [int(c) for c in classes]
     kwargs.pop("progress", None)
-    from tqdm.auto import tqdm
-
     out = {}
-    for c in tqdm(classes, disable=not progress, desc="subtypes", unit="class"):
-        out[c] = find_subtypes(H, labels, c, **kwargs)
+    with progress_bar(len(classes), enabled=progress, desc="subtypes", unit="class") as bar:
+        for c in classes:
+            out[c] = find_subtypes(H, labels, c, **kwargs)
+            bar.update()
     return out
 
 

@@ -23,6 +23,7 @@ from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, tsne_layout
 from plsd_widget.embedding.locality import in_original_order, permuted_csr, z_order
 from plsd_widget.embedding.losses import tsne_kl_loss
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +90,6 @@ def _embed(encoder: torch.nn.Module, X_t: torch.Tensor) -> np.ndarray:
     with torch.no_grad():
         parts = [encoder(X_t[i:i + _TRANSFORM_BATCH]) for i in range(0, X_t.shape[0], _TRANSFORM_BATCH)]
     return torch.cat(parts).float().cpu().numpy()
-
-
-def _progress(total: int, verbose: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not verbose, desc="ParametricTSNE", unit="step")
 
 
 class ParametricTSNE(TransformerMixin, BaseEstimator):
@@ -347,7 +342,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
         start = time.perf_counter()
         total = EARLY_ITER + LATE_ITER + n_epochs if use_layout else self.pretrain_epochs + n_epochs
-        with _progress(total, self.verbose) as bar:
+        with progress_bar(total, enabled=self.verbose, desc="ParametricTSNE", unit="step") as bar:
             if use_layout:
                 init = _pca_target(X, 2) * (_LAYOUT_INIT_STD / PCA_INIT_STD)
                 order = z_order(init) if device.type == "cpu" else None  # see _fit_layout
