@@ -20,7 +20,7 @@ def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None =
 
     from plsd_widget.demo import default_session, scripted_edit
     from plsd_widget.report import write_report
-    from plsd_widget.session import DEFAULT_ANCHOR
+    from plsd_widget.config import FinetuneConfig
 
     t0 = time.perf_counter()
     print("Training a small CNN on sklearn's digits and fitting a parametric t-SNE of layer 'latent' ...")
@@ -47,7 +47,7 @@ def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None =
     print("Decluttering of the 2-D embedding (distance to target in units of the embedding's scale):")
     print(declutter)
     summary = (f"{description}; PLSD with λ={lam} for {epochs} epochs (unedited points held, anchor "
-               f"{DEFAULT_ANCHOR:g}), vs a CE-only baseline.")
+               f"{FinetuneConfig().anchor:g}), vs a CE-only baseline.")
     path = write_report(out, before=before, after=session.positions, labels=session.y,
                         class_names=session.class_names, targets=session.targets,
                         metrics=session.metrics, summary=summary, declutter=declutter)
@@ -134,7 +134,7 @@ def add_replay_parser(sub) -> None:
     replay.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (default 0.5)")
     replay.add_argument("--lr", type=_positive, default=0.01, help="SGD learning rate (default 0.01)")
     replay.add_argument("--anchor", type=_non_negative, default=None,
-                        help="weight holding unedited points (default: plsd_widget.session.DEFAULT_ANCHOR, 3)")
+                        help="weight holding unedited points (default: FinetuneConfig's, 3)")
     replay.add_argument("--batch-size", type=_positive_int, default=64, help="global batch size (default 64)")
     replay.add_argument("--no-baseline", action="store_true", help="skip the cross-entropy baseline")
     replay.add_argument("--random-state", type=int, default=None, help="seed (default: the folder's, else 0)")

@@ -501,7 +501,7 @@ def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=
         λ in [0, 1], as in :meth:`Session.finetune`.
     lr : float, default=0.01
     anchor : float, optional
-        Default :data:`~plsd_widget.session.DEFAULT_ANCHOR`.
+        Default: :class:`~plsd_widget.config.FinetuneConfig`'s.
     batch_size : int, default=64
         The global batch, whatever ``nproc``.
     baseline : bool, default=True
@@ -537,14 +537,14 @@ def replay(edits, *, model=None, layer=None, data=None, embedding=None, weights=
         With ``nproc > 1``: a process failed (its output is on stderr). Nothing is written.
     """
     from plsd_widget._validation import check_fraction, check_positive_int
-    from plsd_widget.session import DEFAULT_ANCHOR
+    from plsd_widget.config import FinetuneConfig
 
     start = time.perf_counter()
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     nproc = check_positive_int(nproc, "nproc")
     lam = check_fraction(lam, "lam")
-    anchor = DEFAULT_ANCHOR if anchor is None else float(anchor)
+    anchor = FinetuneConfig().anchor if anchor is None else float(anchor)
     if not (math.isfinite(anchor) and anchor >= 0):
         raise ValueError(f"anchor must be a finite number >= 0, got {anchor!r}")
     if not (math.isfinite(float(lr)) and float(lr) > 0):

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plsd_widget._validation import as_labels, check_positive_int
+from plsd_widget._validation import as_labels
 from plsd_widget import inspection
 from plsd_widget.activations import extract_activations, get_layer
 from plsd_widget.declutter import DeclutterTable
 from plsd_widget.edit_files import read_edit_log, write_edit_log
 from plsd_widget.edits import EditLog, fingerprint, make_edit
 from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.config import DEVICE, PERPLEXITY, RANDOM_STATE, FinetuneConfig, resolve_config
 from plsd_widget.finetune import PLSDTrainer
 from plsd_widget.metrics import MetricsTable, class_report, resolve_groups
 
@@ -31,18 +32,6 @@ EVENTS = ("positions", "targets", "selection", "progress", "status", "metrics", 
 #: What a "progress" event carries, once per batch: counters, and the batch's total loss,
 #: cross-entropy and (unweighted) embedding term.
 PROGRESS_KEYS = ("epoch", "n_epochs", "batch", "n_batches", "loss", "ce", "emb")
-#: Weight of the term that holds unedited points where they are while edited ones move
-#: (``PLSDTrainer(anchor=...)``), the default of ``finetune`` and so of the widget.
-#: Measured by ``benchmarks/unedited_drift.py`` (the demo's edit, 5 seeds, λ=0.5, 3 epochs;
-#: ``benchmarks/RESULTS.md``): with the paper's free unedited points (0) they drift 2.2x as
-#: far as under plain cross-entropy (0.36 vs 0.17 of the embedding's scale) and the view
-#: clutters (kNN purity 0.96 -> 0.85); with 3 they drift less than under CE (0.11) and
-#: purity stays at CE's (0.93), while the edited points still close 47 % of their
-#: distance to the targets (free: 66 %; every point held in one mean,
-#: ``edited_only=False``: 27 %). F1 against CE is the same within noise for all of them.
-DEFAULT_ANCHOR = 3.0
-#: Keyword options of ``Session.finetune`` passed on to ``PLSDTrainer`` (and reused by the baseline).
-TRAIN_OPTIONS = frozenset({"optimizer", "optimizer_kwargs", "scheduler", "scheduler_interval", "transform"})
 
 
 def embed_through(model, layer, embedding, x, offsets, x_test=None, *, activations=None):
@@ -100,8 +89,8 @@ class Session:
         Defaults to ``"0"``, ``"1"``, ...
     embedding : ParametricTSNE, optional
         An already fitted embedding of this layer; otherwise one is fitted here.
-    perplexity : float, default=30
-        Perplexity of the embedding fitted here.
+    perplexity : float, default=50
+        Perplexity of the embedding fitted here (``plsd_widget.config.PERPLEXITY``).
     device : str, default="auto"
     random_state : int, default=0
     verbose : bool, default=False
@@ -133,7 +122,7 @@ class Session:
     """
 
     def __init__(self, model, layer, x, y, *, x_test=None, y_test=None, class_names=None,
-                 embedding=None, perplexity=30.0, device="auto", random_state=0, verbose=False, autosave=None):
+                 embedding=None, perplexity=PERPLEXITY, device=DEVICE, random_state=RANDOM_STATE, verbose=False, autosave=None):
         from plsd_widget.embedding import ParametricTSNE
 
         get_layer(model, layer)
@@ -180,8 +169,7 @@ class Session:
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
         self.history: list[dict] = []
-        self._lr = 0.01
-        self._train_options = {}
+        self.config = FinetuneConfig.default()  # of the last fine-tuning run; the baseline reuses it
         self._baseline_epochs = 0
         self._groups = None
         self.reports = {"before": self._evaluate(model)}
@@ -566,9 +554,7 @@ class Session:
             self._baseline_positions = None
         self._emit_metrics()
 
-    def finetune(self, epochs: int = 1, lam: float = 0.5, edited_only: bool = True, lr: float | None = None,
-                 *, anchor: float = DEFAULT_ANCHOR, edit_weight: float = 1.0, batch_size: int = 64,
-                 block: bool = False, **options):
+    def finetune(self, config=None, *, block: bool = False, **overrides):
         """Fine-tune the classifier with the PLSD loss toward the current edit targets.
 
         Runs in a worker thread and returns at once unless ``block=True``; positions
@@ -577,42 +563,25 @@ class Session:
 
         Parameters
         ----------
-        epochs : int, default=1
-        lam : float, default=0.5
-            λ in [0, 1]: weight of the embedding term of Eq. 3.
-        edited_only : bool, default=True
-            Embedding term for edited points (plus the ``anchor``); else unedited points
-            are held in place with the same weight.
-        lr : float, optional
-            SGD learning rate (Nesterov 0.9); defaults to the last valid one passed, 0.01 at first.
-        anchor : float, default=DEFAULT_ANCHOR
-            With ``edited_only``: weight of a pull holding each unedited point where it
-            is, relative to an edited point's (0: free, the paper's recipe). See
-            ``DEFAULT_ANCHOR`` for why the default is what it is.
-        edit_weight : float, default=1
-            Weight of the edited points' cross-entropy relative to the others' (the edit
-            used as a reweighting as well; see ``PLSDTrainer``).
-        batch_size : int, default=64
+        config : FinetuneConfig or str, optional
+            The recipe (:class:`~plsd_widget.config.FinetuneConfig`), or a preset's name
+            (``"default"``, ``"paper"``); None is the default recipe. Not carried over from
+            an earlier call: each call states its own.
         block : bool, default=False
             Wait for the run to finish and re-raise any error it met.
-        **options
-            ``optimizer``, ``optimizer_kwargs``, ``scheduler``, ``scheduler_interval``,
-            ``transform`` of :class:`~plsd_widget.finetune.PLSDTrainer` (default: the paper's
-            SGD, no schedule, no augmentation). ``run_baseline`` reuses them and ``batch_size``.
+        **overrides
+            Fields of the config to change for this run (``epochs``, ``lam``, ``lr``,
+            ``anchor``, ``edited_only``, ``edit_weight``, ``batch_size``, ``optimizer``, ...),
+            e.g. ``session.finetune(epochs=5, lam=0.5)``. ``run_baseline`` reuses the
+            run's config with λ = 0.
         """
         self._refuse_while_running("starting another run")
-        epochs = check_positive_int(epochs, "epochs")
-        unknown = set(options) - TRAIN_OPTIONS
-        if unknown:
-            raise TypeError(f"unknown fine-tuning option(s) {sorted(unknown)}; use {sorted(TRAIN_OPTIONS)}")
-        trainer = PLSDTrainer(self.model, self.layer, self.embedding.encoder_, lam=lam, edited_only=edited_only,
-                              anchor=anchor, edit_weight=edit_weight, lr=self._lr if lr is None else lr,
-                              scale=self.embedding_scale, batch_size=batch_size, device=self.device,
-                              random_state=self.random_state + len(self.checkpoints), **options)
+        config = resolve_config(config, **overrides)
+        epochs = config.epochs
+        trainer = self._trainer(self.model, config, random_state=self.random_state + len(self.checkpoints))
         targets = self.targets
         trainer.prepare_targets(targets, self._positions)  # validate before starting the thread
-        self._lr = trainer.lr
-        self._train_options = {"batch_size": batch_size, **options}
+        self.config = config
         self._stop.clear()
         self.last_error = None
         self._worker = threading.Thread(target=self._run, args=(trainer, targets, epochs),
@@ -624,6 +593,16 @@ class Session:
             self.wait()
             if self.last_error is not None:
                 raise self.last_error
+
+    def _trainer(self, model, config, *, random_state: int) -> PLSDTrainer:
+        """The trainer of one run on ``model`` with ``config``: the one place that builds it."""
+        options = {name: getattr(config, name) for name in ("lam", "edited_only", "anchor", "edit_weight", "lr",
+                                                               "batch_size", "optimizer", "scheduler",
+                                                               "scheduler_interval", "transform", "amp")}
+        if not callable(config.optimizer):
+            options["optimizer_kwargs"] = dict(config.optimizer_kwargs)
+        return PLSDTrainer(model, self.layer, self.embedding.encoder_, scale=self.embedding_scale,
+                           device=self.device, random_state=random_state, **options)
 
     def _run(self, trainer, targets, epochs):
         sums = dict.fromkeys(("loss", "ce", "emb"), 0.0)  # of the current epoch's batches
@@ -681,8 +660,8 @@ class Session:
         if epochs < 1:
             raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
         model = self._original_model()
-        trainer = PLSDTrainer(model, self.layer, self.embedding.encoder_, lam=0.0, lr=self._lr,
-                              device=self.device, random_state=self.random_state + 1, **self._train_options)
+        trainer = self._trainer(model, self.config.replace(lam=0.0, anchor=0.0, edit_weight=1.0),
+                                random_state=self.random_state + 1)
         self._stop.clear()
         self._baseline_running = True
         try:
