@@ -86,3 +86,8 @@ def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def to_numpy(value):
+    """``value`` itself, or a torch tensor (any device, gradients or not) as a host numpy array; torch not imported."""
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else value
