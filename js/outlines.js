@@ -43,21 +43,3 @@ export function decodeOutlines(view) {
   }
   return { vertices, offsets, classes, members, memberLabels };
 }
-
-/** The packet `decodeOutlines` reads (tests, the benchmark's mock kernel). */
-export function encodeOutlines({ vertices, offsets, classes, members = [], memberLabels = [] }) {
-  const [nLines, nVertices, nMembers] = [classes.length, vertices.length / 2, members.length];
-  if (offsets.length !== nLines + 1) {
-    throw new Error(`${nLines} lines need ${nLines + 1} offsets, got ${offsets.length}`);
-  }
-  if (memberLabels.length !== nMembers) throw new Error(`${nMembers} members need ${nMembers} member labels`);
-  const out = new ArrayBuffer(outlinesSize(nLines, nVertices, nMembers));
-  new Uint32Array(out, 0, 3).set([nLines, nVertices, nMembers]);
-  let start = OUTLINES_HEADER_BYTES;
-  for (const [Type, values] of [[Uint32Array, offsets], [Uint32Array, members], [Float32Array, vertices],
-    [Uint16Array, classes], [Uint16Array, memberLabels]]) {
-    new Type(out, start, values.length).set(values);
-    start += values.length * Type.BYTES_PER_ELEMENT;
-  }
-  return out;
-}
