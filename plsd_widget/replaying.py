@@ -109,10 +109,13 @@ def _read_header(path: Path) -> dict:
     from plsd_widget.edit_files import read_header
 
     try:
-        return read_header(path)
+        header = read_header(path)
+        if not header["edits"]:
+            raise ValueError(f"{path}: it holds no edit; there is nothing to replay")
     except ValueError as exc:
         raise ReplayError(f"cannot replay {exc}. Pass an edits file written by Session.save_edits "
                           "or Session.save") from exc
+    return header
 
 
 @contextmanager

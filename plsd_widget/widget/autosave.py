@@ -20,9 +20,6 @@ from plsd_widget.edit_files import autosave_path, notebook_name, previous_path, 
 
 logger = logging.getLogger(__name__)
 
-#: How ``edit_files.read_header`` ends its refusal of a log without edits: nothing to offer.
-NO_EDIT = "it holds no edit"
-
 
 class Autosave:
     """Where a widget's session autosaves, and the earlier session's edits it may restore.
@@ -62,10 +59,10 @@ class Autosave:
             os.replace(path, previous)  # first: whatever it holds, the next edit must not overwrite it
             n_edits = len(read_header(previous)["edits"])
         except (OSError, ValueError) as exc:
-            if str(exc).endswith(NO_EDIT):  # the earlier session undid its edits: nothing to offer
-                return
             logger.warning("could not read the earlier autosave %s: %s", path, exc)
             self.error = f"could not read the earlier autosave ({exc}); it was kept as {previous}"
+            return
+        if not n_edits:  # the earlier session undid its edits: nothing to offer
             return
         self.earlier = previous
         self.offer = f"{n_edits} edit(s) of an earlier session on this embedding were autosaved in {previous}."
