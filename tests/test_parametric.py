@@ -106,6 +106,14 @@ def test_init_stores_arguments_only_and_sklearn_api():
     assert clone(model).get_params() == model.get_params()
 
 
+def test_defaults_come_from_the_config():
+    from plsd_widget import config
+
+    params = ParametricTSNE().get_params()
+    assert (params["perplexity"], params["random_state"], params["device"]) == \
+        (config.PERPLEXITY, config.RANDOM_STATE, config.DEVICE)
+
+
 def test_transform_before_fit():
     with pytest.raises(NotFittedError, match=r"call fit\(X\) first"):
         ParametricTSNE().transform(np.zeros((3, 4)))
