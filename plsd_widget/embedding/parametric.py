@@ -38,49 +38,40 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
     :func:`~plsd_widget.embedding.joint_probabilities`). What follows depends on
     the size of the data and on ``scheme``:
 
-    * ``n_samples <= batch_size`` (any scheme): an MLP (:class:`~plsd_widget.embedding.encoders.TSNEEncoder`)
-      gets **PCA pretraining** (the paper's step 4: for ``pretrain_epochs`` epochs
-      the network is regressed onto the first ``n_components`` principal components
-      of ``X``, scaled so the first has standard deviation 1;
-      :mod:`~plsd_widget.embedding.initialization`), then **exact full-batch
-      t-SNE**: Adam on the KL divergence between ``P`` and the Student-t ``Q`` over
-      all pairs, O(n^2) per step, the attractive term multiplied by
+    * ``n_samples <= batch_size`` (any scheme): an MLP
+      (:class:`~plsd_widget.embedding.encoders.TSNEEncoder`), first regressed onto the
+      PCA of ``X`` for ``pretrain_epochs`` epochs (the paper's step 4;
+      :mod:`~plsd_widget.embedding.initialization`), then trained by Adam on the exact
+      KL divergence of all pairs, O(n^2) per step, the attraction multiplied by
       ``early_exaggeration`` during the first ``early_exaggeration_fraction`` of the
-      ``n_epochs`` epochs (:mod:`~plsd_widget.embedding.kl_training`). ``embedding_``
-      is ``E(X)``.
+      ``n_epochs`` epochs (:mod:`~plsd_widget.embedding.kl_training`).
     * ``scheme="distil"`` (larger data, 2-D; what ``"auto"`` picks in 2-D;
-      :mod:`~plsd_widget.embedding.distil`): first a **non-parametric t-SNE layout**
-      of ``P`` with openTSNE's schedule and quality (:mod:`~plsd_widget.embedding.layout`),
-      which is ``embedding_``; then a **local-experts network**
-      (:class:`~plsd_widget.embedding.encoders.LocalExpertsEncoder`: an MLP trunk of
-      widths ``hidden``, a softmax gate over k-means regions of the layout, one linear
-      head per region) regressed onto it for ``n_epochs`` epochs (Adam on a one-cycle
-      schedule peaking at ``learning_rate``, input noise, batches that grow with the
-      data). As with openTSNE, the training points' own positions (the layout) and
-      the network's positions for them differ a little; that difference is
-      ``offsets_`` (``embedding_ = E(X) + offsets_``). :meth:`transform` places a new
-      point ``x`` at ``E(x)`` plus the offset of its nearest training point among the
-      16 that the network puts nearest to it (:mod:`~plsd_widget.embedding.neighbour_offsets`;
-      it keeps ``X_fit_`` for that); :meth:`encode` gives the network alone. A
-      :class:`~plsd_widget.session.Session` shows ``embedding_`` and carries the
-      offsets along while fine-tuning moves ``E(C_m(x))``. No PCA pretraining;
-      ``early_exaggeration`` and ``early_exaggeration_fraction`` are not used.
-    * ``scheme="batch"`` (larger data; what ``"auto"`` picks in other dimensions):
-      an MLP with PCA pretraining, then KL epochs of neighbourhood mini-batches
-      (:func:`~plsd_widget.embedding.kl_training.neighbourhood_batches`):
-      ``batch_size // 4`` random anchors plus 3 neighbours each drawn from ``P``, and
-      the exact KL divergence of ``P`` restricted to the batch. Every point is an
-      anchor once an epoch; O(batch_size^2) per step; any ``n_components``.
-      ``embedding_`` is ``E(X)``.
-    * ``scheme="full"`` (larger data, 2-D): an MLP with PCA pretraining, then one
-      full-batch step per epoch with t-SNE's gradient from
-      :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft` (exact
-      attraction, repulsion by FFT on a grid as in FIt-SNE: O(n + nnz(P) + G^2 log G),
+      :mod:`~plsd_widget.embedding.distil`): a **non-parametric t-SNE layout** of ``P``
+      with openTSNE's schedule and quality (:mod:`~plsd_widget.embedding.layout`), which
+      is ``embedding_``; then a **local-experts network**
+      (:class:`~plsd_widget.embedding.encoders.LocalExpertsEncoder`: a trunk of widths
+      ``hidden``, a softmax gate over k-means regions of the layout, a linear head per
+      region) regressed onto it for ``n_epochs`` epochs (Adam on a one-cycle schedule
+      peaking at ``learning_rate``). As with openTSNE, the layout and the network's
+      positions differ a little: ``offsets_ = embedding_ - E(X)``. :meth:`transform`
+      places a new point ``x`` at ``E(x)`` plus the offset of its nearest training
+      point among the 16 that the network puts nearest to it
+      (:mod:`~plsd_widget.embedding.neighbour_offsets`; it keeps ``X_fit_`` for that);
+      :meth:`encode` gives the network alone. A :class:`~plsd_widget.session.Session`
+      shows ``embedding_`` and carries the offsets along while fine-tuning moves
+      ``E(C_m(x))``. ``pretrain_epochs`` and the exaggeration parameters are not used.
+    * ``scheme="batch"`` (larger data; what ``"auto"`` picks in other dimensions): the
+      MLP with PCA pretraining, then KL epochs of neighbourhood mini-batches
+      (``batch_size // 4`` anchors plus 3 neighbours each drawn from ``P``;
+      O(batch_size^2) per step; any ``n_components``).
+    * ``scheme="full"`` (larger data, 2-D): the MLP with PCA pretraining, then one step
+      per epoch on all points with t-SNE's gradient on a grid
+      (:func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`, as in FIt-SNE:
       about 1-4% gradient error), back-propagated with ``Y.backward(dC/dY)``.
-      ``embedding_`` is ``E(X)``.
 
-    The network computes in float32: ``fit`` and ``transform`` take any real numeric
-    array and return float32 (dense input only; pass ``X.toarray()`` for a sparse one).
+    ``embedding_`` is ``E(X)`` for all but scheme "distil". The network computes in
+    float32: ``fit`` and ``transform`` take any real numeric array and return float32
+    (dense input only; pass ``X.toarray()`` for a sparse one).
 
     Parameters
     ----------
