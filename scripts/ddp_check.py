@@ -74,11 +74,11 @@ def fine_tune(folder: Path, device, epochs: int, batch_size: int):
     model.load_state_dict(load_file(folder / "model.safetensors"))
     tsne = ParametricTSNE.load(folder / "tsne")
     positions = np.load(folder / "positions.npy", allow_pickle=False)
-    trainer = PLSDTrainer(model, LAYER, tsne.encoder_, lam=LAM, anchor=ANCHOR, edited_only=False,
-                          scale=float(positions.std()), batch_size=batch_size, device=device,
-                          random_state=SEED, amp=False)
+    trainer = PLSDTrainer(model, LAYER, tsne.encoder_, lam=LAM, anchor=ANCHOR, edited_only=False, epochs=epochs,
+                          batch_size=batch_size, amp=False, scale=float(positions.std()), device=device,
+                          random_state=SEED)
     result = trainer.fit(train.images, train.labels, np.load(folder / "targets.npy", allow_pickle=False),
-                         epochs=epochs, positions=positions, offsets=tsne.offsets_,
+                         positions=positions, offsets=tsne.offsets_,
                          sample_weight=np.load(folder / "weights.npy", allow_pickle=False))
     return model, result
 
