@@ -48,8 +48,10 @@ def test_two_gloo_processes_match_one_process():
     result = subprocess.run([sys.executable, "scripts/ddp_check.py", "--nproc", "2", "--device", "cpu"], cwd=ROOT,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    line = result.stdout.strip().splitlines()[-1]
-    assert line.startswith("ddp: gloo, 2 process(es), 2 epochs, global batch 500") and "met" in line, line
+    lines = result.stdout.strip().splitlines()[-2:]
+    for line, reduction in zip(lines, ("edited", "batch"), strict=True):
+        assert line.startswith(f"ddp: gloo, 2 process(es), 2 epochs, global batch 500, reduction {reduction!r}"), line
+        assert "(tolerance 1e-05: met)" in line, line
 
 
 def test_init_from_env_names_the_devices_it_can_use(monkeypatch):
