@@ -596,13 +596,8 @@ class Session:
 
     def _trainer(self, model, config, *, random_state: int) -> PLSDTrainer:
         """The trainer of one run on ``model`` with ``config``: the one place that builds it."""
-        options = {name: getattr(config, name) for name in ("lam", "edited_only", "anchor", "edit_weight", "lr",
-                                                               "batch_size", "optimizer", "scheduler",
-                                                               "scheduler_interval", "transform", "amp")}
-        if not callable(config.optimizer):
-            options["optimizer_kwargs"] = dict(config.optimizer_kwargs)
-        return PLSDTrainer(model, self.layer, self.embedding.encoder_, scale=self.embedding_scale,
-                           device=self.device, random_state=random_state, **options)
+        return PLSDTrainer(model, self.layer, self.embedding.encoder_, config, scale=self.embedding_scale,
+                           device=self.device, random_state=random_state)
 
     def _run(self, trainer, targets, epochs):
         sums = dict.fromkeys(("loss", "ce", "emb"), 0.0)  # of the current epoch's batches
@@ -622,7 +617,7 @@ class Session:
 
         result = None
         try:
-            result = trainer.fit(self.x, self.y, targets, epochs=epochs, positions=self._positions,
+            result = trainer.fit(self.x, self.y, targets, positions=self._positions,
                                  offsets=self._offsets, callback=on_step, stop_event=self._stop)
         except Exception as exc:
             self.last_error = exc
@@ -660,13 +655,12 @@ class Session:
         if epochs < 1:
             raise ValueError("run finetune() first: the baseline trains for as many epochs as PLSD did")
         model = self._original_model()
-        trainer = self._trainer(model, self.config.replace(lam=0.0, anchor=0.0, edit_weight=1.0),
+        trainer = self._trainer(model, self.config.replace(lam=0.0, anchor=0.0, edit_weight=1.0, epochs=epochs),
                                 random_state=self.random_state + 1)
         self._stop.clear()
         self._baseline_running = True
         try:
-            result = trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), epochs=epochs,
-                                 stop_event=self._stop)
+            result = trainer.fit(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32), stop_event=self._stop)
         finally:
             self._baseline_running = False
         if result.stopped:
