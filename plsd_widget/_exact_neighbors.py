@@ -40,25 +40,11 @@ def _group_size(n: int, n_candidates: int) -> int:
 
 def exact_neighbors(points: np.ndarray, queries: np.ndarray, k: int, exclude, *, device=None,
                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest ``points`` of each of the ``queries``, by (distance, index).
+    """Indices (int64) and squared distances (float32) of shape (n_queries, k) of each query's nearest points.
 
-    Parameters
-    ----------
-    points : ndarray of shape (n_samples, n_features), float32
-    queries : ndarray of shape (n_queries, n_features), float32
-    k : int
-        At most ``n_samples - 1`` when a query leaves a point out.
-    exclude : ndarray of int64 of shape (n_queries,) or None
-        The point each query leaves out of its list, -1 for none.
-    device : torch.device, optional
-        A CUDA device, or None for the CPU.
-    progress : bool, default=False
-        Show a progress bar over the chunks of queries.
-
-    Returns
-    -------
-    indices : ndarray of shape (n_queries, k), int64
-    sq_distances : ndarray of shape (n_queries, k), float32
+    ``points`` and ``queries`` are float32 arrays of shape (n, d); ``exclude`` (int64 of
+    shape (n_queries,), or None) is the point each query leaves out, -1 for none; ``device``
+    a CUDA device, or None for the CPU. Sorted by (distance, index).
     """
     import torch
 
@@ -161,9 +147,9 @@ class _ExactSearch:
     def _rerank(self, queries, cand, own):
         """The ``k`` nearest candidates by squared distances from the differences, ties by index.
 
-        The differences of float32 coordinates are exact in float64, so are the distances
-        but for the last bits: equal distances (duplicates, integer data) stay equal and
-        rounding never reorders different ones.
+        The differences of float32 coordinates are exact in float64, so the distances carry
+        float64 rounding only: equal ones (duplicates, integer data) stay equal, and different
+        ones are told apart as by a float64 brute-force search.
         """
         rows, n_candidates = cand.shape
         cand = cand.sort(1).values

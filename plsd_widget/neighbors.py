@@ -22,8 +22,6 @@ one pynndescent.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from plsd_widget._validation import as_float_array, check_positive_int, first_rows
@@ -144,12 +142,10 @@ class NeighborIndex:
             if n_components > d:
                 raise ValueError(f"n_components={n_components} exceeds the {d} features of X; use at most {d}")
         if exact_max is not None:
-            try:
-                exact_max = float(exact_max)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"exact_max must be a number >= 0, got {exact_max!r}") from exc
-            if math.isnan(exact_max) or exact_max < 0:
-                raise ValueError(f"exact_max must be a number >= 0 (or inf), got {exact_max!r}")
+            number = isinstance(exact_max, (int, float, np.number)) and not isinstance(exact_max, bool)
+            if not number or not exact_max >= 0:  # NaN is not >= 0
+                raise ValueError(f"exact_max must be a number >= 0 (or inf), or None, got {exact_max!r}")
+            exact_max = float(exact_max)
         self.metric, self.whiten, self.n_components, self.method = metric, bool(whiten), n_components, method
         self.exact_max, self.random_state, self.progress = exact_max, random_state, bool(progress)
         self.device = device
