@@ -30,9 +30,10 @@ from plsd_widget.config import RANDOM_STATE
 __all__ = ["EXACT_MAX_WORK", "METHODS", "NeighborIndex", "TREE_MAX_FEATURES", "check_k", "neighbors"]
 
 #: Exact search while ``n_queries * n_samples * n_features`` stays within this budget,
-#: pynndescent above. On the idle 2-core development CPU exact search takes about 10-20 s
-#: at this budget (MNIST PCA-50, all 60,000 points' 150 neighbours: 1.8e11), while
-#: pynndescent pays 30-50 s of numba compilation the first time it runs in a process.
+#: pynndescent above: about 89,000 points of 50 features searching each other. All 60,000
+#: MNIST PCA-50 points' 150 neighbours (1.8e11) took 23 s on the busy 2-core machine
+#: (``benchmarks/knn_engine.py``), while pynndescent pays 30-50 s of numba compilation the
+#: first time it runs in a process.
 EXACT_MAX_WORK = 4e11
 #: Data with at most this many features is searched with a k-d tree (exact). All 60,000
 #: points' 10 neighbours on the busy 2-core machine: 0.27 s by the tree at 2-D; at 6-D
