@@ -19,7 +19,7 @@ Figures (real MNIST from ``load_mnist``):
   60,000 points and on 4 and 16 noisy copies of them (240,000 and 960,000 points; a size
   whose n² extrapolation passes ``KNN_SIZE_BUDGET_S`` is skipped): what the search
   costs as the data grows, for choosing how far ``method="auto"`` should search exactly
-  on a GPU (on the CPU it stops at ``EXACT_KNN_MAX_WORK``).
+  on a GPU (on the CPU it stops at ``EXACT_MAX_WORK``).
 * ``epoch``: one ``PLSDTrainer`` epoch (λ=0.5, AMP) against one plain cross-entropy
   epoch with the same autocast, model, data (copied to the device batch by batch),
   batch order and optimiser
@@ -130,7 +130,8 @@ def profile_figure(device: torch.device, X: np.ndarray, table_path=None, **param
 
 
 def knn_figure(device: torch.device, X: np.ndarray, copies=(1, 4, 16), budget_s: float = KNN_SIZE_BUDGET_S) -> None:
-    from plsd_widget.embedding.affinity import EXACT_KNN_MAX_WORK, nearest_neighbors
+    from plsd_widget.embedding.affinity import nearest_neighbors
+    from plsd_widget.neighbors import EXACT_MAX_WORK
 
     k = 3 * PERPLEXITY
     rng = np.random.default_rng(SEED)
@@ -153,7 +154,7 @@ def knn_figure(device: torch.device, X: np.ndarray, copies=(1, 4, 16), budget_s:
         figures.append(f"n={n} x {d} {seconds:.2f} s (n^2 d = {float(n) * n * d:.1e})")
         last = n, seconds
     print(f"knn: exact, k={k}, on {device.type}: {'; '.join(figures)}; the CPU's exact budget is "
-          f"n^2 d <= {EXACT_KNN_MAX_WORK:.0e}", flush=True)
+          f"n^2 d <= {EXACT_MAX_WORK:.0e}", flush=True)
 
 
 def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) -> None:

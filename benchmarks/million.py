@@ -75,9 +75,9 @@ def main():
     print(f"transform of 10,000 new points: {time.perf_counter() - start:.2f} s", flush=True)
     Y = model.embedding_
     sample = np.random.default_rng(1).choice(args.n, 5000, replace=False)
-    from plsd_widget.analysis.neighbours import NeighbourIndex
+    from plsd_widget.neighbors import NeighborIndex
 
-    nearest, _ = NeighbourIndex(Y).query(Y[sample], k=11)
+    nearest, _ = NeighborIndex(Y).query(Y[sample], k=11)
     agree = (labels[nearest[:, 1:]] == labels[sample, None]).mean()
     print(f"10-NN label agreement of the layout (5,000 sampled points): {agree:.3f}")
     print(f"peak RSS {peak_rss_gb():.2f} GB (target < 16 GB); {load()}")

@@ -17,9 +17,9 @@ import torch
 
 from plsd_widget.activations import extract_activations
 from plsd_widget.analysis.diverse import select_diverse
-from plsd_widget.analysis.neighbours import NeighbourIndex
 from plsd_widget.datasets import load_mnist
 from plsd_widget.models import seeded_model
+from plsd_widget.neighbors import NeighborIndex
 
 torch.set_num_threads(2)
 
@@ -59,12 +59,12 @@ def train_steps(model, x, y, steps, seed=0, batch=64, lr=1e-3):
 
 
 def precision_at(X, labels, k=10):
-    idx, _ = NeighbourIndex(X).query(k=k)
+    idx, _ = NeighborIndex(X).query(k=k)
     return float((labels[idx] == labels[:, None]).mean())
 
 
 def speed(name, X, Q, repeats):
-    index = NeighbourIndex(X)
+    index = NeighborIndex(X)
     t, (idx, _) = best_of(lambda: index.query(Q, 10), repeats)
     print(f"[{name}] exact kNN {len(Q)} x {len(X)} x {X.shape[1]}-d, k=10: {t:.3f} s ({load()})")
     tr, ref = best_of(lambda: reference_knn(X, Q, 10), repeats)

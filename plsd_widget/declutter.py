@@ -22,11 +22,12 @@ Three measures, computed per run ("before", "baseline (CE)", "PLSD") and split b
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from plsd_widget._validation import as_float_array, as_labels, check_positive_int
-from plsd_widget.density import _check_mass, grid_densities, mass_level
-from plsd_widget.metrics import _check_k, _fmt, _html, _markdown, _mean_sd, _text
+from plsd_widget.density import check_mass, grid_densities, mass_level
+from plsd_widget.neighbors import check_k, neighbors
+from plsd_widget.tables import html_table, markdown_table, mean_sd, number, text_table
+
 
 def _points_and_labels(Y, labels) -> tuple[np.ndarray, np.ndarray]:
     Y = as_float_array(Y, "Y")
@@ -48,7 +49,7 @@ def knn_purity(Y, labels, k: int = 10, *, per_class: bool = False, n_classes: in
     Parameters
     ----------
     Y : array-like of shape (n_samples, n_components)
-        Embedded points (any dimension; exact Euclidean neighbours by a k-d tree).
+        Embedded points (any dimension; exact Euclidean neighbours, ties broken by index).
     labels : array-like of shape (n_samples,)
         Integer class indices ``0..n_classes-1``.
     k : int, default=10
@@ -65,12 +66,8 @@ def knn_purity(Y, labels, k: int = 10, *, per_class: bool = False, n_classes: in
     """
     Y, labels = _points_and_labels(Y, labels)
     n = len(Y)
-    k = _check_k(k, n)
-    _, idx = cKDTree(Y.astype(np.float64)).query(Y, k=k + 1)
-    own = idx == np.arange(n)[:, None]
-    # A duplicate point can take a point's own slot in its list: then drop the farthest instead.
-    own[~own.any(axis=1), -1] = True
-    purity = (labels[idx[~own].reshape(n, k)] == labels[:, None]).mean(axis=1)
+    idx, _ = neighbors(Y, k=check_k(k, n), method="exact")  # each point left out of its own list
+    purity = (labels[idx] == labels[:, None]).mean(axis=1)
     if not per_class:
         return float(purity.mean())
     n_classes = _check_n_classes(n_classes, labels)
@@ -119,7 +116,7 @@ def contour_overlap(Y, labels, *, n_classes: int | None = None, mass: float = 0.
     """
     Y, labels = _points_and_labels(Y, labels)
     n_classes = _check_n_classes(n_classes, labels)
-    mass = _check_mass(mass)
+    mass = check_mass(mass)
     present, codes = np.unique(labels, return_inverse=True)
     grid = grid_densities(Y, codes, n_classes=len(present), grid_size=grid_size, extent=extent)
     regions = np.stack([dens >= mass_level(dens, mass) for dens in grid.density])
@@ -260,9 +257,9 @@ class DeclutterTable:
             worst = "—"
             if np.isfinite(s["class_overlap"]).any():
                 c = int(np.nanargmax(s["class_overlap"]))
-                worst = f"{_fmt(s['class_overlap'][c])} ({self.class_names[c]})"
-            out.append([run, split, _fmt(s["purity"]), _fmt(s["overlap"]), worst,
-                        _fmt(s.get("distance", float("nan")))])
+                worst = f"{number(s['class_overlap'][c])} ({self.class_names[c]})"
+            out.append([run, split, number(s["purity"]), number(s["overlap"]), worst,
+                        number(s.get("distance", float("nan")))])
         return out
 
     def _sections(self, rows) -> set[int]:
@@ -282,20 +279,20 @@ class DeclutterTable:
 
     def __str__(self) -> str:
         rows = self.rows()
-        return _text(rows, self._sections(rows))
+        return text_table(rows, self._sections(rows))
 
     __repr__ = __str__  # a console shows the table, a notebook its HTML
 
     def to_html(self) -> str:
         rows = self.rows()
-        return _html(rows, "plsd-declutter", self._sections(rows))
+        return html_table(rows, "plsd-declutter", self._sections(rows))
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""
-        return _markdown(self.rows())
+        return markdown_table(self.rows())
 
 
 def seeds_markdown(per_seed) -> str:
@@ -315,6 +312,6 @@ def seeds_markdown(per_seed) -> str:
         cells = []
         for measure in ("purity", "overlap", "distance"):
             v = np.array([seed[(run, split)].get(measure, np.nan) for seed in per_seed], dtype=np.float64)
-            cells.append(_mean_sd(v))
+            cells.append(mean_sd(v))
         rows.append([run, split, *cells])
-    return _markdown(rows)
+    return markdown_table(rows)

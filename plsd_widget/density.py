@@ -298,12 +298,13 @@ def density_contours(Y, labels, *, mass=0.9, n_classes=None, grid_size=256, band
         For each class, its closed polylines (last vertex equals the first), in data
         coordinates. A class can have several (separate clusters or holes).
     """
-    _check_mass(mass)
+    check_mass(mass)
     grid = grid_densities(Y, labels, n_classes=n_classes, grid_size=grid_size, bandwidth=bandwidth, extent=extent)
     return grid_contours(grid, mass)
 
 
-def _check_mass(mass) -> float:
+def check_mass(mass) -> float:
+    """``mass``, the probability inside a contour, as a float strictly between 0 and 1 (else a ValueError)."""
     mass = check_fraction(mass, "mass")
     if not 0 < mass < 1:
         raise ValueError(f"mass must be strictly between 0 and 1, got {mass}; 0.9 is a good default")
@@ -312,7 +313,7 @@ def _check_mass(mass) -> float:
 
 def grid_contours(grid: DensityGrid, mass=0.9):
     """The contours of :func:`density_contours` from an already computed :class:`DensityGrid`."""
-    mass = _check_mass(mass)
+    mass = check_mass(mass)
     G = grid.density.shape[1]
     lo = np.array([grid.extent[0], grid.extent[2]])
     step = (np.array([grid.extent[1], grid.extent[3]]) - lo) / (G - 1)
@@ -390,7 +391,7 @@ def grid_cells(grid: DensityGrid, points) -> tuple[np.ndarray, np.ndarray]:
 
 def _target_cells(grid: DensityGrid, labels, targets, mass):
     """Checked inputs plus the grid cells of the edited points' targets (shared by the crowding checks)."""
-    mass = _check_mass(mass)
+    mass = check_mass(mass)
     targets = np.asarray(targets, dtype=np.float64)
     labels = as_labels(labels, len(targets), "labels")
     if targets.ndim != 2 or targets.shape[1] != 2:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from plsd_widget.edits import EditLog, make_edit
+from plsd_widget.neighbors import neighbors
 
 
 def plan_edits(positions, labels, classes, *, kappa=0.5, shift=True, shift_factor=1.0, margin=0.05,
@@ -65,7 +65,8 @@ def plan_edits(positions, labels, classes, *, kappa=0.5, shift=True, shift_facto
         ok = True
         if shift:
             radius = np.quantile(np.linalg.norm(pts - centre, axis=1), 0.9) * (1 - kappa)
-            clearance = cKDTree(occupied).query(candidates)[0]
+            clearance = (neighbors(occupied, candidates, k=1)[1][:, 0] if len(occupied)
+                         else np.full(len(candidates), np.inf))  # every class moved: all of it is free
             free = clearance >= radius + margin * extent.max()
             ok = bool(free.any())
             dest = (candidates[free][np.argmin(np.linalg.norm(candidates[free] - centre, axis=1))] if ok

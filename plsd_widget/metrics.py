@@ -8,12 +8,15 @@ paper's Table 1). All render as text (``str``) and as HTML in notebooks.
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
+
+from plsd_widget._validation import as_float_array, check_positive_int
+from plsd_widget.config import RANDOM_STATE
+from plsd_widget.neighbors import NeighborIndex, check_k
+from plsd_widget.tables import html_table, markdown_table, mean_sd, number, signed, text_table
 
 METRICS = ("precision", "recall", "f1")
 
@@ -129,62 +132,6 @@ def group_average(report: ClassReport, classes) -> dict[str, float]:
     return out
 
 
-# ------------------------------------------------------------------------ rendering
-def _signed(value: float) -> str:
-    """``value`` with an explicit sign and 3 decimals; a change that rounds to 0 reads "+0.000"."""
-    if not np.isfinite(value):
-        return "—"
-    return f"{round(value, 3) + 0.0:+.3f}"  # + 0.0 turns -0.0 into 0.0
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3f}" if np.isfinite(value) else "—"
-
-
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?")
-
-
-def _text(rows: list[list[str]], sections: set[int] = frozenset()) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for i, r in enumerate(rows):
-        if i in sections:
-            lines.append("  ".join("-" * w for w in widths))
-        lines.append("  ".join(cell.rjust(w) for cell, w in zip(r, widths)))
-    return "\n".join(lines)
-
-
-def _html(rows: list[list[str]], css_class: str, sections: set[int] = frozenset(),
-          bold: set[int] = frozenset()) -> str:
-    """An HTML table; cells under a header starting with Δ are green when positive, red when negative.
-
-    Rows in ``sections`` start a section (a rule above them); rows in ``bold`` are bold.
-    """
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = []
-    for i, r in enumerate(rows[1:], start=1):
-        cells = []
-        for h, c in zip(rows[0], r):
-            style = ""
-            match = _NUMBER.match(c) if h.startswith("Δ") else None
-            if match:
-                value = float(match.group(0))
-                style = ' style="color:#1a7f37"' if value > 0 else (' style="color:#cf222e"' if value < 0 else "")
-            cells.append(f"<td{style}>{html.escape(c)}</td>")
-        styles = (["border-top:2px solid #888"] if i in sections else []) + (["font-weight:600"] if i in bold else [])
-        row_style = f' style="{";".join(styles)}"' if styles else ""
-        body.append(f"<tr{row_style}>" + "".join(cells) + "</tr>")
-    return (f'<table class="{css_class}"><thead><tr>' + head + "</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table>")
-
-
-def _markdown(rows: list[list[str]]) -> str:
-    """A GitHub-flavoured Markdown table; the first row is the header."""
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(lines)
-
-
 class MetricsTable:
     """Per-class (and per-group) precision/recall/F1 of several runs, with F1 deltas against the first.
 
@@ -224,23 +171,23 @@ class MetricsTable:
             row = [cname, str(int(first.support[c]))]
             for i, name in enumerate(names):
                 rep = self.reports[name]
-                row += [_fmt(rep.precision[c]), _fmt(rep.recall[c]), _fmt(rep.f1[c])]
+                row += [number(rep.precision[c]), number(rep.recall[c]), number(rep.f1[c])]
                 if i:
-                    row.append(_signed(rep.f1[c] - first.f1[c]))
+                    row.append(signed(rep.f1[c] - first.f1[c]))
             out.append(row)
         scores = self.group_scores()
         for g in self.groups:
             row = [f"{g} (weighted)", str(scores[names[0]][g]["support"])]
             for i, name in enumerate(names):
                 s = scores[name][g]
-                row += [_fmt(s["precision"]), _fmt(s["recall"]), _fmt(s["f1"])]
+                row += [number(s["precision"]), number(s["recall"]), number(s["f1"])]
                 if i:
-                    row.append(_signed(s["f1"] - scores[names[0]][g]["f1"]))
+                    row.append(signed(s["f1"] - scores[names[0]][g]["f1"]))
             out.append(row)
         acc = ["accuracy", str(int(first.support.sum()))]
         for i, name in enumerate(names):
             rep = self.reports[name]
-            acc += ["", "", _fmt(rep.accuracy)] + ([_signed(rep.accuracy - first.accuracy)] if i else [])
+            acc += ["", "", number(rep.accuracy)] + ([signed(rep.accuracy - first.accuracy)] if i else [])
         out.append(acc)
         return out
 
@@ -248,13 +195,13 @@ class MetricsTable:
         return {1 + len(self.class_names)} if self.groups else set()
 
     def __str__(self) -> str:
-        return _text(self.rows(), self._sections())
+        return text_table(self.rows(), self._sections())
 
     __repr__ = __str__  # a console shows the table, a notebook its HTML
 
     def to_html(self) -> str:
         first_group = 1 + len(self.class_names)
-        return _html(self.rows(), "plsd-metrics", self._sections(),
+        return html_table(self.rows(), "plsd-metrics", self._sections(),
                      set(range(first_group, first_group + len(self.groups))))
 
     def _repr_html_(self) -> str:
@@ -286,25 +233,15 @@ class ConfusionTable:
         return [head] + [[name] + [str(int(v)) for v in row] for name, row in zip(self.class_names, self.matrix)]
 
     def __str__(self) -> str:
-        return _text(self.rows())
+        return text_table(self.rows())
 
     __repr__ = __str__
 
     def to_html(self) -> str:
-        return _html(self.rows(), "plsd-confusion")
+        return html_table(self.rows(), "plsd-confusion")
 
     def _repr_html_(self) -> str:
         return self.to_html()
-
-
-def _mean_sd(values, *, signed: bool = False) -> str:
-    """``"mean ± sd"`` (sample sd) of ``values``; the mean with its sign for deltas."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0 or not np.isfinite(values).all():
-        return "—"
-    sd = values.std(ddof=1) if values.size > 1 else 0.0
-    mean = _signed(values.mean()) if signed else f"{values.mean():.3f}"
-    return f"{mean} ± {sd:.3f}"
 
 
 class SeedTable:
@@ -366,49 +303,38 @@ class SeedTable:
         for g, codes in self.groups.items():
             row = [g, ", ".join(self.class_names[c] for c in codes)]
             for i, name in enumerate(self.names):
-                row.append(_mean_sd(vals[g][name]))
+                row.append(mean_sd(vals[g][name]))
                 if i:
-                    row.append(_mean_sd(vals[g][name] - vals[g][first], signed=True))
+                    row.append(mean_sd(vals[g][name] - vals[g][first], with_sign=True))
             if self.contrast:
                 diff = vals[g][self.contrast[0]] - vals[g][self.contrast[1]]
-                row += [_mean_sd(diff, signed=True), f"{int((diff > 0).sum())}/{diff.size}"]
+                row += [mean_sd(diff, with_sign=True), f"{int((diff > 0).sum())}/{diff.size}"]
             out.append(row)
         return out
 
     def __str__(self) -> str:
-        return f"mean ± sd over {len(self.runs)} seed(s)\n" + _text(self.rows())
+        return f"mean ± sd over {len(self.runs)} seed(s)\n" + text_table(self.rows())
 
     __repr__ = __str__
 
     def to_html(self) -> str:
-        return (f"<p>mean ± sd over {len(self.runs)} seed(s)</p>" + _html(self.rows(), "plsd-metrics"))
+        return (f"<p>mean ± sd over {len(self.runs)} seed(s)</p>" + html_table(self.rows(), "plsd-metrics"))
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table (for RESULTS.md)."""
-        return _markdown(self.rows())
+        return markdown_table(self.rows())
 
 
 # ----------------------------------------------------------- embedding quality
 def _check_points(X, name: str, n_rows: int | None = None) -> np.ndarray:
     """``X`` as a float32 array of shape (n, d), with ``n == n_rows`` when given."""
-    from plsd_widget._validation import as_float_array
-
     X = as_float_array(X, name=name)
     if n_rows is not None and X.shape[0] != n_rows:
         raise ValueError(f"{name} must have one row per sample ({n_rows}), got {X.shape[0]} rows")
     return X
-
-
-def _check_k(k, n_samples: int) -> int:
-    from plsd_widget._validation import check_positive_int
-
-    k = check_positive_int(k, "k")
-    if k >= n_samples:
-        raise ValueError(f"k={k} needs at least {k + 1} samples, got {n_samples}; lower k")
-    return k
 
 
 def _check_labels(labels, n_rows: int, name: str) -> np.ndarray:
@@ -420,9 +346,7 @@ def _check_labels(labels, n_rows: int, name: str) -> np.ndarray:
 
 def _neighbors(X: np.ndarray, k: int) -> np.ndarray:
     """Indices of shape (n, k) of the ``k`` nearest neighbours of each row (itself excluded), exact."""
-    from sklearn.neighbors import NearestNeighbors
-
-    return NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)
+    return NeighborIndex(X, method="exact").query(k=k)[0]
 
 
 def knn_recall(X, Y, k: int = 10) -> float:
@@ -448,7 +372,7 @@ def knn_recall(X, Y, k: int = 10) -> float:
     """
     X = _check_points(X, "X")
     Y = _check_points(Y, "Y", X.shape[0])
-    k = _check_k(k, X.shape[0])
+    k = check_k(k, X.shape[0])
     nx, ny = _neighbors(X, k), _neighbors(Y, k)
     hits = sum(np.intersect1d(a, b, assume_unique=True).size for a, b in zip(nx, ny))
     return hits / (k * X.shape[0])
@@ -488,26 +412,24 @@ def knn_accuracy(Y, labels, Y_test=None, labels_test=None, *, k: int = 10) -> fl
     float
         Fraction of correctly classified points, in [0, 1].
     """
-    from sklearn.neighbors import NearestNeighbors
-
     Y = _check_points(Y, "Y")
     labels = _check_labels(labels, Y.shape[0], "labels")
-    k = _check_k(k, Y.shape[0])
+    k = check_k(k, Y.shape[0])
     if (Y_test is None) != (labels_test is None):
         raise ValueError("pass both Y_test and labels_test, or neither (for leave-one-out accuracy)")
     classes, codes = np.unique(labels, return_inverse=True)
-    index = NearestNeighbors(n_neighbors=k).fit(Y)
+    index = NeighborIndex(Y, method="exact")
     if Y_test is None:
-        return float((_vote(codes[index.kneighbors(return_distance=False)], classes.size) == codes).mean())
+        return float((_vote(codes[index.query(k=k)[0]], classes.size) == codes).mean())
     Y_test = _check_points(Y_test, "Y_test")
     if Y_test.shape[1] != Y.shape[1]:
         raise ValueError(f"Y_test has {Y_test.shape[1]} columns but Y has {Y.shape[1]}; embed both the same way")
     labels_test = _check_labels(labels_test, Y_test.shape[0], "labels_test")
-    predicted = classes[_vote(codes[index.kneighbors(Y_test, return_distance=False)], classes.size)]
+    predicted = classes[_vote(codes[index.query(Y_test, k)[0]], classes.size)]
     return float((predicted == labels_test).mean())
 
 
-def trustworthiness(X, Y, k: int = 5, *, n_queries: int | None = None, random_state=None,
+def trustworthiness(X, Y, k: int = 5, *, n_queries: int | None = None, random_state=RANDOM_STATE,
                     chunk_size: int = 256) -> float:
     """Trustworthiness of an embedding (Venna and Kaski, 2001).
 
@@ -534,7 +456,7 @@ def trustworthiness(X, Y, k: int = 5, *, n_queries: int | None = None, random_st
         Average the penalty over this many randomly chosen points instead of all
         of them (each still ranked against all ``n_samples``): an unbiased
         estimate at ``n_queries / n_samples`` of the cost.
-    random_state : int, numpy.random.Generator or None, default=None
+    random_state : int or numpy.random.Generator, default=plsd_widget.config.RANDOM_STATE
         Picks the query points when ``n_queries`` is given.
     chunk_size : int, default=256
         Query points per block of distances.
@@ -544,21 +466,17 @@ def trustworthiness(X, Y, k: int = 5, *, n_queries: int | None = None, random_st
     float
         Trustworthiness, 1 for a perfect embedding.
     """
-    from plsd_widget._validation import check_positive_int
-
     X = _check_points(X, "X")
     Y = _check_points(Y, "Y", X.shape[0])
     n = X.shape[0]
-    k = _check_k(k, n)
+    k = check_k(k, n)
     if k >= n / 2:
         raise ValueError(f"trustworthiness needs k < n_samples / 2, got k={k} for {n} samples; lower k")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     queries = np.arange(n)
     if n_queries is not None and check_positive_int(n_queries, "n_queries") < n:
         queries = np.sort(np.random.default_rng(random_state).choice(n, size=n_queries, replace=False))
-    from sklearn.neighbors import NearestNeighbors
-
-    near_y = NearestNeighbors(n_neighbors=k + 1).fit(Y).kneighbors(Y[queries], return_distance=False)
+    near_y = NeighborIndex(Y, method="exact").query(Y[queries], k, exclude_self=queries)[0]
     X64 = X.astype(np.float64)
     sq_norms = (X64 * X64).sum(axis=1)
     penalty = 0.0
@@ -566,9 +484,7 @@ def trustworthiness(X, Y, k: int = 5, *, n_queries: int | None = None, random_st
         rows = queries[start:start + chunk_size]
         d = sq_norms[rows, None] + sq_norms[None, :] - 2.0 * X64[rows] @ X64.T
         d[np.arange(rows.size), rows] = np.inf  # a point is not its own neighbour
-        # Drop each query from its own embedding neighbours (it is usually, not always, the first).
         cand = near_y[start:start + rows.size]
-        cand = np.array([[j for j in c if j != i][:k] for i, c in zip(rows, cand)])
         d_cand = np.take_along_axis(d, cand, axis=1)
         ranks = np.stack([(d < d_cand[:, [c]]).sum(axis=1) + 1 for c in range(k)], axis=1)
         penalty += np.maximum(ranks - k, 0).sum()

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 import torch
 from scipy.optimize import brentq
 
-from plsd_widget.embedding import affinity, joint_probabilities
+from plsd_widget import _exact_neighbors, neighbors
+from plsd_widget.embedding import joint_probabilities
 from plsd_widget.embedding.affinity import conditional_probabilities, nearest_neighbors
 
 
@@ -147,15 +148,14 @@ def test_pynndescent_path_for_large_data_matches_exact(monkeypatch):
     X = blobs(2500, d=10, centers=6, seed=1)
     X[1] = X[0]  # a duplicate: the point itself need not come first in its list
     calls = []
-    real = affinity._pynndescent_knn
+    real = neighbors.NeighborIndex._approximate_search
 
-    def spy(*args, **kwargs):
-        calls.append(args[0].shape)
-        return real(*args, **kwargs)
+    def spy(index, queries, *args):
+        calls.append(queries.shape)
+        return real(index, queries, *args)
 
-    monkeypatch.setattr(affinity, "_pynndescent_knn", spy)
-    monkeypatch.setattr(affinity, "EXACT_KNN_MAX_SAMPLES", 2000)
-    monkeypatch.setattr(affinity, "EXACT_KNN_MAX_WORK", 0)
+    monkeypatch.setattr(neighbors.NeighborIndex, "_approximate_search", spy)
+    monkeypatch.setattr(neighbors, "EXACT_MAX_WORK", 0)
     P_approx = joint_probabilities(X, perplexity=30, random_state=0)
     assert calls == [(2500, 10)]
     P_exact = joint_probabilities(X, perplexity=30, method="exact")
@@ -178,12 +178,35 @@ def test_agrees_with_opentsne(perplexity):
     from openTSNE.affinity import PerplexityBasedNN
     from sklearn.datasets import load_digits
 
+    # The digits' pixels are integers, so many points tie at a k-th neighbour's distance;
+    # openTSNE's search (scikit-learn's) picks among them in its own order, ours by index.
+    # A jitter far below the pixels' unit separates the ties (the tie test is below).
     X = load_digits().data.astype(np.float32)
+    X += np.random.default_rng(0).uniform(-1e-3, 1e-3, size=X.shape).astype(np.float32)
     reference = PerplexityBasedNN(X, perplexity=perplexity, method="exact", random_state=0).P.tocsr()
     P = joint_probabilities(X, perplexity, method="exact")
     assert P.nnz == reference.nnz
     assert abs(P - reference).sum() < 1e-5  # both sum to 1
     assert abs(P - reference).max() < 1e-4 * reference.max()  # both calibrate to an entropy tolerance
+
+
+@pytest.mark.parametrize("perplexity", [10, 30])
+def test_agrees_with_opentsne_up_to_the_choice_among_tied_neighbours(perplexity):
+    """On the raw digits P differs from openTSNE's only where neighbours tie at the k-th distance."""
+    from openTSNE.affinity import PerplexityBasedNN
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data.astype(np.float32)
+    reference = PerplexityBasedNN(X, perplexity=perplexity, method="exact", random_state=0).P.tocsr()
+    P = joint_probabilities(X, perplexity, method="exact")
+    sq = ((X.astype(np.float64)[:, None] - X[None]) ** 2).sum(-1)
+    np.fill_diagonal(sq, np.inf)
+    kth = np.sort(sq, axis=1)[:, 3 * perplexity - 1]
+    differ = ((P != 0) != (reference != 0)).tocoo()
+    assert 0 < differ.nnz < 0.002 * P.nnz
+    at_a_tie = (sq[differ.row, differ.col] == kth[differ.row]) | (sq[differ.col, differ.row] == kth[differ.col])
+    assert at_a_tie.all()
+    assert abs(P - reference).sum() < 2e-4
 
 
 def test_calibration_in_chunks_equals_one_pass(monkeypatch):
@@ -202,8 +225,6 @@ def test_pynndescent_graph_loses_the_point_itself_wherever_it_is(monkeypatch):
     """The self-drop on a stand-in for pynndescent's graph (the real one is the slow test above)."""
     import pynndescent
 
-    from plsd_widget.embedding import affinity
-
     graph_i = np.array([[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2], [3, 0, 1, 2]])
     graph_d = np.array([[0, 1, 2, 3], [0, 0, 1, 2], [1, 2, 3, 4], [0, 1, 1, 2]], dtype=np.float32)
 
@@ -212,21 +233,24 @@ def test_pynndescent_graph_loses_the_point_itself_wherever_it_is(monkeypatch):
             self.neighbor_graph = graph_i, graph_d
 
     monkeypatch.setattr(pynndescent, "NNDescent", Graph)
-    indices, sq = affinity._pynndescent_knn(np.zeros((4, 2)), 3, 0, False)
-    # row 1: itself second (a duplicate first); row 2: itself missing, the furthest goes
+    indices, sq = nearest_neighbors(np.zeros((4, 2)), 3, method="pynndescent")
+    # row 1: itself second (a duplicate first); row 2: itself missing, the furthest goes; row 3: a tie, by index
     np.testing.assert_array_equal(indices, [[1, 2, 3], [0, 2, 3], [3, 0, 1], [0, 1, 2]])
     np.testing.assert_array_equal(sq, [[1, 4, 9], [0, 1, 4], [1, 4, 9], [1, 1, 4]])
     assert indices.dtype == np.int64 and sq.dtype == np.float64
 
 
 def test_blockwise_device_search_finds_scikit_learns_neighbours(monkeypatch):
-    """The torch search used on CUDA, run on the CPU in blocks of 7 rows, against scikit-learn's."""
+    """The exact torch search (the one CUDA runs), on the CPU in chunks of 7 rows, against scikit-learn's."""
+    from sklearn.neighbors import NearestNeighbors
+
     X = blobs(300, d=6, seed=2)
     X[11] = X[10]  # exact duplicates: each is the other's nearest, the point itself is still left out
     X[12] = X[10]
-    monkeypatch.setattr(affinity, "_KNN_BLOCK_ELEMENTS", 7 * 300)
-    indices, sq = affinity._exact_knn_on_device(X, 20, torch.device("cpu"))
-    expected_indices, expected_sq = nearest_neighbors(X, 20, method="exact")
+    monkeypatch.setitem(_exact_neighbors._CHUNK_ENTRIES, "cpu", 7 * 300)
+    indices, sq = nearest_neighbors(X, 20, method="exact", device="cpu")
+    expected_sq, expected_indices = NearestNeighbors(n_neighbors=20, algorithm="brute").fit(X).kneighbors()
+    expected_sq = expected_sq.astype(np.float64) ** 2
     assert not np.any(indices == np.arange(300)[:, None])
     assert set(indices[10, :2]) == {11, 12}
     assert np.all(np.diff(sq, axis=1) >= 0)

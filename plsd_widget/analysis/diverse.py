@@ -4,16 +4,21 @@
 point is the one furthest from all points picked so far) or TypiClust-style
 "typical" sampling (k-means into ``n`` clusters, the densest point of each), over
 all points or split evenly across classes.
+
+Importing this module loads neither torch nor numba and starts no thread: the CPU
+kernel is compiled on first use, and torch is imported only for a device other than the
+CPU (or by the exact neighbour search of ``method="typical"``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+import functools
 
-from plsd_widget._validation import as_float_array, as_labels, check_positive_int
-from plsd_widget.devices import resolve_device
-from plsd_widget.embedding.lazy_kernel import LazyKernel
+import numpy as np
+
+from plsd_widget._validation import as_float_array, as_labels
+from plsd_widget.config import RANDOM_STATE
+from plsd_widget.neighbors import neighbors
 from plsd_widget.progress import progress_bar
 
 __all__ = ["select_diverse", "balanced_counts"]
@@ -60,7 +65,14 @@ def balanced_counts(sizes, n: int) -> np.ndarray:
     return counts
 
 
-def _compile_fps_steps():
+@functools.cache  # one dispatcher per process; numba keeps the compiled code on disk
+def _fps_steps():
+    """The CPU kernel: one fused pass over the points per pick, single-threaded.
+
+    A pick's work (n_samples x n_features) is too small for a thread pool, whose hand-offs
+    cost more than the pass on a busy machine. Compiled on first use (about 1 s), then
+    loaded from numba's cache.
+    """
     import numba
 
     @numba.njit(cache=True, fastmath=True)
@@ -86,10 +98,6 @@ def _compile_fps_steps():
     return steps
 
 
-#: One fused pass over the points per pick, single-threaded: a pick's work (n_samples x
-#: n_features) is too small for a thread pool, whose hand-offs cost more than the pass on a
-#: busy machine. Compiled on first use (about 1 s), then loaded from numba's cache.
-_fps_steps = LazyKernel(_compile_fps_steps)
 #: Picks per kernel call between progress-bar updates.
 _FPS_CHUNK = 64
 
@@ -104,14 +112,15 @@ def _fps_cpu(X: np.ndarray, n: int, first: int, bar) -> np.ndarray:
     bar.update(1)
     for i0 in range(1, n, _FPS_CHUNK):
         i1 = min(i0 + _FPS_CHUNK, n)
-        _fps_steps(X, mind, picked, i0, i1)
+        _fps_steps()(X, mind, picked, i0, i1)
         bar.update(i1 - i0)
     return picked
 
 
-def _fps(X: torch.Tensor, n: int, first: int, bar) -> np.ndarray:
-    """Furthest-point sampling of ``n`` rows of ``X`` starting at row ``first`` (all on X's device)."""
-    m = X.shape[0]
+def _fps(X, n: int, first: int, bar) -> np.ndarray:
+    """Furthest-point sampling of ``n`` rows of the torch tensor ``X`` starting at row ``first`` (on X's device)."""
+    import torch
+
     picked = torch.empty(n, dtype=torch.long, device=X.device)
     picked[0] = first
     # ||x - p||^2 = ||x||^2 - 2 x.p + ||p||^2: one matrix-vector product per pick. Rounding is
@@ -142,46 +151,36 @@ def _typical(X: np.ndarray, n: int, seed: int) -> np.ndarray:
     else:  # k-means++ over thousands of clusters takes minutes; TypiClust uses mini-batches too
         km = MiniBatchKMeans(n_clusters=n, n_init=1, random_state=seed, batch_size=max(1024, 3 * n))
     assign = km.fit_predict(X)
-    Xt = torch.from_numpy(X)
     picks = []
     for c in np.unique(assign):
         members = np.flatnonzero(assign == c)
         if members.size <= 2:
             picks.append(members[0])
             continue
-        kk = min(TYPICAL_NEIGHBOURS, members.size - 1)
-        if members.size <= 4000:
-            D = torch.cdist(Xt[members], Xt[members])
-            D.fill_diagonal_(float("inf"))
-            score = torch.topk(D, kk, 1, largest=False).values.mean(1).numpy()
-        else:
-            from plsd_widget.analysis.neighbours import NeighbourIndex
-
-            score = NeighbourIndex(X[members]).query(k=kk)[1].mean(1)
+        score = neighbors(X[members], k=min(TYPICAL_NEIGHBOURS, members.size - 1))[1].mean(1)
         picks.append(members[int(np.argmin(score))])
     picks = np.asarray(picks, dtype=np.int64)
     if picks.size < n:  # fewer non-empty clusters than asked (duplicate points): fill by furthest points
         rest = np.setdiff1d(np.arange(X.shape[0]), picks)
-        extra = _fps_from(Xt, picks, n - picks.size, rest)
-        picks = np.concatenate([picks, extra])
+        picks = np.concatenate([picks, _fps_from(X, picks, n - picks.size, rest)])
     return picks
 
 
-def _fps_from(X: torch.Tensor, picked: np.ndarray, n: int, pool: np.ndarray) -> np.ndarray:
+def _fps_from(X: np.ndarray, picked: np.ndarray, n: int, pool: np.ndarray) -> np.ndarray:
     """``n`` more points of ``pool`` by furthest-point sampling, given points already picked."""
-    P = X[torch.from_numpy(pool)]
-    mind = torch.cdist(P, X[torch.from_numpy(picked)]).min(1).values
+    P = X[pool].astype(np.float64)
+    mind = neighbors(X[picked], X[pool], k=1)[1][:, 0].astype(np.float64)
     out = []
     for _ in range(n):
-        j = int(torch.argmax(mind))
+        j = int(np.argmax(mind))
         out.append(pool[j])
-        mind = torch.minimum(mind, (P - P[j]).square().sum(1).sqrt())
+        mind = np.minimum(mind, np.linalg.norm(P - P[j], axis=1))
         mind[j] = -1.0
     return np.asarray(out, dtype=np.int64)
 
 
-def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=None, device="cpu", random_state=0,
-                   progress=False) -> np.ndarray:
+def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=None, device="cpu",
+                   random_state=RANDOM_STATE, progress=False) -> np.ndarray:
     """Pick ``n`` diverse points of ``X`` to label next.
 
     Parameters
@@ -210,7 +209,7 @@ def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=Non
         Where furthest-point sampling runs ("auto" picks CUDA, then MPS, then CPU): on
         the CPU a numba kernel (one fused pass per pick), elsewhere torch (one
         matrix-vector product per pick).
-    random_state : int, default=0
+    random_state : int, default=plsd_widget.config.RANDOM_STATE
     progress : bool, default=False
         Show a tqdm bar over the picks.
 
@@ -236,7 +235,12 @@ def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=Non
     if balanced and labels is None:
         raise ValueError("balanced=True needs labels (true or predicted classes, one per point)")
     rng = np.random.default_rng(random_state)
-    dev = resolve_device(device)
+    on_cpu = isinstance(device, str) and device == "cpu"  # the numba kernel, without importing torch
+    if not on_cpu:
+        from plsd_widget.devices import resolve_device
+
+        device = resolve_device(device)
+        on_cpu = device.type == "cpu"
     if not balanced:
         groups = [np.arange(m)]
         counts = [n]
@@ -256,10 +260,12 @@ def select_diverse(X, n, *, labels=None, balanced=False, method="fps", start=Non
                     first = int(np.searchsorted(members, start))
                 else:
                     first = int(rng.integers(members.size))
-                if dev.type == "cpu":
+                if on_cpu:
                     local = _fps_cpu(Xg, count, first, bar)
                 else:
-                    local = _fps(torch.from_numpy(Xg).to(dev), count, first, bar)
+                    import torch
+
+                    local = _fps(torch.from_numpy(Xg).to(device), count, first, bar)
             else:
                 local = _typical(Xg, count, int(rng.integers(2**31 - 1)))
                 bar.update(count)

@@ -3,7 +3,8 @@
 The pipeline is split into three composable steps, each usable on its own:
 
 1. :func:`nearest_neighbors` -- the ``k`` nearest neighbours of every point (self
-   excluded), exact for small data and pynndescent for large data;
+   excluded), by the package's kNN engine (:mod:`plsd_widget.neighbors`): exact for
+   small data and pynndescent for large data;
 2. :func:`conditional_probabilities` -- a Gaussian kernel on the squared distances,
    with one precision per point calibrated so that each row has the requested
    perplexity;
@@ -22,23 +23,11 @@ import scipy.sparse as sp
 import torch
 
 from plsd_widget._validation import as_float_array, check_positive_int
+from plsd_widget.config import RANDOM_STATE
 from plsd_widget.devices import resolve_device
+from plsd_widget.neighbors import NeighborIndex
 
 logger = logging.getLogger(__name__)
-
-#: Below this many samples ``method="auto"`` computes the exact kNN by brute force.
-#: Exact search on 10,000 x 64 floats takes about half a second, while pynndescent
-#: pays a numba compilation of roughly 30 s the first time it runs in a process.
-EXACT_KNN_MAX_SAMPLES = 10_000
-#: Above that, ``method="auto"`` still searches exactly while ``n_samples**2 *
-#: n_features`` stays within this budget (about 20 s of exact search). Measured on
-#: the idle 2-core development CPU (MNIST PCA-50, k = 150): exact 9.4 s for 60,000
-#: points, while pynndescent took 46-48 s on first use in a process (mostly numba
-#: compilation); at 20,000 points it found 99.99% of the exact neighbours.
-EXACT_KNN_MAX_WORK = 4e11
-
-_KNN_METHODS = ("auto", "exact", "pynndescent")
-
 
 def check_perplexity(perplexity, n_samples: int) -> float:
     """Validate ``perplexity`` against the number of samples.
@@ -86,85 +75,11 @@ def check_perplexity(perplexity, n_samples: int) -> float:
     return value
 
 
-def _exact_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.neighbors import NearestNeighbors
-
-    nn = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="euclidean")
-    # kneighbors() without X leaves every query point out of its own neighbours
-    # (by index, so exact duplicates of a point are still found as neighbours).
-    distances, indices = nn.fit(X).kneighbors()
-    return indices.astype(np.int64), distances.astype(np.float64) ** 2
-
-
-#: Elements of the (rows, n) distance block, or of the block's candidate differences,
-#: that :func:`_exact_knn_on_device` holds at once (512 MB of float32).
-_KNN_BLOCK_ELEMENTS = 2**27
-#: Extra candidates per row chosen from the fast distances, whose exact ones then pick the ``k``.
-_KNN_EXTRA_CANDIDATES = 16
-
-
-def _exact_knn_on_device(X: np.ndarray, k: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force kNN with torch on ``device``, one block of rows at a time.
-
-    Candidates come from ``|x|^2 - 2 x.y + |y|^2`` (one matrix product a block), whose
-    float32 rounding can reorder near-ties; their squared distances are then recomputed
-    from the differences, which picks and orders the ``k`` nearest as exactly as
-    scikit-learn does. The point itself is left out by index, as there.
-    """
-    n = X.shape[0]
-    X_t = torch.from_numpy(X).to(device=device, dtype=torch.float32)
-    sq_norms = X_t.square().sum(dim=1)
-    n_candidates = min(n - 1, k + _KNN_EXTRA_CANDIDATES)
-    indices = torch.empty((n, k), dtype=torch.int64, device=device)
-    sq_distances = torch.empty((n, k), dtype=torch.float64, device=device)
-    rows = max(1, _KNN_BLOCK_ELEMENTS // max(n, n_candidates * X.shape[1]))
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        block = torch.addmm(sq_norms, X_t[start:stop], X_t.T, alpha=-2.0).add_(sq_norms[start:stop, None])
-        own = torch.arange(start, stop, device=device)
-        block[own - start, own] = math.inf
-        candidates = block.topk(n_candidates, dim=1, largest=False, sorted=False).indices
-        del block
-        exact = (X_t[candidates] - X_t[start:stop, None]).square_().sum(dim=2)
-        nearest, order = exact.topk(k, dim=1, largest=False, sorted=True)
-        indices[start:stop] = candidates.gather(1, order)
-        sq_distances[start:stop] = nearest
-    return indices.cpu().numpy(), sq_distances.cpu().numpy()
-
-
-def _cuda_device(device) -> torch.device | None:
-    """``device`` (as :func:`~plsd_widget.devices.resolve_device` reads it) when it is a CUDA one, else None."""
-    if device is None:
-        return None
-    device = resolve_device(device)
-    return device if device.type == "cuda" else None
-
-
-def _pynndescent_knn(X: np.ndarray, k: int, seed: int, verbose: bool) -> tuple[np.ndarray, np.ndarray]:
-    from pynndescent import NNDescent
-
-    index = NNDescent(X, metric="euclidean", n_neighbors=k + 1, random_state=seed, verbose=verbose)
-    graph_indices, graph_distances = index.neighbor_graph  # rows sorted by distance
-    # Drop the point itself from its list. Nearly always it comes first: drop that column.
-    # With exact duplicates it need not come first, and in rare approximate cases it is
-    # missing (then drop the last, furthest neighbour): sorting those rows by
-    # (is_self, distance) does both, without full-size temporaries for the others.
-    indices = graph_indices[:, 1:k + 1].astype(np.int64)
-    distances = graph_distances[:, 1:k + 1].astype(np.float64)
-    odd = np.flatnonzero(graph_indices[:, 0] != np.arange(X.shape[0]))
-    if odd.size:
-        rows_i, rows_d = graph_indices[odd].astype(np.int64), graph_distances[odd].astype(np.float64)
-        order = np.lexsort((rows_d, rows_i == odd[:, None]), axis=1)[:, :k]
-        indices[odd] = np.take_along_axis(rows_i, order, axis=1)
-        distances[odd] = np.take_along_axis(rows_d, order, axis=1)
-    del index, graph_indices, graph_distances
-    np.square(distances, out=distances)
-    return indices, distances
-
-
-def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state=None,
+def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state=RANDOM_STATE,
                       verbose: bool = False, device=None) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``n_neighbors`` nearest neighbours of every sample, itself excluded.
+
+    A thin step over the package's kNN engine, :class:`plsd_widget.neighbors.NeighborIndex`.
 
     Parameters
     ----------
@@ -173,24 +88,22 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     n_neighbors : int
         Neighbours per point, at most ``n_samples - 1``.
     method : {"auto", "exact", "pynndescent"}, default="auto"
-        ``"exact"`` is brute-force search; ``"pynndescent"`` is approximate
-        nearest-neighbour descent; ``"auto"`` picks exact below
-        :data:`EXACT_KNN_MAX_SAMPLES` samples or while ``n_samples**2 * n_features
-        <= EXACT_KNN_MAX_WORK`` (about 89,000 points of 50 features or 28,000 of
-        512), and pynndescent above.
-    random_state : int, numpy.random.Generator or None, default=None
+        ``"exact"`` is exact search; ``"pynndescent"`` approximate nearest-neighbour
+        descent; ``"auto"`` searches exactly while ``n_samples**2 * n_features <=
+        EXACT_MAX_WORK`` (:data:`plsd_widget.neighbors.EXACT_MAX_WORK`: about 89,000
+        points of 50 features or 28,000 of 512), with pynndescent above.
+    random_state : int or numpy.random.Generator, default=plsd_widget.config.RANDOM_STATE
         Seed for pynndescent.
     verbose : bool, default=False
-        Let pynndescent print its progress.
+        Show the exact search's progress bar, or pynndescent's log.
     device : str or torch.device, optional
-        A CUDA device runs the exact search there with torch (the same neighbours);
-        anything else, or None, searches on the CPU with scikit-learn, which is faster
-        there than torch's ``topk``.
+        A CUDA device runs the exact search there (the same neighbours); anything
+        else, or None, searches on the CPU.
 
     Returns
     -------
     indices : ndarray of shape (n_samples, n_neighbors), int64
-        Neighbour indices, nearest first.
+        Neighbour indices, nearest first (ties by index).
     sq_distances : ndarray of shape (n_samples, n_neighbors), float64
         Squared Euclidean distances to those neighbours.
     """
@@ -199,16 +112,17 @@ def nearest_neighbors(X, n_neighbors: int, *, method: str = "auto", random_state
     k = check_positive_int(n_neighbors, "n_neighbors")
     if k > n - 1:
         raise ValueError(f"n_neighbors={k} is too large for {n} samples; use at most {n - 1}")
-    if method not in _KNN_METHODS:
-        raise ValueError(f"method must be one of {_KNN_METHODS}, got {method!r}")
-    cuda = _cuda_device(device)
-    if method == "auto":
-        small = n < EXACT_KNN_MAX_SAMPLES or float(n) * n * X.shape[1] <= EXACT_KNN_MAX_WORK
-        method = "exact" if small else "pynndescent"
-    if method == "exact":
-        return _exact_knn(X, k) if cuda is None else _exact_knn_on_device(X, k, cuda)
-    seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
-    return _pynndescent_knn(X, k, seed, verbose)
+    index = NeighborIndex(X, method=method, device=device, random_state=random_state, progress=verbose)
+    indices, sq_distances = index.query(k=k, squared=True)
+    return indices, sq_distances.astype(np.float64)
+
+
+def _cuda_device(device) -> torch.device | None:
+    """``device`` (as :func:`~plsd_widget.devices.resolve_device` reads it) when it is a CUDA one, else None."""
+    if device is None:
+        return None
+    device = resolve_device(device)
+    return device if device.type == "cuda" else None
 
 
 def _row_entropy(sq_distances: torch.Tensor, beta: torch.Tensor):
@@ -331,7 +245,7 @@ def _calibrate(d: torch.Tensor, perplexity: float, tol: float, max_iter: int) ->
 
 
 def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None = None,
-                        method: str = "auto", random_state=None,
+                        method: str = "auto", random_state=RANDOM_STATE,
                         verbose: bool = False, device=None) -> sp.csr_matrix:
     """Return the sparse, symmetric t-SNE affinity matrix ``P`` of ``X``.
 
@@ -353,10 +267,10 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
         Override ``k``; must exceed ``perplexity``.
     method : {"auto", "exact", "pynndescent"}, default="auto"
         kNN search, see :func:`nearest_neighbors`.
-    random_state : int, numpy.random.Generator or None, default=None
+    random_state : int or numpy.random.Generator, default=plsd_widget.config.RANDOM_STATE
         Seed for the approximate kNN search.
     verbose : bool, default=False
-        Log timings at INFO level (DEBUG otherwise) and let pynndescent print.
+        Log timings at INFO level (DEBUG otherwise) and show the kNN search's progress.
     device : str or torch.device, optional
         A CUDA device runs the exact kNN search and the calibration there; the
         result is the same sparse matrix on the CPU.

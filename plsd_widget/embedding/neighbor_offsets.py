@@ -4,9 +4,10 @@ With scheme "distil" the training points sit at the t-SNE layout, ``E(x_i) + o_i
 not exactly where the network ``E`` puts them. A new point ``x`` is placed at
 ``E(x) + o_j``, where ``j`` is its nearest training point in input space among the
 ``N_CANDIDATES`` training points whose network positions ``E(x_i)`` are nearest to
-``E(x)``. The network narrows the search to a few candidates (a 2-D k-d tree query),
-so this costs ``N_CANDIDATES * n_features`` operations per point, not a kNN search of
-the training set; a training point finds itself, so it lands on its layout position.
+``E(x)``. The network narrows the search to a few candidates (a 2-D k-d tree query by
+:class:`~plsd_widget.neighbors.NeighborIndex`), so this costs ``N_CANDIDATES *
+n_features`` operations per point, not a kNN search of the training set; a training
+point finds itself, so it lands on its layout position.
 
 Why: the network alone puts some new points in a region of the wrong class that
 their input-space neighbours are not in. On MNIST (PCA-50, ``benchmarks/RESULTS.md``)
@@ -19,9 +20,9 @@ from 0.928-0.935 (the network alone) to 0.940-0.941 at 20,000 training points
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from plsd_widget.embedding.lazy_kernel import LazyKernel
+from plsd_widget.neighbors import NeighborIndex
 
 __all__ = ["N_CANDIDATES", "OffsetLookup", "warm_up"]
 
@@ -94,12 +95,11 @@ class OffsetLookup:
         self.X_ref = np.ascontiguousarray(X_ref, dtype=np.float32)
         self.offsets = np.asarray(offsets, dtype=np.float32)
         self.n_candidates = int(min(n_candidates, len(X_ref)))
-        self._tree = cKDTree(np.asarray(Y_ref, dtype=np.float64))
+        self._index = NeighborIndex(Y_ref)
 
     def nearest(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Index of each new point's nearest training point among its candidates, shape (n,)."""
-        _, candidates = self._tree.query(np.asarray(Y, dtype=np.float64), k=[*range(1, self.n_candidates + 1)],
-                                         workers=-1)
+        candidates, _ = self._index.query(Y, self.n_candidates, exclude_self=False)
         X, X_ref, candidates, out = _kernel_arguments(X, self.X_ref, candidates)
         _kernel(X, X_ref, candidates, out)
         return out

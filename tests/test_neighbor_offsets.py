@@ -1,9 +1,9 @@
-"""Tests of borrowing training neighbours' offsets (plsd_widget.embedding.neighbour_offsets)."""
+"""Tests of borrowing training neighbours' offsets (plsd_widget.embedding.neighbor_offsets)."""
 
 import numpy as np
 import pytest
 
-from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.embedding.neighbor_offsets import OffsetLookup
 
 
 def reference(n=200, d=5, seed=0):
