@@ -3,7 +3,7 @@
 Target (issue 12): the first ``transform`` of a fresh process within 2x the warm figure.
 
 Set-up: a ``ParametricTSNE`` (scheme "distil", whose ``transform`` runs the numba kernel
-of :mod:`plsd_widget.embedding.neighbour_offsets`) fitted on PCA-50 of 5,000 MNIST
+of :mod:`plsd_widget.embedding.neighbor_offsets`) fitted on PCA-50 of 5,000 MNIST
 training images and saved; each measurement is a fresh Python process that imports
 ``plsd_widget.embedding``, loads the model and embeds the 10,000 test images, once
 (first call) and then, once the warm-up thread is done, ``--warm-calls`` times (warm:

@@ -24,7 +24,7 @@ The training embedding is each method's own: openTSNE's optimised layout, and ou
 ``embedding_`` (for ``scheme="distil"`` its free layout, like openTSNE's; for the
 other schemes the network's output). Our transform of the test images is
 ``transform``: for ``scheme="distil"`` the network's output plus the offset of a
-nearby training point (:mod:`plsd_widget.embedding.neighbour_offsets`). For ours the
+nearby training point (:mod:`plsd_widget.embedding.neighbor_offsets`). For ours the
 figures of the network alone, ``encode``, are printed as well (``*_net``): the
 in-sample accuracy and recall of ``encode(X_train)`` and the test accuracy of
 ``encode(X_test)``.

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plsd_widget.embedding import neighbour_offsets
+from plsd_widget.embedding import neighbor_offsets
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL_MODULES = ("attraction", "edges", "locality", "neighbour_offsets")
+KERNEL_MODULES = ("attraction", "edges", "locality", "neighbor_offsets")
 
 # Starts the warm-up, then a real OffsetLookup call at once, while the warm-up compiles,
 # then reports the result, how many times each kernel was compiled and loaded from the
@@ -24,14 +24,14 @@ KERNEL_MODULES = ("attraction", "edges", "locality", "neighbour_offsets")
 RACE_AND_REPORT = """
 import json
 import numpy as np
-from plsd_widget.embedding import attraction, edges, locality, neighbour_offsets, warm_up
+from plsd_widget.embedding import attraction, edges, locality, neighbor_offsets, warm_up
 rng = np.random.default_rng(0)
 X, Y = rng.normal(size=(50, 4)).astype(np.float32), rng.normal(size=(50, 2))
 thread = warm_up.start_warm_up()
-nearest = neighbour_offsets.OffsetLookup(X, Y, Y).nearest(X, Y).tolist()
+nearest = neighbor_offsets.OffsetLookup(X, Y, Y).nearest(X, Y).tolist()
 if thread is not None:
     thread.join()
-kernels = {m.__name__.rsplit(".", 1)[1]: m._kernel for m in (attraction, edges, locality, neighbour_offsets)}
+kernels = {m.__name__.rsplit(".", 1)[1]: m._kernel for m in (attraction, edges, locality, neighbor_offsets)}
 print(json.dumps({
     "nearest": nearest,
     "warm_up_thread": thread is not None,
@@ -62,15 +62,15 @@ def test_the_warm_up_compiles_each_kernel_once_and_a_second_process_loads_them_f
     first = run_fresh({"NUMBA_CACHE_DIR": str(cache)})
     assert first["warm_up_thread"]
     # the racing call did not compile again
-    assert first["compiled"] == {"attraction": 1, "edges": 1, "locality": 1, "neighbour_offsets": 1}
+    assert first["compiled"] == {"attraction": 1, "edges": 1, "locality": 1, "neighbor_offsets": 1}
     assert all(len(files) == 1 for files in index_files(cache).values()), index_files(cache)
     X, Y = (np.random.default_rng(0).normal(size=shape) for shape in [(50, 4), (50, 2)])
-    lookup = neighbour_offsets.OffsetLookup(X.astype(np.float32), Y, Y)
+    lookup = neighbor_offsets.OffsetLookup(X.astype(np.float32), Y, Y)
     assert first["nearest"] == lookup.nearest(X.astype(np.float32), Y).tolist()
 
     second = run_fresh({"NUMBA_CACHE_DIR": str(cache)})
-    assert second["compiled"] == {"attraction": 0, "edges": 0, "locality": 0, "neighbour_offsets": 0}
-    assert second["from_cache"] == {"attraction": 1, "edges": 1, "locality": 1, "neighbour_offsets": 1}
+    assert second["compiled"] == {"attraction": 0, "edges": 0, "locality": 0, "neighbor_offsets": 0}
+    assert second["from_cache"] == {"attraction": 1, "edges": 1, "locality": 1, "neighbor_offsets": 1}
 
 
 def test_a_package_whose_folder_is_not_writable_caches_in_the_users_cache(tmp_path):
@@ -89,7 +89,7 @@ def test_plsd_warm_up_0_turns_the_warm_up_off(tmp_path):
     report = run_fresh({"NUMBA_CACHE_DIR": str(tmp_path), "PLSD_WARM_UP": "0"})
     assert not report["warm_up_thread"]
     # only the kernel the script called was built: nothing ran ahead of it
-    assert report["built"] == {"attraction": False, "edges": False, "locality": False, "neighbour_offsets": True}
+    assert report["built"] == {"attraction": False, "edges": False, "locality": False, "neighbor_offsets": True}
     assert list(tmp_path.rglob("attraction.*.nbi")) == []
 
 

@@ -17,7 +17,7 @@ The estimator and what it runs:
 * :mod:`~.kl_training`: the KL epochs of an MLP (exact, neighbourhood batches, grid gradient).
 * :mod:`~.layout`: non-parametric t-SNE (stage 1 of scheme "distil").
 * :mod:`~.distil`: scheme "distil", and its stage 2: a local-experts network regressed onto the layout.
-* :mod:`~.neighbour_offsets`: ``transform``'s offsets for new points (scheme "distil").
+* :mod:`~.neighbor_offsets`: ``transform``'s offsets for new points (scheme "distil").
 * :mod:`~.persistence`: ``save`` / ``load`` (safetensors + JSON) and the file checks.
 
 Their parts: :mod:`~.encoders` (the networks), :mod:`~.losses` (exact KL),

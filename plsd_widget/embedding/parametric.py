@@ -20,7 +20,7 @@ from plsd_widget.embedding.affinity import check_perplexity, joint_probabilities
 from plsd_widget.embedding.distil import fit_distil
 from plsd_widget.embedding.encoders import embed
 from plsd_widget.embedding.kl_training import fit_kl
-from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.embedding.neighbor_offsets import OffsetLookup
 from plsd_widget.embedding.plan import SCHEMES, plan_training
 from plsd_widget.embedding.warm_up import start_warm_up
 
@@ -56,7 +56,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
       positions differ a little: ``offsets_ = embedding_ - E(X)``. :meth:`transform`
       places a new point ``x`` at ``E(x)`` plus the offset of its nearest training
       point among the 16 that the network puts nearest to it
-      (:mod:`~plsd_widget.embedding.neighbour_offsets`; it keeps ``X_fit_`` for that);
+      (:mod:`~plsd_widget.embedding.neighbor_offsets`; it keeps ``X_fit_`` for that);
       :meth:`encode` gives the network alone. A :class:`~plsd_widget.session.Session`
       shows ``embedding_`` and carries the offsets along while fine-tuning moves
       ``E(C_m(x))``. ``pretrain_epochs`` and the exaggeration parameters are not used.
@@ -291,7 +291,7 @@ class ParametricTSNE(TransformerMixin, BaseEstimator):
 
         With ``X_fit_`` (scheme "distil"), each point is moved by the offset of its
         nearest training point among the 16 whose network positions are nearest to
-        its own (:class:`~plsd_widget.embedding.neighbour_offsets.OffsetLookup`), so
+        its own (:class:`~plsd_widget.embedding.neighbor_offsets.OffsetLookup`), so
         a training point lands on its ``embedding_`` position and a new point near
         its input-space neighbours' positions. Otherwise this is :meth:`encode`.
         The neighbours are looked up among ``X_fit_``: for activations of a classifier

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 
-from plsd_widget.embedding import attraction, edges, locality, neighbour_offsets
+from plsd_widget.embedding import attraction, edges, locality, neighbor_offsets
 
 __all__ = ["WARM_UP_ENV", "start_warm_up", "warm_up_kernels"]
 
@@ -40,7 +40,7 @@ _thread_lock = threading.Lock()
 
 def warm_up_kernels() -> None:
     """Compile every numba kernel of the package, or load it from numba's cache (blocking)."""
-    neighbour_offsets.warm_up()  # transform's kernel first: fit takes seconds anyway
+    neighbor_offsets.warm_up()  # transform's kernel first: fit takes seconds anyway
     locality.warm_up()
     edges.warm_up()
     attraction.warm_up()
