@@ -16,7 +16,6 @@ shadow the function ``plsd_widget.replay`` once imported.)
 from plsd_widget.replaying.launch import DDP_TOLERANCE, WorkersFailed
 from plsd_widget.replaying.outputs import OUTPUT_FILES, ReplayResult
 from plsd_widget.replaying.run import replay
-from plsd_widget.replaying.sources import DEFAULT_DATA, DEFAULT_LAYER, DEFAULT_MODEL, ReplayError, load_callable
+from plsd_widget.replaying.sources import ReplayError
 
-__all__ = ["DDP_TOLERANCE", "DEFAULT_DATA", "DEFAULT_LAYER", "DEFAULT_MODEL", "OUTPUT_FILES", "ReplayError",
-           "ReplayResult", "WorkersFailed", "load_callable", "replay"]
+__all__ = ["DDP_TOLERANCE", "OUTPUT_FILES", "ReplayError", "ReplayResult", "WorkersFailed", "replay"]

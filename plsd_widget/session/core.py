@@ -1,7 +1,8 @@
 """``Session``: the user-facing object, a thin front over the named parts of a session.
 
-- :mod:`~plsd_widget.session.snapshot`: what the model shows at its current epoch (one
-  frozen object, replaced after each epoch or rollback), and at the start;
+- :mod:`~plsd_widget.session.snapshot`: what the model shows at one epoch, frozen;
+  :mod:`~plsd_widget.session.views`: the start, current and baseline snapshots (the current
+  one replaced by one assignment after each epoch or rollback);
 - :mod:`~plsd_widget.session.runner`: the worker thread of fine-tuning and the baseline,
   stop, wait, rollback, history; :mod:`~plsd_widget.session.checkpoints` in bounded memory;
 - :mod:`~plsd_widget.session.editing`: edits, selection, edit files, autosave;
@@ -9,13 +10,12 @@
 - :mod:`~plsd_widget.session.inspection`: neighbours, diverse picks, saliency, subtypes.
 
 The widget only listens to the events and calls the methods. This package never imports
-ipywidgets.
+ipywidgets. (This module is longer than the others: the front has some sixty public
+members, each a line or two over the parts, most with the docstring users read.)
 """
 
 from __future__ import annotations
 
-import logging
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -30,27 +30,8 @@ from plsd_widget.session.checkpoints import Checkpoints
 from plsd_widget.session.editing import Editor
 from plsd_widget.session.events import Events
 from plsd_widget.session.runner import FitData, Runner, build_trainer
-from plsd_widget.session.snapshot import Snapshot, SnapshotInputs, forward_pass
-
-logger = logging.getLogger(__name__)
-
-RUN_ORDER = ("before", "baseline (CE)", "PLSD")
-
-
-def start_positions(embedding, H) -> tuple[np.ndarray, np.ndarray]:
-    """Where to show the points at the start, and their offsets from the encoder's output.
-
-    An embedding fitted on exactly these activations shows its own ``embedding_`` (for
-    scheme "distil" the free t-SNE layout, not quite where the network puts the points);
-    any other shows the network's ``encode(H)``.
-    """
-    network = embedding.encode(H)
-    own = getattr(embedding, "embedding_", None)
-    offsets = getattr(embedding, "offsets_", None)
-    if own is not None and offsets is not None and own.shape == network.shape \
-            and np.allclose(network, own - offsets, rtol=0, atol=1e-3 * (1 + np.abs(own).max())):
-        return own.astype(np.float32), offsets.astype(np.float32)
-    return network, np.zeros_like(network)
+from plsd_widget.session.snapshot import Snapshot, SnapshotInputs, forward_pass, start_positions
+from plsd_widget.session.views import Views
 
 
 class Session:
@@ -116,17 +97,15 @@ class Session:
         H, predictions = forward_pass(model, layer, self.x)
         self.embedding = self._fitted(embedding, H, perplexity, verbose)
         positions, offsets = start_positions(self.embedding, H)
-        offsets.flags.writeable = False
         centred = positions - positions.mean(axis=0)
         self.embedding_scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
-        self._inputs = SnapshotInputs(layer, self.embedding, offsets, self.x_test,
-                                      self.y if self.y_test is None else self.y_test, len(self.class_names))
-        self._start = self._snapshot = Snapshot(self._inputs, 0, H, positions, predictions, _weak_model_source(self))
+        inputs = SnapshotInputs(layer, self.embedding, offsets, self.x_test,
+                                self.y if self.y_test is None else self.y_test, len(self.class_names))
         self._events = Events()
         self._runner = Runner(model, Checkpoints(model.state_dict(), checkpoint_dir), self._events)
-        self._editor = Editor(self._start.positions, self.y, self.class_names, events=self._events,
+        self._views = Views(inputs, model, self.x, self._runner, (H, positions, predictions))
+        self._editor = Editor(self._views.start.positions, self.y, self.class_names, events=self._events,
                               ensure_idle=self._runner.ensure_idle, autosave=autosave)
-        self._baseline: Snapshot | None = None  # of the CE baseline, while it has as many epochs as PLSD
         self._groups = None
 
     def _fitted(self, embedding, H, perplexity, verbose):
@@ -144,58 +123,53 @@ class Session:
     @property
     def snapshot(self) -> Snapshot:
         """What the model shows at its current epoch (:class:`~plsd_widget.session.snapshot.Snapshot`)."""
-        return self._snapshot
+        return self._views.current
 
     @property
     def start_snapshot(self) -> Snapshot:
         """What the model showed with its start weights, where the edits were made."""
-        return self._start
+        return self._views.start
 
     @property
     def positions(self) -> np.ndarray:
         """Current embedding of ``x``, ``encoder(C_m(x)) + offsets``, (n, 2) float32, read-only."""
-        return self._snapshot.positions
+        return self._views.current.positions
 
     @property
     def offsets(self) -> np.ndarray:
-        """Per-point offsets between the encoder's output and ``positions``, (n, 2) float32.
+        """Per-point offsets between the encoder's output and ``positions``, (n, 2) float32, read-only.
 
-        Zero unless the embedding was fitted here (or on these very activations) with
-        scheme "distil": then the points start at the t-SNE layout, ``embedding_``, and
-        each keeps its offset ``ParametricTSNE.offsets_`` as fine-tuning moves the
-        encoder's output. Pass it to ``PLSDTrainer.fit(offsets=...)`` with the
-        session's targets.
+        Zero unless the embedding was fitted on these very activations with scheme "distil":
+        then the points start at its t-SNE layout and keep their ``offsets_`` as fine-tuning
+        moves the encoder's output. Pass it to ``PLSDTrainer.fit(offsets=...)`` with the targets.
         """
-        return self._inputs.offsets
+        return self._views.inputs.offsets
 
     @property
     def activations(self) -> np.ndarray:
         """The current model's activations of ``x`` at ``layer``, (n, n_features) float32 (shared: do not change)."""
-        return self._snapshot.activations
+        return self._views.current.activations
 
     @property
     def test_activations(self) -> np.ndarray | None:
         """The current model's activations of ``x_test`` (computed on first use); None without one."""
-        return self._snapshot.test_activations
+        return self._views.current.test_activations
 
     @property
     def predictions(self) -> np.ndarray:
         """The current model's predicted class for each point of ``x``, shape (n,)."""
-        return self._snapshot.predictions
+        return self._views.current.predictions
 
     @property
     def test_positions(self) -> np.ndarray | None:
-        """Embedding of ``x_test`` through the current model, (n_test, 2) float32; None without one.
-
-        The encoder's output, moved (when the training points have offsets) by the
-        offset of a nearby training point, as ``ParametricTSNE.transform`` does.
-        """
-        return self._snapshot.test_positions
+        """Embedding of ``x_test`` through the current model (as ``ParametricTSNE.transform`` places new
+        points), (n_test, 2) float32; None without one."""
+        return self._views.current.test_positions
 
     @property
     def test_predictions(self) -> np.ndarray | None:
         """The current model's predictions on ``x_test``, (n_test,); None without a test split."""
-        return self._snapshot.test_predictions
+        return self._views.current.test_predictions
 
     @property
     def labels(self) -> np.ndarray:
@@ -225,10 +199,7 @@ class Session:
 
     @property
     def is_training(self) -> bool:
-        """Whether a run (fine-tuning or the baseline) goes on in the worker thread.
-
-        False from the run's last "status" event on, so that its listeners may edit.
-        """
+        """Whether a run (fine-tuning or the baseline) goes on; False from its last "status" event on."""
         return self._runner.kind is not None
 
     def ensure_idle(self, what: str) -> None:
@@ -292,68 +263,43 @@ class Session:
         return self._runner.wait(timeout)
 
     def rollback(self, epoch: int = 0) -> None:
-        """Restore the model to its weights after fine-tuning epoch ``epoch`` (0 = the original).
-
-        Later checkpoints and their ``history`` go; so does a baseline trained for more epochs.
-        """
+        """Restore the model to its weights after epoch ``epoch`` (0 = the start); later checkpoints,
+        their ``history`` and a baseline of more epochs go."""
         self._runner.rollback(epoch)
         self._refresh()
 
     def close(self) -> None:
-        """Stop any run and remove the checkpoints' folder; only the start weights stay (and no history).
-
-        The model keeps its weights. Also done when the session is garbage-collected.
-        """
+        """Stop any run, remove the checkpoints' folder (as garbage collection does) and clear the history;
+        the model keeps its weights, ``rollback(0)`` still restores the start's."""
         self.stop()
         self.wait()
         self.checkpoints.close()
         self.history.clear()
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.close()
 
     def _trainer(self, model, config, *, random_state: int):
         return build_trainer(model, self.layer, self.embedding.encoder_, config, scale=self.embedding_scale,
                              device=self.device, random_state=random_state)
 
     def _refresh(self) -> None:
-        """Take the snapshot of the model as it is now; keep a baseline only while it has as many epochs."""
-        self._snapshot = Snapshot.take(self._inputs, self.model, self.x, len(self.checkpoints) - 1,
-                                       _weak_model_source(self))
+        self._views.refresh()
         self._events.emit("positions")
-        baseline = self._baseline
-        if baseline is not None and baseline.epoch != self._snapshot.epoch:
-            self._baseline = None
         self._events.emit("metrics")
 
     def _baseline_done(self, model) -> None:
-        self._baseline = Snapshot.take(self._inputs, model, self.x, len(self.checkpoints) - 1,
-                                       lambda _snapshot: model).compute_test()
+        self._views.set_baseline(model)
         self._events.emit("metrics")
-
-    def _model_for(self, snapshot: Snapshot):
-        """A model with ``snapshot``'s weights: the session's own when it holds them, else a copy."""
-        current = snapshot is self._snapshot
-        if current and not self._runner.model_is_changing():
-            return self.model
-        if current or snapshot is self._start:
-            return self._runner.model_at(snapshot.epoch)
-        raise RuntimeError("this snapshot is no longer the session's; read session.snapshot again")
 
     # ---- results ------------------------------------------------------------------------
     @property
     def reports(self) -> dict:
         """Classification reports: ``"before"``; ``"PLSD"`` once an epoch completed; ``"baseline (CE)"``
         while it has as many epochs as PLSD (``declutter`` shows the same runs)."""
-        return {run: snapshot.report for run, snapshot in self._runs().items()}
+        return {run: snapshot.report for run, snapshot in self._views.runs().items()}
 
     @property
     def baseline_positions(self) -> np.ndarray | None:
         """The CE baseline's embedding of ``x`` (n, 2), while its report stands (see ``run_baseline``); else None."""
-        baseline = self._baseline
+        baseline = self._views.runs().get("baseline (CE)")
         return None if baseline is None else baseline.positions
 
     @property
@@ -386,23 +332,8 @@ class Session:
         "PLSD" once an epoch completed. The distance to the targets (``targets``) is in
         units of ``embedding_scale`` and shown for the training split only.
         """
-        runs = {run: (snapshot.positions, snapshot.test_positions) for run, snapshot in self._runs().items()}
-        runs["before"] = (self.edits.positions, runs["before"][1])
-        targets = self.targets
-        entries = {(run, "train"): (train, self.y, targets) for run, (train, _) in runs.items()}
-        if self.x_test is not None:
-            entries |= {(run, "test"): (test, self.y_test, None) for run, (_, test) in runs.items()}
-        return DeclutterTable(entries, self.class_names, scale=self.embedding_scale)
-
-    def _runs(self) -> dict[str, Snapshot]:
-        """The snapshot of each run shown, in :data:`RUN_ORDER`."""
-        current, baseline = self._snapshot, self._baseline
-        runs = {"before": self._start}
-        if baseline is not None and baseline.epoch == current.epoch:
-            runs["baseline (CE)"] = baseline
-        if current.epoch:
-            runs["PLSD"] = current
-        return runs
+        return self._views.declutter(self.edits.positions, self.targets, self.y, self.y_test, self.class_names,
+                                     self.embedding_scale)
 
     # ---- events, selection and edits ---------------------------------------------------
     def on(self, event: str, callback) -> None:
@@ -490,46 +421,30 @@ class Session:
 
         return save_session(self, path, model=model, data=data)
 
-    # ---- looking inside ------------------------------------------------------------------
+    # ---- looking inside (plsd_widget.session.inspection has the details) -----------------
     def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train", metric: str = "euclidean",
                          return_distance: bool = False):
-        """Indices of the ``k`` points nearest to point ``index`` in the layer's activation space.
-
-        Nearest in the classifier's own latent space, not in the 2-D embedding: what the
-        model thinks is similar. ``split="test"`` looks among the held-out points;
-        ``metric`` is ``"euclidean"`` or ``"cosine"``; ``return_distance=True`` returns
-        ``(indices, distances)``. Exact search up to a size, approximate above
-        (:class:`plsd_widget.analysis.neighbours.NeighbourIndex`, built once per snapshot).
-        """
+        """Indices (and with ``return_distance`` the distances) of the ``k`` points nearest to point ``index``
+        in the layer's activation space ("euclidean" or "cosine"): what the model thinks is similar."""
         indices, distances = inspection.neighbours_of(self, index, k, split=split, metric=metric)
         return (indices, distances) if return_distance else indices
 
     def select_diverse(self, n: int, *, space: str = "latent", balanced: bool = False, method: str = "fps",
                        split: str = "train", progress: bool = False) -> np.ndarray:
-        """``n`` points to label next, spread over ``space`` (``"latent"``, ``"embedding"`` or ``"input"``).
-
-        ``method="fps"`` is furthest-point sampling, ``"typical"`` picks the most typical
-        point of each of ``n`` k-means clusters; ``balanced=True`` splits ``n`` equally over
-        the model's predicted classes. See :func:`plsd_widget.analysis.diverse.select_diverse`
-        and README "Look inside" for when each beats random picks.
-        """
+        """``n`` points to label next, spread over ``space`` ("latent", "embedding" or "input"); ``method``
+        "fps" (furthest-point sampling) or "typical"; ``balanced`` splits them over the predicted classes."""
         return inspection.select_diverse(self, n, space=space, balanced=balanced, method=method, split=split,
                                          progress=progress)
 
     def saliency(self, indices, *, kind: str = "gradient", toward=None, split: str = "train",
                  progress: bool = False) -> np.ndarray:
-        """Saliency maps of points ``indices``, shaped like their inputs (refused while a run goes on).
-
-        ``kind``: ``"gradient"``, ``"integrated"`` (integrated gradients) or ``"toward"``:
-        what in each input would move its point toward the 2-D point ``toward``.
-        """
+        """Saliency maps of points ``indices`` shaped like their inputs: ``kind`` "gradient", "integrated" or
+        "toward" (what would move each point toward the 2-D point ``toward``); refused while a run goes on."""
         return inspection.saliency(self, indices, kind=kind, toward=toward, split=split, progress=progress)
 
     def subtypes(self, cls, *, split: str = "train", **options):
-        """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding.
-
-        ``options`` go to :func:`plsd_widget.analysis.subtypes.find_subtypes`.
-        """
+        """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding
+        (``options`` go to :func:`plsd_widget.analysis.subtypes.find_subtypes`)."""
         return inspection.subtypes(self, cls, split=split, **options)
 
     # ---- display -------------------------------------------------------------------------
@@ -548,16 +463,3 @@ class Session:
 
             self._widget = PLSDWidget(self)
         return self._widget
-
-
-def _weak_model_source(session: Session):
-    """``session._model_for`` for a snapshot, without the snapshot keeping the session alive."""
-    model_for = weakref.WeakMethod(session._model_for)
-
-    def source(snapshot):
-        method = model_for()
-        if method is None:
-            raise RuntimeError("the session of this snapshot is gone; its held-out split cannot be computed")
-        return method(snapshot)
-
-    return source

@@ -12,7 +12,7 @@ nothing is cleared by hand.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
@@ -114,66 +114,51 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-class Snapshot:
-    """The session's state at one epoch of its model; see the module docstring.
+def start_positions(embedding, H) -> tuple[np.ndarray, np.ndarray]:
+    """Where to show the points at the start, and their offsets from the encoder's output.
 
-    Parameters
-    ----------
-    inputs : SnapshotInputs
-    epoch : int
-        The epoch of the weights (0: the start weights).
-    activations : ndarray of shape (n_samples, n_features)
-    positions : ndarray of shape (n_samples, 2)
-    predictions : ndarray of shape (n_samples,)
-    model_source : callable
-        ``model_source(snapshot)`` gives a model with the snapshot's weights, once, for the
-        held-out split; dropped after that.
+    An embedding fitted on exactly these activations shows its own ``embedding_`` (for
+    scheme "distil" the free t-SNE layout, not quite where the network puts the points);
+    any other shows the network's ``encode(H)``.
+    """
+    network = embedding.encode(H)
+    own = getattr(embedding, "embedding_", None)
+    offsets = getattr(embedding, "offsets_", None)
+    if own is not None and offsets is not None and own.shape == network.shape \
+            and np.allclose(network, own - offsets, rtol=0, atol=1e-3 * (1 + np.abs(own).max())):
+        return own.astype(np.float32), _frozen(offsets.astype(np.float32))
+    return network, _frozen(np.zeros_like(network))
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The session's state at one epoch of its model (see the module docstring).
+
+    ``activations`` (n_samples, n_features) are shared, not copied: do not change them;
+    ``positions`` (n_samples, 2) float32 and ``predictions`` (n_samples,) are read-only.
+    ``model_source(snapshot)`` gives a model with the snapshot's weights, once, for the
+    held-out split; it is dropped after that.
     """
 
-    def __init__(self, inputs: SnapshotInputs, epoch: int, activations, positions, predictions, model_source):
-        self._inputs = inputs
-        self._epoch = int(epoch)
-        self._activations = activations  # left writable: torch.from_numpy warns on read-only arrays
-        self._positions = _frozen(np.asarray(positions, dtype=np.float32))
-        self._predictions = _frozen(predictions)
-        self._model_source = model_source
-        self._test = None
-        self._report = None
-        self._lock = threading.Lock()
+    inputs: SnapshotInputs = field(repr=False)
+    epoch: int
+    activations: np.ndarray = field(repr=False)  # left writable: torch.from_numpy warns on read-only arrays
+    positions: np.ndarray = field(repr=False)
+    predictions: np.ndarray = field(repr=False)
+    model_source: InitVar[object]
+    _lazy: dict = field(default_factory=dict, init=False, repr=False)  # "source", "test", "report"
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self, model_source):
+        object.__setattr__(self, "positions", _frozen(np.asarray(self.positions, dtype=np.float32)))
+        _frozen(self.predictions)
+        self._lazy["source"] = model_source
 
     @classmethod
-    def take(cls, inputs: SnapshotInputs, model, x, epoch: int, model_source, *, positions=None) -> Snapshot:
-        """The snapshot of ``model`` (with the weights of ``epoch``) on the training inputs ``x``.
-
-        ``positions`` replaces ``encode(activations) + offsets`` (the start's own layout).
-        """
+    def take(cls, inputs: SnapshotInputs, model, x, epoch: int, model_source) -> Snapshot:
+        """The snapshot of ``model`` (with the weights of ``epoch``) on the training inputs ``x``."""
         H, predictions = forward_pass(model, inputs.layer, x)
-        if positions is None:
-            positions = inputs.embedding.encode(H) + inputs.offsets
-        return cls(inputs, epoch, H, positions, predictions, model_source)
-
-    @property
-    def epoch(self) -> int:
-        return self._epoch
-
-    @property
-    def activations(self) -> np.ndarray:
-        """The layer's activations of the training inputs, (n_samples, n_features) float32 (shared: do not change)."""
-        return self._activations
-
-    @property
-    def positions(self) -> np.ndarray:
-        """``encoder(activations) + offsets``, (n_samples, 2) float32, read-only."""
-        return self._positions
-
-    @property
-    def predictions(self) -> np.ndarray:
-        """The predicted class of each training input, (n_samples,), read-only."""
-        return self._predictions
-
-    @property
-    def has_test(self) -> bool:
-        return self._inputs.x_test is not None
+        return cls(inputs, epoch, H, inputs.embedding.encode(H) + inputs.offsets, predictions, model_source)
 
     @property
     def test_activations(self) -> np.ndarray | None:
@@ -182,21 +167,21 @@ class Snapshot:
 
     @property
     def test_positions(self) -> np.ndarray | None:
-        """Where the held-out inputs are placed (:func:`place_new_points`); None without them."""
+        """Where the held-out inputs are placed (:func:`place_new_points`), read-only; None without them."""
         return self._test_split()[1]
 
     @property
     def test_predictions(self) -> np.ndarray | None:
-        """The predicted class of each held-out input; None without them."""
+        """The predicted class of each held-out input, read-only; None without them."""
         return self._test_split()[2]
 
     @property
     def report(self):
         """The :class:`~plsd_widget.metrics.ClassReport` on the held-out split (else the training one)."""
-        if self._report is None:
-            predicted = self.test_predictions if self.has_test else self.predictions
-            self._report = class_report(self._inputs.eval_labels, predicted, self._inputs.n_classes)
-        return self._report
+        if "report" not in self._lazy:
+            predicted = self.predictions if self.inputs.x_test is None else self.test_predictions
+            self._lazy["report"] = class_report(self.inputs.eval_labels, predicted, self.inputs.n_classes)
+        return self._lazy["report"]
 
     def compute_test(self) -> Snapshot:
         """Compute the held-out split's data now (while a model with these weights is at hand); return self."""
@@ -204,13 +189,13 @@ class Snapshot:
         return self
 
     def _test_split(self) -> tuple:
-        inputs = self._inputs
+        inputs = self.inputs
         if inputs.x_test is None:
             return None, None, None
         with self._lock:
-            if self._test is None:
-                H_test, predicted = forward_pass(self._model_source(self), inputs.layer, inputs.x_test)
-                placed = place_new_points(inputs.embedding, self._activations, inputs.offsets, H_test)
-                self._test = H_test, _frozen(placed.astype(np.float32, copy=False)), _frozen(predicted)
-                self._model_source = None
-        return self._test
+            if "test" not in self._lazy:
+                H_test, predicted = forward_pass(self._lazy["source"](self), inputs.layer, inputs.x_test)
+                placed = place_new_points(inputs.embedding, self.activations, inputs.offsets, H_test)
+                self._lazy["test"] = H_test, _frozen(placed.astype(np.float32, copy=False)), _frozen(predicted)
+                del self._lazy["source"]
+        return self._lazy["test"]
