@@ -1,7 +1,7 @@
 """A replay's output folder, written whole or not at all, and what it holds.
 
 - ``model.safetensors``: the fine-tuned weights (``safetensors.torch.load_file``);
-- ``edits.json``: a copy of the edit log replayed;
+- ``edits.json``: the edit log replayed (as ``Session.save_edits`` writes it);
 - ``config.json``: the fine-tuning config (``FinetuneConfig.from_json`` reads it);
 - ``report.html``: the self-contained report of the headless demo;
 - ``metrics.json``: per-class precision / recall / F1, accuracy and confusion of each run
@@ -116,6 +116,8 @@ def write_outputs(session, out: Path, edits_path: Path, force: bool, settings: d
     """Write the outputs to a fresh folder beside ``out``, then put it in ``out``'s place."""
     from safetensors.torch import save_file
 
+    from plsd_widget.edit_files import write_edit_log
+
     check_out(out, force)
     declutter = session.declutter
     metrics = metrics_of(session, declutter, settings | {"config": config.to_dict()})
@@ -125,7 +127,7 @@ def write_outputs(session, out: Path, edits_path: Path, force: bool, settings: d
     try:
         save_file({k: v.detach().cpu().contiguous() for k, v in session.model.state_dict().items()},
                   str(tmp / "model.safetensors"))
-        shutil.copyfile(edits_path, tmp / "edits.json")
+        write_edit_log(tmp / "edits.json", session.edits)
         (tmp / "config.json").write_text(config.to_json(), encoding="utf-8")
         _write_report(tmp / "report.html", session, declutter, edits_path, settings, config)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False), encoding="utf-8")
