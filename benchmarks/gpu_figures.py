@@ -179,8 +179,8 @@ def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) ->
     start_state = copy.deepcopy(model.state_dict())
 
     def plsd():
-        PLSDTrainer(model, "latent", tsne.encoder_, lam=0.5, lr=LR, scale=scale, batch_size=batch_size,
-                    device=device, random_state=SEED, amp=True).fit(x_np, y_np, targets, epochs=1)
+        PLSDTrainer(model, "latent", tsne.encoder_, lam=0.5, lr=LR, anchor=0.0, epochs=1, batch_size=batch_size,
+                    amp=True, scale=scale, device=device, random_state=SEED).fit(x_np, y_np, targets)
 
     def ce():
         ce_epoch(model, x_t, y_t, device=device, amp=True, batch_size=batch_size)

@@ -171,9 +171,9 @@ def finetune(setting: Setting, targets, cfg: Config, *, lam=None, lr=None, sampl
     model = copy.deepcopy(setting.model)
     t = time.perf_counter()
     PLSDTrainer(model, LAYER, setting.tsne.encoder_, lam=cfg.lam if lam is None else lam,
-                edited_only=cfg.edited_only, anchor=cfg.anchor, lr=cfg.lr if lr is None else lr,
-                scale=setting.scale, batch_size=cfg.batch_size, device="cpu", random_state=setting.seed).fit(
-        setting.x, setting.y, targets, epochs=cfg.epochs, positions=setting.positions, sample_weight=sample_weight)
+                edited_only=cfg.edited_only, anchor=cfg.anchor, lr=cfg.lr if lr is None else lr, epochs=cfg.epochs,
+                batch_size=cfg.batch_size, scale=setting.scale, device="cpu", random_state=setting.seed).fit(
+        setting.x, setting.y, targets, positions=setting.positions, sample_weight=sample_weight)
     return model, time.perf_counter() - t
 
 

@@ -101,8 +101,8 @@ def main():
     start_state = copy.deepcopy(model.state_dict())
 
     def trainer_epoch(lam):
-        PLSDTrainer(model, "latent", tsne.encoder_, lam=lam, lr=LR, scale=scale, batch_size=BATCH,
-                    device="cpu", random_state=SEED).fit(x_np, y_np, targets, epochs=1)
+        PLSDTrainer(model, "latent", tsne.encoder_, lam=lam, lr=LR, anchor=0.0, epochs=1, batch_size=BATCH,
+                    scale=scale, device="cpu", random_state=SEED).fit(x_np, y_np, targets)
 
     runs = {"CE loop": lambda: ce_epoch(model, x_t, y_t), "trainer λ=0": lambda: trainer_epoch(0.0),
             "PLSD λ=0.5": lambda: trainer_epoch(0.5)}

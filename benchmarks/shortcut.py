@@ -117,12 +117,13 @@ def finetune(setting: Setting, targets, *, lam: float, epochs: int, lr: float = 
              **options):
     """A copy of the start model fine-tuned from the same state with the same batch order.
 
-    ``options`` go to ``PLSDTrainer`` (``edit_weight``, ``transform``, ...).
+    ``options`` are fine-tuning options (``edit_weight``, ``transform``, ...); unedited points
+    are free (anchor 0), the paper's loss these figures were measured with.
     """
     model = copy.deepcopy(setting.model)
-    PLSDTrainer(model, setting.layer, setting.tsne.encoder_, lam=lam, lr=lr, scale=setting.scale, device="cpu",
-                random_state=setting.seed, **options).fit(
-        setting.train.images, setting.train.labels, targets, epochs=epochs, positions=setting.positions,
+    PLSDTrainer(model, setting.layer, setting.tsne.encoder_, lam=lam, lr=lr, epochs=epochs,
+                **{"anchor": 0.0, **options}, scale=setting.scale, device="cpu", random_state=setting.seed).fit(
+        setting.train.images, setting.train.labels, targets, positions=setting.positions,
         offsets=setting.tsne.offsets_, sample_weight=sample_weight)
     return model
 

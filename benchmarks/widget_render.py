@@ -25,7 +25,7 @@ Measured per size n (default 10k, 100k, 1M points):
   Then the same after one committed move (10k edited points: rings + arrows drawn too).
 * Pan (regl-scatterplot pan-zoom, the overlay redrawn on every view change): same two ways.
 * Bytes, from what the view actually sends / receives (the mock's ledger), plus the
-  contour buffers of ``class_contours`` on the same points.
+  contours packet (``widget/outlines.py``) of ``class_contours`` on the same points.
 
 Usage: ``python benchmarks/widget_render.py [--sizes 10000 100000 1000000] [--repeats 3]``
 """
@@ -52,7 +52,9 @@ import numpy as np
 from plsd_widget.palette import class_colors
 from plsd_widget.widget.binary import array_to_bytes
 from plsd_widget.widget.binary import Buffer
-from plsd_widget.widget.session_widget import PLSDWidget, class_contours, square_bounds
+from plsd_widget.widget.geometry import class_contours, square_bounds
+from plsd_widget.widget.outlines import encode_outlines
+from plsd_widget.widget.session_widget import PLSDWidget
 from plsd_widget.widget.targets_sync import TargetsSync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,9 +114,7 @@ def make_data(n: int, seed: int = 0) -> dict:
         "labels": array_to_bytes(labels, np.uint8),
         "predictions": array_to_bytes(predictions, np.uint8),
         "targets": first["targets"],
-        "contour_vertices": array_to_bytes(vertices, np.float32),
-        "contour_offsets": array_to_bytes(offsets, np.uint32),
-        "contour_classes": array_to_bytes(classes, np.uint16),
+        "contours": encode_outlines(vertices, offsets, classes),
         "selection10k": array_to_bytes(selection, np.uint32),
     }
     meta = {"n": n, "label_dtype": "uint8", "class_names": [f"class {c}" for c in range(N_CLASSES)],
@@ -373,7 +373,7 @@ def report(results: list[dict], data_meta: dict) -> str:
     add("Bytes (binary + JSON) per update, from the mock model's ledger:")
     add("")
     add("| n | positions (n·8) | _sync_positions batch (positions + predictions + contours) | contours "
-        "(vertices + offsets + classes) | selection of 10k, view→kernel | move of 10k, view→kernel "
+        "(one outlines packet) | selection of 10k, view→kernel | move of 10k, view→kernel "
         "| edit of 10k kernel→view | undo kernel→view | second view after edits: resync kernel→view |")
     add("|---|---|---|---|---|---|---|---|---|")
     for r in results:
@@ -433,8 +433,7 @@ def main():
         datasets[n] = make_data(n)
         meta = json.loads(datasets[n]["meta.json"])
         meta["positions_bytes"] = len(datasets[n]["positions"])
-        meta["contour_bytes"] = sum(len(datasets[n][k]) for k in ("contour_vertices", "contour_offsets",
-                                                                   "contour_classes"))
+        meta["contour_bytes"] = len(datasets[n]["contours"])
         data_meta[n] = meta
         print(f"n={n:,}: contours {meta['n_contour_lines']} lines / {meta['n_contour_vertices']} vertices "
               f"in {meta['contour_s'] * 1e3:.0f} ms")

@@ -3,6 +3,7 @@
 // exact δ / κ, training, look) and the metrics table. Traits that only these show are kept
 // in sync here; everything the user does goes to `actions` or straight to the model.
 import { h } from "./dom.js";
+import { MESSAGE, send } from "./messages.js";
 
 export const MODES = [
   ["lasso", "Lasso", "Draw a lasso to select points"],
@@ -32,9 +33,9 @@ export function createControls(model, actions) {
   // ---- toolbar ---------------------------------------------------------------------------
   const modeButtons = MODES.map(([mode, label, title]) =>
     h("button", { "data-testid": `mode-${mode}`, title, text: label, onclick: () => actions.setMode(mode) }));
-  const undo = h("button", { "data-testid": "undo", text: "Undo", onclick: () => model.send({ type: "undo" }) });
-  const redo = h("button", { "data-testid": "redo", text: "Redo", onclick: () => model.send({ type: "redo" }) });
-  const reset = h("button", { "data-testid": "reset", text: "Reset edits", onclick: () => model.send({ type: "reset" }) });
+  const undo = h("button", { "data-testid": "undo", text: "Undo", onclick: () => send(model, MESSAGE.undo) });
+  const redo = h("button", { "data-testid": "redo", text: "Redo", onclick: () => send(model, MESSAGE.redo) });
+  const reset = h("button", { "data-testid": "reset", text: "Reset edits", onclick: () => send(model, MESSAGE.reset) });
   const clear = h("button", { "data-testid": "clear-selection", text: "Clear", title: "Clear the selection (Esc)",
     onclick: () => actions.setSelection([]) });
   const invert = h("button", { "data-testid": "invert-selection", text: "Invert", title: "Select all other points",
@@ -66,8 +67,8 @@ export function createControls(model, actions) {
   const warning = h("div", { class: "plsd-warning", "data-testid": "warning", role: "status" });
   const recoverText = h("span");
   const recover = h("div", { class: "plsd-warning plsd-recover", "data-testid": "recover" }, [recoverText,
-    h("button", { "data-testid": "restore", text: "Restore them", onclick: () => model.send({ type: "restore" }) }),
-    h("button", { text: "Dismiss", onclick: () => model.send({ type: "dismiss_restore" }) })]);
+    h("button", { "data-testid": "restore", text: "Restore them", onclick: () => send(model, MESSAGE.restore) }),
+    h("button", { text: "Dismiss", onclick: () => send(model, MESSAGE.dismiss_restore) })]);
 
   // ---- side panels -----------------------------------------------------------------------
   const legend = h("div", { class: "plsd-legend", "data-testid": "legend" });
@@ -77,8 +78,8 @@ export function createControls(model, actions) {
   const editedOnly = h("input", { type: "checkbox", "data-testid": "edited-only" });
   const editWeight = h("input", { type: "number", min: "0", step: "any", "data-testid": "edit-weight" });
   const finetune = h("button", { class: "plsd-primary", "data-testid": "finetune", text: "Fine-tune",
-    onclick: () => model.send({ type: "finetune" }) });
-  const stop = h("button", { "data-testid": "stop", text: "Stop", onclick: () => model.send({ type: "stop" }) });
+    onclick: () => send(model, MESSAGE.finetune) });
+  const stop = h("button", { "data-testid": "stop", text: "Stop", onclick: () => send(model, MESSAGE.stop) });
   const bar = h("div", { class: "plsd-bar" });
   const progressText = h("div", { class: "plsd-progress-text", "data-testid": "progress" });
   const status = h("div", { class: "plsd-status", "data-testid": "status" });
@@ -99,9 +100,9 @@ export function createControls(model, actions) {
   const exact = h("div", { class: "plsd-exact" }, [
     h("label", {}, ["Edit ", editTarget]),
     h("div", { class: "plsd-row" }, ["δ ", deltaX, deltaY,
-      h("button", { "data-testid": "apply-shift", text: "Shift", onclick: () => exactEdit("shift") })]),
+      h("button", { "data-testid": "apply-shift", text: "Shift", onclick: () => exactEdit(MESSAGE.shift) })]),
     h("div", { class: "plsd-row" }, ["κ ", kappa,
-      h("button", { "data-testid": "apply-contract", text: "Contract", onclick: () => exactEdit("contract") })]),
+      h("button", { "data-testid": "apply-contract", text: "Contract", onclick: () => exactEdit(MESSAGE.contract) })]),
   ]);
   const pointSize = h("input", { type: "range", min: "1", max: "12", step: "0.5", "data-testid": "point-size" });
   const opacity = h("input", { type: "range", min: "0.05", max: "1", step: "0.05", "data-testid": "opacity" });
@@ -116,56 +117,43 @@ export function createControls(model, actions) {
   const metrics = h("div", { class: "plsd-metrics", "data-testid": "metrics" });
 
   // Exact δ / κ for a class or the selection (the paper's edits are numbers like δ=(−7, 10), κ=1/2).
-  function exactEdit(kind) {
-    const content = kind === "shift"
-      ? { type: "shift", delta: [Number(deltaX.value), Number(deltaY.value)] }
-      : { type: "contract", kappa: Number(kappa.value) };
+  function exactEdit(type) {
+    const fields = type === MESSAGE.shift
+      ? { delta: [Number(deltaX.value), Number(deltaY.value)] }
+      : { kappa: Number(kappa.value) };
     if (editTarget.value !== "") {
-      model.send({ ...content, class: model.get("class_names")[Number(editTarget.value)] });
-    } else if (actions.needSelection(`${kind} them`)) {
-      model.send(content, undefined, [Uint32Array.from(actions.selection()).buffer]);
+      send(model, type, { ...fields, class: model.get("class_names")[Number(editTarget.value)] });
+    } else if (actions.needSelection(`${type} them`)) {
+      send(model, type, fields, [Uint32Array.from(actions.selection()).buffer]);
     }
   }
 
-  // ---- inputs -> traits ------------------------------------------------------------------
+  // ---- inputs -> the fine-tuning config ------------------------------------------------------
+  // One trait holds FinetuneConfig.to_dict(); an input writes its field and the kernel checks
+  // the whole config: a value it refuses comes back as an error with the kernel's config.
+  const numberFields = [[epochs, "epochs"], [lam, "lam"], [lr, "lr"], [editWeight, "edit_weight"]];
   const syncInputs = () => {
-    epochs.value = model.get("epochs");
-    lam.value = model.get("lam");
-    lr.value = model.get("lr");
-    editedOnly.checked = model.get("edited_only");
-    editWeight.value = model.get("edit_weight");
+    const config = model.get("finetune_config");
+    for (const [input, field] of numberFields) input.value = config[field];
+    editedOnly.checked = config.edited_only;
   };
-  const commitEpochs = () => {
-    const value = Number.parseInt(epochs.value, 10);
-    if (Number.isInteger(value) && value >= 1) writeTrait("epochs", value); else syncInputs();
-  };
-  const commitLam = () => {
-    const value = Number.parseFloat(lam.value);
-    if (value >= 0 && value <= 1) writeTrait("lam", value); else syncInputs();
-  };
-  const commitLr = () => {
-    const value = Number.parseFloat(lr.value);
-    if (value > 0 && Number.isFinite(value)) writeTrait("lr", value); else syncInputs();
-  };
-  const commitEditWeight = () => {
-    const value = Number.parseFloat(editWeight.value);
-    if (value >= 0 && Number.isFinite(value)) writeTrait("edit_weight", value); else syncInputs();
-  };
+  const writeField = (field, value) =>
+    writeTrait("finetune_config", { ...model.get("finetune_config"), [field]: value });
   // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
   // Enter ourselves and keep the key from reaching the notebook.
   const onEnter = (input, commit) => input.addEventListener("keydown", (event) => {
     event.stopPropagation();
     if (event.key === "Enter") commit();
   });
-  for (const [input, commit] of [[epochs, commitEpochs], [lam, commitLam], [lr, commitLr],
-    [editWeight, commitEditWeight]]) {
+  for (const [input, field] of numberFields) {
+    const commit = () => writeField(field, input.value.trim() === "" ? null : Number(input.value));
     input.addEventListener("change", commit);
     onEnter(input, commit);
   }
-  onEnter(deltaX, () => exactEdit("shift"));
-  onEnter(deltaY, () => exactEdit("shift"));
-  onEnter(kappa, () => exactEdit("contract"));
-  editedOnly.addEventListener("change", () => writeTrait("edited_only", editedOnly.checked));
+  onEnter(deltaX, () => exactEdit(MESSAGE.shift));
+  onEnter(deltaY, () => exactEdit(MESSAGE.shift));
+  onEnter(kappa, () => exactEdit(MESSAGE.contract));
+  editedOnly.addEventListener("change", () => writeField("edited_only", editedOnly.checked));
 
   // ---- traits -> controls ----------------------------------------------------------------
   function showError(message) {
@@ -221,11 +209,7 @@ export function createControls(model, actions) {
     ["change:recoverable", showRecoverable],
     ["change:can_undo", onHistory],
     ["change:can_redo", onHistory],
-    ["change:epochs", syncInputs],
-    ["change:lam", syncInputs],
-    ["change:lr", syncInputs],
-    ["change:edited_only", syncInputs],
-    ["change:edit_weight", syncInputs],
+    ["change:finetune_config", syncInputs],
   ];
 
   return {

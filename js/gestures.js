@@ -2,6 +2,7 @@
 // Ctrl/Cmd+Z undo, Shift+Ctrl/Cmd+Z redo, Esc. Each gesture becomes one message to the
 // kernel when it ends; the overlay previews it meanwhile.
 import { contractTransform, draggedTargets, editedCentroid, wheelKappa } from "./geometry.js";
+import { MESSAGE, send } from "./messages.js";
 
 /**
  * @param {object} opts
@@ -43,7 +44,7 @@ export function installGestures({ model, overlay, plotBox, root, renderer, state
     if (x0 === x1 && y0 === y1) return;
     const indices = Uint32Array.from(state.selection);
     const targets = draggedTargets(state.positions, state.targets, indices, x1 - x0, y1 - y0);
-    model.send({ type: "move" }, undefined, [indices.buffer, targets.buffer]);
+    send(model, MESSAGE.move, {}, [indices.buffer, targets.buffer]);
   });
   canvas.addEventListener("pointercancel", () => {
     dragStart = null;
@@ -60,7 +61,7 @@ export function installGestures({ model, overlay, plotBox, root, renderer, state
     plotBox.removeEventListener("pointerleave", endWheel);
     wheel = null;
     overlay.end();
-    if (kappa !== 0) model.send({ type: "contract", kappa }, undefined, [indices.buffer]);
+    if (kappa !== 0) send(model, MESSAGE.contract, { kappa }, [indices.buffer]);
   }
   function onAltUp(event) {
     if (event.key === "Alt") endWheel();
@@ -88,7 +89,7 @@ export function installGestures({ model, overlay, plotBox, root, renderer, state
     if (event.target instanceof HTMLInputElement) return;
     const mod = event.ctrlKey || event.metaKey;
     if (mod && event.key.toLowerCase() === "z") {
-      model.send({ type: event.shiftKey ? "redo" : "undo" });
+      send(model, event.shiftKey ? MESSAGE.redo : MESSAGE.undo);
     } else if (event.key === "Escape") {
       setSelection([]);
     } else {

@@ -3,6 +3,8 @@
 // saliency. The kernel computes (widget/inspect_panel.py); this module only asks and draws.
 import { decodeLabels, decodeUint32 } from "./codecs.js";
 import { h } from "./dom.js";
+import { MESSAGE, send } from "./messages.js";
+import { decodeOutlines } from "./outlines.js";
 
 /**
  * Blend a heat map (uint8, side × side, map `k` of `heat`) over a thumbnail canvas in red.
@@ -65,7 +67,7 @@ export function createInspect(model, actions) {
     title: "Mean saliency map of the selected points; for edited points also what moves them to their targets",
     onclick: () => {
       if (actions.needSelection("ask for their saliency")) {
-        model.send({ type: "selection_saliency" }, undefined, [Uint32Array.from(actions.selection()).buffer]);
+        send(model, MESSAGE.selection_saliency, {}, [Uint32Array.from(actions.selection()).buffer]);
       }
     } });
 
@@ -81,7 +83,7 @@ export function createInspect(model, actions) {
   const suggested = () => Array.from(decodeUint32(model.get("suggested")));
   const suggestButton = h("button", { "data-testid": "suggest", text: "Suggest",
     title: "Points spread over the latent space (furthest-point sampling), to label next",
-    onclick: () => model.send({ type: "suggest" }) });
+    onclick: () => send(model, MESSAGE.suggest) });
   const selectSuggested = h("button", { "data-testid": "select-suggested", text: "Select",
     onclick: () => actions.setSelection(suggested()) });
   const exportSuggested = h("button", { "data-testid": "export-suggested", text: "Export",
@@ -96,8 +98,8 @@ export function createInspect(model, actions) {
   const subtypeClass = h("select", { "data-testid": "subtype-class" });
   const findSubtypes = h("button", { "data-testid": "find-subtypes", text: "Subtypes",
     title: "k-means inside the class in the latent space (k by silhouette); outlines on the plot",
-    onclick: () => model.send({ type: "subtypes", class: subtypeClass.value }) });
-  const clearSubtypes = h("button", { text: "Clear", onclick: () => model.send({ type: "subtypes", class: null }) });
+    onclick: () => send(model, MESSAGE.subtypes, { class: subtypeClass.value }) });
+  const clearSubtypes = h("button", { text: "Clear", onclick: () => send(model, MESSAGE.subtypes, { class: null }) });
   const subtypeList = h("div", { class: "plsd-subtypes", "data-testid": "subtypes" });
 
   const panel = h("div", { class: "plsd-inspect", "data-testid": "inspect" }, [
@@ -120,8 +122,7 @@ export function createInspect(model, actions) {
   }
   function onSubtypes() {
     const info = model.get("subtypes_info");
-    const members = decodeUint32(model.get("subtype_members"));
-    const labels = decodeLabels(model.get("subtype_labels"), "uint16");
+    const { members = [], memberLabels: labels = [] } = decodeOutlines(model.get("subtypes")) ?? {};
     const k = labels.length ? Math.max(...labels) + 1 : 0;
     const buttons = [];
     for (let s = 0; k > 1 && s < k; s++) {
@@ -150,7 +151,7 @@ export function createInspect(model, actions) {
     heatStrip,
     handlers: [
       ["change:suggested", onSuggested],
-      ["change:subtype_labels", onSubtypes],
+      ["change:subtypes", onSubtypes],
       ["change:subtypes_info", onSubtypes],
       ["change:selection_heat", onSelectionHeat],
       ["change:selection_heat_captions", onSelectionHeat],

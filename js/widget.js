@@ -8,13 +8,17 @@
 //   thumbnails.js hover tooltip and nearest-neighbour strip
 //   inspect.js   look inside: what to label next, subtypes, saliency maps
 //   selection.js selection maths
-//   transport.js edit targets from the kernel as versioned deltas; codecs.js the binary traits
+//   transport.js edit targets from the kernel as versioned deltas; outlines.js contours and
+//                subtypes; codecs.js the other binary traits
+//   messages.js  the messages to the kernel (their types: plsd_widget/widget/messages.json)
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
 import { createControls } from "./controls.js";
 import { createInspect } from "./inspect.js";
+import { MESSAGE, send } from "./messages.js";
 import { h, isDarkTheme } from "./dom.js";
 import { installGestures } from "./gestures.js";
+import { decodeOutlines } from "./outlines.js";
 import { createOverlay } from "./overlay.js";
 import { createRenderer } from "./scatter.js";
 import { complement, editedIndices, legendSelection } from "./selection.js";
@@ -73,7 +77,7 @@ function render({ model, el }) {
     bounds: model.get("bounds"),
     colors,
     onSelect: (indices) => {
-      if (indices.length === 1) model.send({ type: "neighbors", index: indices[0] });
+      if (indices.length === 1) send(model, MESSAGE.neighbors, { index: indices[0] });
       if (indices.length === 1 && !editing()) return; // a click in the test view: neighbours only
       sendSelection(indices);
     },
@@ -171,11 +175,7 @@ function render({ model, el }) {
   }
 
   function onContours() {
-    state.contours = {
-      vertices: decodeFloat32(model.get("contour_vertices")),
-      offsets: decodeUint32(model.get("contour_offsets")),
-      classes: decodeLabels(model.get("contour_classes"), "uint16"),
-    };
+    state.contours = decodeOutlines(model.get("contours"));
     controls.onContoursToggle();
     overlay.draw();
   }
@@ -196,7 +196,7 @@ function render({ model, el }) {
       const gap = `${model.get("targets_version")}/${targets.version}`;
       if (gap !== resyncAsked) {
         resyncAsked = gap;
-        model.send({ type: "resync_targets" });
+        send(model, MESSAGE.resync_targets);
       }
     }
     if (!result.changed) return;
@@ -226,12 +226,7 @@ function render({ model, el }) {
   // Points suggested for labelling (rings) and a class's subtypes (dashed outlines).
   function onInspectOverlay() {
     state.suggested = decodeUint32(model.get("suggested"));
-    const classes = decodeLabels(model.get("subtype_ids"), "uint16");
-    state.subtypes = classes.length ? {
-      vertices: decodeFloat32(model.get("subtype_vertices")),
-      offsets: decodeUint32(model.get("subtype_offsets")),
-      classes,
-    } : null;
+    state.subtypes = decodeOutlines(model.get("subtypes"));
     overlay.draw();
   }
 
@@ -271,7 +266,7 @@ function render({ model, el }) {
     ["change:split", onSplit],
     ["change:neighbors_of", onNeighbors],
     ["change:neighbors", onNeighbors],
-    ["change:contour_vertices", onContours],
+    ["change:contours", onContours],
     ["change:show_contours", onContours],
     ["change:selection", onSelectionTrait],
     ["change:training", onTraining],

@@ -17,24 +17,29 @@ def first_rows(rows) -> str:
 def as_float_array(X, name: str = "X", *, min_samples: int = 1) -> np.ndarray:
     """Return ``X`` as a C-contiguous float32 array of shape (n_samples, n_features).
 
-    Accepts numpy arrays, torch tensors and nested sequences. Raises a ``ValueError``
-    naming the problem for 1-D or 3-D input, too few samples and non-finite values.
+    Accepts numpy arrays, torch tensors and nested sequences of real numbers. Raises a
+    ``TypeError`` for sparse matrices and non-numeric data, and a ``ValueError`` naming
+    the problem (in the words scikit-learn's checks expect) for complex numbers, input
+    that is not 2-D, fewer than ``min_samples`` samples, no features and non-finite values.
     """
     if hasattr(X, "detach"):  # torch tensor, without importing torch here
         X = X.detach().cpu().numpy()
-    try:
-        arr = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be numeric array-like, got {type(X).__name__}: {exc}") from exc
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # scipy.sparse, without importing scipy here
+        raise TypeError(f"{name} is a sparse {type(X).__name__}, and sparse input is not supported; "
+                        f"pass a dense array ({name}.toarray())")
+    arr = _as_array(X, name)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers; pass their real part "
+                         f"({name}.real) or their magnitude (abs({name})), whichever you mean")
+    arr = _as_array(arr, name, np.float32, given=type(X).__name__)
     if arr.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}{hint}"
-        )
-    if arr.shape[0] < min_samples:
-        raise ValueError(f"{name} needs at least {min_samples} samples, got {arr.shape[0]}")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has no features (shape {arr.shape})")
+        hint = (f"; Reshape your data: {name}.reshape(-1, 1) if it has a single feature, "
+                f"{name}.reshape(1, -1) if it is a single sample") if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}{hint}")
+    for count, what, needed in ((arr.shape[0], "sample", min_samples), (arr.shape[1], "feature", 1)):
+        if count < needed:
+            raise ValueError(f"{name} has {count} {what}(s) (shape={arr.shape}) while a minimum of {needed} "
+                             f"is required; pass {'more data' if what == 'sample' else 'data with features'}")
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -43,6 +48,13 @@ def as_float_array(X, name: str = "X", *, min_samples: int = 1) -> np.ndarray:
             "drop or impute those rows first"
         )
     return np.ascontiguousarray(arr)
+
+
+def _as_array(X, name: str, dtype=None, given: str | None = None) -> np.ndarray:
+    try:
+        return np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric array-like, got {given or type(X).__name__}: {exc}") from exc
 
 
 def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
@@ -86,3 +98,8 @@ def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def to_numpy(value):
+    """``value`` itself, or a torch tensor (any device, gradients or not) as a host numpy array; torch not imported."""
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else value

@@ -82,7 +82,8 @@ def read_header(path) -> dict:
     Raises
     ------
     ValueError
-        ``"<path>: <problem>"`` for a file that is not an edit log, or one holding no edit.
+        ``"<path>: <problem>"`` for a file that is not an edit log. A log holding no edit
+        is one (its ``edits`` is empty): the caller decides whether that is enough.
     """
     path = pathlib.Path(path)
     try:
@@ -91,8 +92,6 @@ def read_header(path) -> dict:
             raise ValueError("it is not an edit log: expected a JSON object with 'fingerprint' and 'edits'")
         if not isinstance(data["fingerprint"], str) or not isinstance(data["edits"], list):
             raise ValueError("'fingerprint' must be a string and 'edits' a list")
-        if not data["edits"]:
-            raise ValueError("it holds no edit")
         n_points = data.get("n_points")
         if n_points is not None and (isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 1):
             raise ValueError(f"'n_points' must be a positive integer, got {n_points!r}")

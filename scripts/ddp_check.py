@@ -10,14 +10,16 @@ its ``latent`` layer, an edit of classes 3 and 8, class-balanced sample weights 
 an anchor, so that every term of the loss has its own denominator), saves it in a
 temporary folder, starts ``torchrun --nproc-per-node N`` on this script in worker
 mode, in which every process fine-tunes that start for ``--epochs`` with the global
-batch ``--batch-size`` and process 0 saves the weights and the loss history; then
-runs the same fit in this process and prints one line: the largest difference of
-any weight and of the per-epoch losses, against ``--tolerance``. Exits 1 beyond it.
+batch ``--batch-size``, once for each reduction of the embedding term (``"edited"`` and
+``"batch"``, whose denominators differ), and process 0 saves the weights and the loss
+histories; then runs the same fits in this process and prints one line per reduction:
+the largest difference of any weight and of the per-epoch losses, against
+``--tolerance``. Exits 1 beyond it.
 
 The difference is only the order of float sums (each process sums its shard, the
 all-reduce sums the processes). Measured with two gloo processes on the CPU: 1.5e-8
-after one full-batch step, 3e-8 after the default 6 steps (global batch 500, whose
-last batch splits 219 / 218), while a wrong denominator would show at 1e-3 or more.
+after one full-batch step, 3e-8 to 6e-8 after the default 6 steps (global batch 500,
+whose last batch splits 219 / 218), while a wrong denominator would show at 1e-3 or more.
 Over many steps the noise compounds: 1e-4 after 46 steps of batch 64.
 """
 
@@ -37,6 +39,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 LAYER, LAM, ANCHOR, SEED = "latent", 0.5, 1.0, 0
+REDUCTIONS = ("edited", "batch")
 
 
 def build_start(folder: Path) -> None:
@@ -62,7 +65,7 @@ def build_start(folder: Path) -> None:
     np.save(folder / "weights.npy", balanced_weights(train.labels))
 
 
-def fine_tune(folder: Path, device, epochs: int, batch_size: int):
+def fine_tune(folder: Path, device, epochs: int, batch_size: int, reduction: str):
     """Fine-tune the saved start (in whatever process group this process is); return model and result."""
     from plsd_widget.datasets import load_digits_split
     from plsd_widget.embedding import ParametricTSNE
@@ -74,11 +77,11 @@ def fine_tune(folder: Path, device, epochs: int, batch_size: int):
     model.load_state_dict(load_file(folder / "model.safetensors"))
     tsne = ParametricTSNE.load(folder / "tsne")
     positions = np.load(folder / "positions.npy", allow_pickle=False)
-    trainer = PLSDTrainer(model, LAYER, tsne.encoder_, lam=LAM, anchor=ANCHOR, edited_only=False,
-                          scale=float(positions.std()), batch_size=batch_size, device=device,
-                          random_state=SEED, amp=False)
+    trainer = PLSDTrainer(model, LAYER, tsne.encoder_, lam=LAM, anchor=ANCHOR, edited_only=True, epochs=epochs,
+                          batch_size=batch_size, reduction=reduction, amp=False, scale=float(positions.std()),
+                          device=device, random_state=SEED)
     result = trainer.fit(train.images, train.labels, np.load(folder / "targets.npy", allow_pickle=False),
-                         epochs=epochs, positions=positions, offsets=tsne.offsets_,
+                         positions=positions, offsets=tsne.offsets_,
                          sample_weight=np.load(folder / "weights.npy", allow_pickle=False))
     return model, result
 
@@ -90,12 +93,14 @@ def worker(folder: Path, device: str, epochs: int, batch_size: int) -> None:
     from plsd_widget.distributed import init_from_env, world
 
     dev = init_from_env(device)
-    model, result = fine_tune(folder, dev, epochs, batch_size)
-    rank, world_size = world()
-    if rank == 0:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "ddp.safetensors")
-        (folder / "ddp.json").write_text(json.dumps({"world_size": world_size, "backend": dist.get_backend(),
-                                                     "history": result.history}))
+    for reduction in REDUCTIONS:
+        model, result = fine_tune(folder, dev, epochs, batch_size, reduction)
+        rank, world_size = world()
+        if rank == 0:
+            weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+            save_file(weights, folder / f"ddp-{reduction}.safetensors")
+            (folder / f"ddp-{reduction}.json").write_text(json.dumps(
+                {"world_size": world_size, "backend": dist.get_backend(), "history": result.history}))
     dist.destroy_process_group()
 
 
@@ -132,18 +137,21 @@ def main() -> int:
             print(f"ddp: torchrun failed with exit code {run.returncode}")
             return 1
         ddp_s = time.perf_counter() - start
-        ddp = json.loads((folder / "ddp.json").read_text())
-        ddp_weights = load_file(folder / "ddp.safetensors")
-        model, result = fine_tune(folder, args.device, args.epochs, args.batch_size)
-
-    weight_diff = max(float((v - ddp_weights[k]).abs().max()) for k, v in model.state_dict().items())
-    loss_diff = max(abs(a[key] - b[key]) for a, b in zip(result.history, ddp["history"], strict=True)
-                    for key in ("loss", "ce", "emb"))
-    ok = weight_diff <= args.tolerance
-    print(f"ddp: {ddp['backend']}, {ddp['world_size']} process(es), {args.epochs} epochs, global batch "
-          f"{args.batch_size}: max |Δweight| {weight_diff:.2e}, max |Δloss| {loss_diff:.2e} against one process "
-          f"(tolerance {args.tolerance:g}: {'met' if ok else 'MISSED'}); torchrun run {ddp_s:.1f} s")
-    return 0 if ok else 1
+        all_ok = True
+        for reduction in REDUCTIONS:
+            ddp = json.loads((folder / f"ddp-{reduction}.json").read_text())
+            ddp_weights = load_file(folder / f"ddp-{reduction}.safetensors")
+            model, result = fine_tune(folder, args.device, args.epochs, args.batch_size, reduction)
+            weight_diff = max(float((v - ddp_weights[k]).abs().max()) for k, v in model.state_dict().items())
+            loss_diff = max(abs(a[key] - b[key]) for a, b in zip(result.history, ddp["history"], strict=True)
+                            for key in ("loss", "ce", "emb"))
+            ok = weight_diff <= args.tolerance
+            all_ok &= ok
+            print(f"ddp: {ddp['backend']}, {ddp['world_size']} process(es), {args.epochs} epochs, global batch "
+                  f"{args.batch_size}, reduction {reduction!r}: max |Δweight| {weight_diff:.2e}, max |Δloss| "
+                  f"{loss_diff:.2e} against one process (tolerance {args.tolerance:g}: {'met' if ok else 'MISSED'}); "
+                  f"torchrun run {ddp_s:.1f} s")
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -30,10 +30,9 @@ def test_amp_finetuning_on_cuda_pulls_edited_points_and_leaves_the_model_on_the_
     edited = train.labels == 3
     targets = np.full_like(before, np.nan)
     targets[edited] = before[edited] + np.float32([8.0, 0.0])
-    trainer = PLSDTrainer(trained_cnn, "latent", fitted_embedding.encoder_, lam=0.8, lr=0.01, scale=5.0,
-                          device="cuda", amp=True, random_state=0)
-    assert trainer.device.type == "cuda"
-    result = trainer.fit(train.images, train.labels, targets, epochs=3)
+    trainer = PLSDTrainer(trained_cnn, "latent", fitted_embedding.encoder_, lam=0.8, lr=0.01, epochs=3, anchor=0.0,
+                          scale=5.0, device="cuda", amp=True, random_state=0)
+    result = trainer.fit(train.images, train.labels, targets)
     assert result.epochs_completed == 3 and not result.stopped
     assert all(np.isfinite(list(h.values())).all() for h in result.history)
     assert next(trained_cnn.parameters()).device.type == "cpu"

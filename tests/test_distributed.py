@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from plsd_widget.distributed import any_rank, shard, sum_over_ranks, world
-from plsd_widget.finetune import batch_totals, plsd_loss
+from plsd_widget.finetune.loss import batch_totals, plsd_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,14 +28,15 @@ def test_outside_a_process_group_the_helpers_are_identities():
     assert any_rank(True, "cpu") is True and any_rank(False, "cpu") is False
 
 
-def test_shard_losses_with_global_totals_sum_to_the_batch_loss():
+@pytest.mark.parametrize("reduction", ["edited", "batch"])
+def test_shard_losses_with_global_totals_sum_to_the_batch_loss(reduction):
     gen = torch.Generator().manual_seed(0)
     logits, labels = torch.randn(9, 4, generator=gen), torch.randint(4, (9,), generator=gen)
     embedded, targets = torch.randn(9, 2, generator=gen), torch.randn(9, 2, generator=gen)
     mask = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0, 0], dtype=torch.bool)
     held, weight = ~mask, torch.rand(9, generator=gen) + 0.1
-    whole = plsd_loss(logits, labels, embedded, targets, mask, 0.4, 2.0, weight, held, 1.5)
-    totals = batch_totals(9, mask, weight, held)
+    whole = plsd_loss(logits, labels, embedded, targets, mask, 0.4, 2.0, weight, held, 1.5, reduction=reduction)
+    totals = batch_totals(9, mask, weight, held, reduction)
     parts = [plsd_loss(logits[s], labels[s], embedded[s], targets[s], mask[s], 0.4, 2.0, weight[s], held[s], 1.5,
                        totals) for s in (slice(0, None, 2), slice(1, None, 2))]
     for term in range(3):
@@ -47,8 +48,10 @@ def test_two_gloo_processes_match_one_process():
     result = subprocess.run([sys.executable, "scripts/ddp_check.py", "--nproc", "2", "--device", "cpu"], cwd=ROOT,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    line = result.stdout.strip().splitlines()[-1]
-    assert line.startswith("ddp: gloo, 2 process(es), 2 epochs, global batch 500") and "met" in line, line
+    lines = result.stdout.strip().splitlines()[-2:]
+    for line, reduction in zip(lines, ("edited", "batch"), strict=True):
+        assert line.startswith(f"ddp: gloo, 2 process(es), 2 epochs, global batch 500, reduction {reduction!r}"), line
+        assert "(tolerance 1e-05: met)" in line, line
 
 
 def test_init_from_env_names_the_devices_it_can_use(monkeypatch):

@@ -62,8 +62,9 @@ def test_edited_points_move_toward_targets(trained_cnn, encoder, data):
     edited = np.flatnonzero(y == 3)
     targets[edited] = start[edited] + [2.0, -2.0]
     scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
-    trainer = PLSDTrainer(trained_cnn, "latent", encoder, lam=0.5, lr=0.01, scale=scale, device="cpu")
-    result = trainer.fit(x, y, targets, epochs=3)
+    trainer = PLSDTrainer(trained_cnn, "latent", encoder, lam=0.5, lr=0.01, epochs=3, anchor=0.0, scale=scale,
+                          device="cpu")  # the paper's loss: unedited points free
+    result = trainer.fit(x, y, targets)
     after = _embedded(trained_cnn, encoder, x)
     before_dist = np.linalg.norm(start[edited] - targets[edited], axis=1).mean()
     after_dist = np.linalg.norm(after[edited] - targets[edited], axis=1).mean()
@@ -82,14 +83,14 @@ def _unedited_drift(state, encoder, x, y, **options):
     targets = np.full_like(start, np.nan)
     targets[y == 3] = start[y == 3] + [2.0, -2.0]
     scale = float(np.sqrt(((start - start.mean(0)) ** 2).sum(1).mean()))
-    PLSDTrainer(model, "latent", encoder, lam=0.5, scale=scale, device="cpu", **options).fit(
-        x, y, targets, epochs=2, positions=start)
+    PLSDTrainer(model, "latent", encoder, lam=0.5, epochs=2, scale=scale, device="cpu", **options).fit(
+        x, y, targets, positions=start)
     return np.linalg.norm(_embedded(model, encoder, x)[y != 3] - start[y != 3], axis=1).mean()
 
 
 def test_holding_unedited_points_cuts_their_drift(trained_cnn_state, encoder, data):
     x, y = data
-    free = _unedited_drift(trained_cnn_state, encoder, x, y)
+    free = _unedited_drift(trained_cnn_state, encoder, x, y, anchor=0.0)
     assert _unedited_drift(trained_cnn_state, encoder, x, y, edited_only=False) < 0.7 * free
     assert _unedited_drift(trained_cnn_state, encoder, x, y, anchor=0.3) < 0.8 * free
 
@@ -104,7 +105,7 @@ def test_deterministic_on_cpu(trained_cnn_state, encoder, data):
     for _ in range(2):
         model = SmallCNN()
         model.load_state_dict(trained_cnn_state)
-        PLSDTrainer(model, "latent", encoder, random_state=3, device="cpu").fit(x, y, targets, epochs=1)
+        PLSDTrainer(model, "latent", encoder, epochs=1, random_state=3, device="cpu").fit(x, y, targets)
         states.append(_state(model))
     assert _same(*states)
 
@@ -122,7 +123,8 @@ def test_offsets_only_move_the_frame_of_the_targets(trained_cnn_state, encoder, 
     for tgt, off in ((targets, offsets), (targets - offsets, None)):
         model = SmallCNN()
         model.load_state_dict(trained_cnn_state)
-        PLSDTrainer(model, "latent", encoder, random_state=3, device="cpu").fit(x, y, tgt, epochs=1, offsets=off)
+        PLSDTrainer(model, "latent", encoder, epochs=1, anchor=0.0, random_state=3, device="cpu").fit(
+            x, y, tgt, offsets=off)
         states.append(_state(model))
     assert _same(*states)
 
@@ -149,7 +151,8 @@ def test_stop_mid_epoch_keeps_last_completed_epoch(trained_cnn, encoder, data):
             after_epoch[logs["epoch"]] = _state(trained_cnn)
         return logs["epoch"] == 2 and logs["batch"] == 3
 
-    result = PLSDTrainer(trained_cnn, "latent", encoder, device="cpu").fit(x, y, targets, epochs=3, callback=callback)
+    result = PLSDTrainer(trained_cnn, "latent", encoder, epochs=3, anchor=0.0, device="cpu").fit(
+        x, y, targets, callback=callback)
     assert result.stopped and result.epochs_completed == 1
     assert _same(_state(trained_cnn), after_epoch[1])
 
@@ -160,7 +163,7 @@ def test_stop_event_before_start_changes_nothing(trained_cnn, encoder, data):
     stop = threading.Event()
     stop.set()
     targets = np.zeros((len(y), 2), np.float32)
-    result = PLSDTrainer(trained_cnn, "latent", encoder, device="cpu").fit(x, y, targets, stop_event=stop)
+    result = PLSDTrainer(trained_cnn, "latent", encoder, epochs=1, device="cpu").fit(x, y, targets, stop_event=stop)
     assert result.stopped and result.epochs_completed == 0 and _same(before, _state(trained_cnn))
 
 
@@ -177,7 +180,7 @@ def test_crash_inside_epoch_leaves_last_good_epoch(trained_cnn, encoder, data):
         return False
 
     with pytest.raises(RuntimeError, match="disk full"):
-        PLSDTrainer(trained_cnn, "latent", encoder, device="cpu").fit(x, y, targets, epochs=3, callback=callback)
+        PLSDTrainer(trained_cnn, "latent", encoder, epochs=3, device="cpu").fit(x, y, targets, callback=callback)
     assert _same(_state(trained_cnn), after_epoch[1])
 
 
@@ -247,15 +250,16 @@ def test_dataset_and_dataloader_inputs_match_array_input(trained_cnn_state, enco
     states = []
     for source in ("array", "dataset", "loader", "workers"):
         model = _fresh(trained_cnn_state)
-        trainer = PLSDTrainer(model, "latent", encoder, batch_size=64, random_state=5, device="cpu")
+        trainer = PLSDTrainer(model, "latent", encoder, epochs=2, anchor=0.0, batch_size=64, random_state=5,
+                              device="cpu")
         if source == "array":
-            trainer.fit(x, y, targets, epochs=2)
+            trainer.fit(x, y, targets)
         elif source == "dataset":
-            trainer.fit(PairDataset(x, y), targets=targets, epochs=2)
+            trainer.fit(PairDataset(x, y), targets=targets)
         else:  # the loader's own shuffle is replaced by the trainer's, so samples keep their targets
             loader = torch.utils.data.DataLoader(PairDataset(x, y), batch_size=64, shuffle=True,
                                                  num_workers=1 if source == "workers" else 0)
-            trainer.fit(loader, targets=targets, epochs=2)
+            trainer.fit(loader, targets=targets)
         states.append(_state(model))
     # Same batches, same targets; batches collated from items differ from indexed ones only in float rounding
     # (~1e-7 per step, grown to ~1e-5 here), while pairing samples with the wrong targets changes the weights.
@@ -265,8 +269,8 @@ def test_dataset_and_dataloader_inputs_match_array_input(trained_cnn_state, enco
     assert max(gap(states[0], other) for other in states[1:]) < 1e-3
     assert _same(states[1], states[2]) and _same(states[2], states[3])
     shuffled = _fresh(trained_cnn_state)
-    PLSDTrainer(shuffled, "latent", encoder, batch_size=64, random_state=5, device="cpu").fit(
-        x, y, targets[::-1].copy(), epochs=2)
+    PLSDTrainer(shuffled, "latent", encoder, epochs=2, anchor=0.0, batch_size=64, random_state=5, device="cpu").fit(
+        x, y, targets[::-1].copy())
     assert gap(states[0], _state(shuffled)) > 1e-2
 
 
@@ -274,7 +278,7 @@ def test_dataloader_batch_size_and_drop_last_are_used(trained_cnn, encoder, data
     x, y = data
     seen = []
     loader = torch.utils.data.DataLoader(PairDataset(x, y), batch_size=100, drop_last=True)
-    PLSDTrainer(trained_cnn, "latent", encoder, batch_size=7, device="cpu").fit(
+    PLSDTrainer(trained_cnn, "latent", encoder, epochs=1, batch_size=7, device="cpu").fit(
         loader, targets=_some_targets(y), callback=lambda step, logs: seen.append(logs["n_batches"]) and False)
     assert seen == [len(y) // 100] * (len(y) // 100)
 
@@ -293,8 +297,8 @@ def test_augmentation_is_applied_and_seeded_without_touching_global_state(traine
 
     def run(transform=None, dataset_noise=0.0, seed=0):
         model = models.pop()
-        PLSDTrainer(model, "latent", encoder, transform=transform, random_state=seed, device="cpu").fit(
-            PairDataset(x, y, noise=dataset_noise), targets=targets, epochs=1)
+        PLSDTrainer(model, "latent", encoder, epochs=1, transform=transform, random_state=seed, device="cpu").fit(
+            PairDataset(x, y, noise=dataset_noise), targets=targets)
         return _state(model)
 
     torch.manual_seed(123)
@@ -338,7 +342,7 @@ def test_bad_data_sources(trained_cnn, encoder, data, data_arg, kwargs, error, m
               "not_pairs": Items(lambda i: {"image": x[i], "label": y[i]}),
               "empty": Items(lambda i: None, n=0), "array_no_y": x}[data_arg]
     before = _state(trained_cnn)
-    trainer = PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, device="cpu")
+    trainer = PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, epochs=1, device="cpu")
     if error is None:
         assert trainer.fit(source, targets=np.zeros((8, 2)), **kwargs).epochs_completed == 1
         return
@@ -370,16 +374,17 @@ def test_optimizer_factory_and_schedules(trained_cnn_state, encoder, data):
         return torch.optim.Adam(params, lr=lr)
 
     model = _fresh(trained_cnn_state)
-    result = PLSDTrainer(model, "latent", encoder, lr=1e-3, optimizer=factory, device="cpu",
+    result = PLSDTrainer(model, "latent", encoder, epochs=3, lr=1e-3, optimizer=factory, device="cpu",
                          scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
-                         ).fit(x, y, targets, epochs=3)
+                         ).fit(x, y, targets)
     assert made == [1e-3]
     assert [h["lr"] for h in result.history] == pytest.approx([1e-3, 5e-4, 2.5e-4])
     lrs = []
-    PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, lr=0.1, device="cpu", scheduler_interval="batch",
+    PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, epochs=1, lr=0.1, device="cpu",
+                scheduler_interval="batch",
                 optimizer=functools.partial(torch.optim.SGD, momentum=0.0),
                 scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1 + step))
-                ).fit(x, y, targets, epochs=1, callback=lambda step, logs: lrs.append(logs["lr"]) and False)
+                ).fit(x, y, targets, callback=lambda step, logs: lrs.append(logs["lr"]) and False)
     assert lrs == pytest.approx([0.1 / (1 + i) for i in range(3)])
 
 
@@ -442,7 +447,7 @@ def test_frozen_layer_with_trainable_head(trained_cnn, encoder, data):
     with pytest.raises(ValueError, match="layer 'latent' does not receive gradients"):
         PLSDTrainer(trained_cnn, "latent", encoder, lam=0.5, device="cpu").fit(x, y, _some_targets(y))
     assert _same(before, _state(trained_cnn))
-    PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, device="cpu").fit(x, y, _some_targets(y))
+    PLSDTrainer(trained_cnn, "latent", encoder, lam=0.0, epochs=1, device="cpu").fit(x, y, _some_targets(y))
     after = _state(trained_cnn)
     assert not torch.equal(after["head.weight"], before["head.weight"])
     assert torch.equal(after["latent.1.weight"], before["latent.1.weight"])
@@ -499,9 +504,9 @@ def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypa
     made = []
     real = session_module.PLSDTrainer
 
-    def spy(*args, **kwargs):
-        made.append(kwargs)
-        return real(*args, **kwargs)
+    def spy(model, layer, encoder, config, **kwargs):
+        made.append(config)
+        return real(model, layer, encoder, config, **kwargs)
 
     monkeypatch.setattr(session_module, "PLSDTrainer", spy)
     session.shift("3", (1.0, 1.0))
@@ -512,7 +517,7 @@ def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypa
     assert len(session.checkpoints) == 1
     session.finetune(epochs=1, batch_size=128, optimizer="adam", lr=1e-3, block=True)
     session.run_baseline()
-    assert [(k["optimizer"], k["batch_size"], k["lr"], k["lam"]) for k in made[-2:]] == \
+    assert [(c.optimizer, c.batch_size, c.lr, c.lam) for c in made[-2:]] == \
         [("adam", 128, 1e-3, 0.5), ("adam", 128, 1e-3, 0.0)]
     assert "baseline (CE)" in session.reports
 
@@ -537,8 +542,6 @@ def test_anchor_and_sample_weight_errors(trained_cnn, encoder, data):
     targets[:5] = 0.0
     with pytest.raises(ValueError, match="anchor must be"):
         PLSDTrainer(trained_cnn, "latent", encoder, anchor=-0.5, device="cpu")
-    with pytest.raises(ValueError, match="anchor=0.1 needs the current positions"):
-        PLSDTrainer(trained_cnn, "latent", encoder, anchor=0.1, device="cpu").fit(x, y, targets)
     trainer = PLSDTrainer(trained_cnn, "latent", encoder, device="cpu")
     with pytest.raises(ValueError, match="one weight per sample"):
         trainer.fit(x, y, targets, sample_weight=np.ones(3))
@@ -568,10 +571,105 @@ def test_edit_weight_weighs_the_edited_points_cross_entropy(trained_cnn_state, e
                                      ("plain", {}, {})):
         model = SmallCNN()
         model.load_state_dict(trained_cnn_state)
-        PLSDTrainer(model, "latent", encoder, lam=0.5, device="cpu", **kwargs).fit(x, y, targets, epochs=1,
-                                                                                   **fit_kwargs)
+        PLSDTrainer(model, "latent", encoder, lam=0.5, epochs=1, device="cpu", **kwargs).fit(
+            x, y, targets, **fit_kwargs)
         states[name] = _state(model)
     assert _same(states["edit_weight"], states["sample_weight"])
     assert not _same(states["edit_weight"], states["plain"])
     with pytest.raises(ValueError, match="edit_weight must be in"):
         PLSDTrainer(SmallCNN(), "latent", encoder, edit_weight=-1.0)
+
+
+# ---------------------------------------------------------------- one config; positions; reductions
+def test_the_trainer_reads_one_config_with_overrides(trained_cnn, encoder):
+    from plsd_widget.config import FinetuneConfig
+
+    assert PLSDTrainer(trained_cnn, "latent", encoder).config == FinetuneConfig.default()
+    assert PLSDTrainer(trained_cnn, "latent", encoder).config.anchor == 3.0  # as Session's and replay's
+    paper = PLSDTrainer(trained_cnn, "latent", encoder, "paper", epochs=2, scale=4.0)
+    assert paper.config == FinetuneConfig.paper().replace(epochs=2) and paper.scale == 4.0
+    config = FinetuneConfig(lam=0.2)
+    assert PLSDTrainer(trained_cnn, "latent", encoder, config).config is config
+    with pytest.raises(TypeError, match=r"unknown fine-tuning option\(s\) \['momentum'\]"):
+        PLSDTrainer(trained_cnn, "latent", encoder, momentum=0.5)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
+def test_bad_scale_raises_at_fit_and_changes_nothing(trained_cnn, encoder, data, scale):
+    x, y = data
+    before = _state(trained_cnn)
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        PLSDTrainer(trained_cnn, "latent", encoder, scale=scale, device="cpu").fit(x, y, _some_targets(y))
+    assert _same(before, _state(trained_cnn))
+
+
+@pytest.mark.parametrize("source", ["array", "dataset", "loader"])
+@pytest.mark.parametrize("options", [{"anchor": 1.0}, {"edited_only": False}])
+def test_missing_positions_are_the_current_ones(trained_cnn_state, encoder, data, source, options):
+    """positions=None holds the unedited points where the model puts them now: E(C_m(x)) + offsets."""
+    x, y = data[0][:192], data[1][:192]
+    offsets = np.random.default_rng(0).normal(size=(len(y), 2)).astype(np.float32)
+    targets = _some_targets(y)
+    model = _fresh(trained_cnn_state)
+    inputs = x if source == "array" else torch.utils.data.DataLoader(PairDataset(x, y), batch_size=64)
+    with torch.no_grad():  # in the run's batches, as fit reads them (collated batches round differently)
+        H = extract_activations(model, "latent", inputs, batch_size=64)
+        positions = encoder(torch.from_numpy(H)).numpy() + offsets
+    trainer = PLSDTrainer(model, "latent", encoder, epochs=1, batch_size=64, device="cpu", **options)
+    loss_targets, _, _ = trainer.prepare_targets(targets, None)
+    assert np.isnan(loss_targets[y != 3]).all() and np.isfinite(loss_targets[y == 3]).all()  # fit fills them
+    states = []
+    for given in (positions, None):
+        model = _fresh(trained_cnn_state)
+        data_arg = {"array": (x, y), "dataset": (PairDataset(x, y),),
+                    "loader": (torch.utils.data.DataLoader(PairDataset(x, y), batch_size=64),)}[source]
+        PLSDTrainer(model, "latent", encoder, epochs=1, batch_size=64, device="cpu", **options).fit(
+            *data_arg, targets=targets, positions=given, offsets=offsets)
+        states.append(_state(model))
+    assert _same(*states)
+
+
+def test_the_baseline_needs_no_positions(trained_cnn_state, encoder, data, monkeypatch):
+    import plsd_widget.finetune.trainer as trainer_module
+
+    x, y = data[0][:192], data[1][:192]
+    monkeypatch.setattr(trainer_module, "extract_activations", None)  # no pass over the data
+    states = []
+    for options in ({"edited_only": False}, {"anchor": 3.0}, {"anchor": 0.0}):
+        model = _fresh(trained_cnn_state)
+        PLSDTrainer(model, "latent", encoder, lam=0.0, epochs=1, device="cpu", **options).fit(
+            x, y, np.full((len(y), 2), np.nan))
+        states.append(_state(model))
+    assert _same(states[0], states[1]) and _same(states[1], states[2])
+
+
+def test_the_two_reductions_differ_by_the_share_of_counted_points():
+    gen = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(10, 3, generator=gen), torch.randint(3, (10,), generator=gen)
+    embedded, targets = torch.randn(10, 2, generator=gen), torch.randn(10, 2, generator=gen)
+    mask = torch.tensor([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dtype=torch.bool)
+    _, ce_edited, edited = plsd_loss(logits, labels, embedded, targets, mask, 0.5, 2.0)
+    _, ce_batch, batch = plsd_loss(logits, labels, embedded, targets, mask, 0.5, 2.0, reduction="batch")
+    assert ce_batch.item() == ce_edited.item()
+    assert batch.item() == pytest.approx(edited.item() * 3 / 10, rel=1e-6)
+    # with the anchor term each term scales by its own share: 3 of 10 edited, 7 of 10 held
+    _, _, first = plsd_loss(logits, labels, embedded, targets, mask, 0.5, 2.0, held=~mask, anchor=0.0)
+    _, _, both = plsd_loss(logits, labels, embedded, targets, mask, 0.5, 2.0, held=~mask, anchor=2.0)
+    _, _, both_batch = plsd_loss(logits, labels, embedded, targets, mask, 0.5, 2.0, held=~mask, anchor=2.0,
+                                 reduction="batch")
+    assert both_batch.item() == pytest.approx(first.item() * 3 / 10 + (both - first).item() * 7 / 10, rel=1e-6)
+    # Eq. 3 per instance: the sum over the counted points divided by the batch size
+    per_point = ((embedded - targets) / 2.0).pow(2).sum(1)
+    assert batch.item() == pytest.approx(per_point[mask].sum().item() / 10, rel=1e-6)
+
+
+def test_batch_reduction_trains_with_its_own_denominators(trained_cnn_state, encoder, data):
+    x, y = data[0][:192], data[1][:192]
+    histories = {}
+    for reduction in ("edited", "batch"):
+        result = PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, reduction=reduction, anchor=0.0, epochs=1,
+                             batch_size=192, device="cpu").fit(x, y, _some_targets(y))
+        histories[reduction] = result.history[0]
+    share = (y == 3).mean()  # one batch of every point: the share of edited points is the batch's
+    assert histories["batch"]["emb"] == pytest.approx(histories["edited"]["emb"] * share, rel=1e-5)
+    assert histories["batch"]["ce"] == pytest.approx(histories["edited"]["ce"], rel=1e-6)

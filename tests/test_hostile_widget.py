@@ -15,7 +15,10 @@ import pytest
 from comm.base_comm import BaseComm
 from ipywidgets.widgets.widget import _put_buffers
 
+from plsd_widget.config import FinetuneConfig
+
 BIG = 50 * 2**20  # bytes
+DEFAULT_CONFIG = FinetuneConfig.default().to_dict()
 N = 1347  # points in the digits' train split (conftest's session)
 ESCAPED = ("Exception in widget method", "Exception in callback")  # how ipywidgets logs what a handler raised
 
@@ -106,7 +109,7 @@ def view(session, monkeypatch, caplog):
     return FrontEnd(session.widget(), caplog)
 
 
-WATCHED_TRAITS = ("positions", "targets", "targets_version", "targets_delta", "selection", "split", "epochs", "lam")
+WATCHED_TRAITS = ("positions", "targets", "targets_version", "targets_delta", "selection", "split", "finetune_config")
 
 
 def state_of(session):
@@ -285,8 +288,11 @@ def test_a_huge_value_in_a_message_gives_a_short_error(view, session):
 
 
 @pytest.mark.parametrize("state, message", [
-    ({"epochs": 1.5}, "The 'epochs' trait of a PLSDWidget instance expected an int, not the float 1.5"),
-    ({"lam": "half"}, "The 'lam' trait of a PLSDWidget instance expected a float, not the str 'half'"),
+    ({"finetune_config": {**DEFAULT_CONFIG, "epochs": 1.5}}, "epochs must be a positive integer, got 1.5"),
+    ({"finetune_config": {**DEFAULT_CONFIG, "lam": "half"}}, "lam must be a number, got 'half'"),
+    ({"finetune_config": {**DEFAULT_CONFIG, "lr": None}}, "lr must be a number, got None"),  # JSON null: NaN
+    ({"finetune_config": {"epochs": 2, "steps": 9}}, "unknown fine-tuning option(s) ['steps']"),
+    ({"finetune_config": "fast"}, "The 'finetune_config' trait of a PLSDWidget instance expected a dict, not the str"),
     ({"split": "validation"}, "split must be 'train' or 'test', got 'validation'"),
     ({"point_size": 1000.0}, "The value of the 'point_size' trait of a PLSDWidget instance should not be greater"),
     ({"selection": None}, "The 'selection' trait of a PLSDWidget instance expected a bytes-like object"),
@@ -300,9 +306,9 @@ def test_a_trait_value_the_kernel_refuses_is_shown_and_sent_back(view, session, 
 
 
 def test_a_refused_trait_does_not_undo_the_allowed_ones_sent_with_it(view, session):
-    view.set(targets=memoryview(bytes(8)), epochs=3, lam=0.25)
+    view.set(targets=memoryview(bytes(8)), finetune_config={**DEFAULT_CONFIG, "epochs": 3, "lam": 0.25})
     assert "the view may not set targets" in view.widget.error
-    assert (view.widget.epochs, view.widget.lam) == (3, 0.25)
+    assert view.widget.finetune_config == {**DEFAULT_CONFIG, "epochs": 3, "lam": 0.25}
     view.assert_in_sync()
     view.set(error="")  # the view's dismiss button
     assert view.widget.error == "" and view.state["error"] == ""
@@ -351,7 +357,7 @@ def test_a_refused_edit_sends_the_view_nothing_but_the_error(view, session):
 def test_an_edit_while_fine_tuning_runs_leaves_view_and_kernel_agreeing(view, session):
     # Session refuses it; the log is whole and the view holds exactly the kernel's targets,
     # positions and error afterwards.
-    view.set(epochs=2)
+    view.set(finetune_config={**DEFAULT_CONFIG, "epochs": 2})
     view.send({"type": "finetune"})
     assert session.is_training and view.widget.training
     view.send({"type": "move"}, [u32([5, 9]), f32([[1, 1], [2, 2]])])

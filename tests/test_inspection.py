@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from plsd_widget.widget.binary import bytes_to_array
+from plsd_widget.widget.messages import handle
+from plsd_widget.widget.outlines import decode_outlines
 
 
 @pytest.fixture(autouse=True)
@@ -89,13 +91,13 @@ def test_subtypes_of_a_class_come_with_outlines(session):
 
 def test_widget_neighbours_carry_distances_and_saliency(session):
     widget = session.widget()
-    widget._on_message(widget, {"type": "neighbors", "index": 4}, [])
+    handle(widget, {"type": "neighbors", "index": 4}, [])
     assert widget.error == ""
     distances = bytes_to_array(widget.neighbor_distances, np.float32, "d")
     assert distances.size == 8 and np.all(np.diff(distances) >= 0) and widget.neighbor_heat == b""
 
     widget.saliency = "gradient"
-    widget._on_message(widget, {"type": "neighbors", "index": 4}, [])
+    handle(widget, {"type": "neighbors", "index": 4}, [])
     side = widget.thumbnail_side
     heat = bytes_to_array(widget.neighbor_heat, np.uint8, "heat")
     assert heat.size == 9 * side * side and heat.max() == 255  # the point and its 8 neighbours
@@ -104,36 +106,36 @@ def test_widget_neighbours_carry_distances_and_saliency(session):
 def test_widget_suggests_points_to_label_and_exports_them(session):
     widget = session.widget()
     widget.suggest_n = 15
-    widget._on_message(widget, {"type": "suggest"}, [])
+    handle(widget, {"type": "suggest"}, [])
     assert widget.error == ""
     assert widget.suggested_indices.shape == (15,) and len(set(widget.suggested_indices)) == 15
     widget.suggest_n = 0
-    widget._on_message(widget, {"type": "suggest"}, [])
+    handle(widget, {"type": "suggest"}, [])
     assert "suggest between 1 and" in widget.error
 
 
 def test_widget_mean_saliency_of_a_selection_and_of_a_drag(session):
     widget = session.widget()
     picked = np.flatnonzero(session.y == 1)[:20].astype(np.uint32)
-    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
+    handle(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
     assert widget.error == "" and len(widget.selection_heat_captions) == 1
     session.move_points(picked[:5], np.full((5, 2), 30.0))
-    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
+    handle(widget, {"type": "selection_saliency"}, [memoryview(picked.tobytes())])
     assert len(widget.selection_heat_captions) == 2 and "toward their targets" in widget.selection_heat_captions[1]
     side = widget.thumbnail_side
     assert len(widget.selection_heat) == 2 * side * side
-    widget._on_message(widget, {"type": "selection_saliency"}, [memoryview(b"")])
+    handle(widget, {"type": "selection_saliency"}, [memoryview(b"")])
     assert "select points" in widget.error
 
 
 def test_widget_shows_and_clears_subtypes(session):
     widget = session.widget()
-    widget._on_message(widget, {"type": "subtypes", "class": "3"}, [])
+    handle(widget, {"type": "subtypes", "class": "3"}, [])
     assert widget.error == "" and widget.subtypes_info.startswith("class 3")
-    members = bytes_to_array(widget.subtype_members, np.uint32, "m")
-    assert set(members) == set(np.flatnonzero(session.y == 3))
-    assert len(widget.subtype_offsets) > 0
-    widget._on_message(widget, {"type": "subtypes", "class": None}, [])
-    assert widget.subtypes_info == "" and widget.subtype_members == b""
-    widget._on_message(widget, {"type": "subtypes", "class": 3}, [])
+    outlines = decode_outlines(widget.subtypes)
+    assert set(outlines.members) == set(np.flatnonzero(session.y == 3))
+    assert len(outlines.offsets) > 1 and outlines.member_labels.size == outlines.members.size
+    handle(widget, {"type": "subtypes", "class": None}, [])
+    assert widget.subtypes_info == "" and widget.subtypes == b""
+    handle(widget, {"type": "subtypes", "class": 3}, [])
     assert "class must be a class name" in widget.error

@@ -1,7 +1,9 @@
 """Tests of the parametric t-SNE estimator and its loss (plsd_widget.embedding)."""
 
 import json
+import sys
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -104,13 +106,21 @@ def test_init_stores_arguments_only_and_sklearn_api():
     assert clone(model).get_params() == model.get_params()
 
 
+def test_defaults_come_from_the_config():
+    from plsd_widget import config
+
+    params = ParametricTSNE().get_params()
+    assert (params["perplexity"], params["random_state"], params["device"]) == \
+        (config.PERPLEXITY, config.RANDOM_STATE, config.DEVICE)
+
+
 def test_transform_before_fit():
     with pytest.raises(NotFittedError, match=r"call fit\(X\) first"):
         ParametricTSNE().transform(np.zeros((3, 4)))
 
 
 def test_wrong_number_of_features(fitted):
-    with pytest.raises(ValueError, match="X has 4 features, but ParametricTSNE was fitted with 10"):
+    with pytest.raises(ValueError, match="X has 4 features, but ParametricTSNE is expecting 10 features as input"):
         fitted.transform(np.zeros((3, 4)))
 
 
@@ -325,6 +335,16 @@ def test_distil_transform_puts_training_points_on_the_layout(distilled, data):
     np.testing.assert_allclose(distilled.transform(data[0]), distilled.embedding_, rtol=0, atol=1e-4)
 
 
+def test_distil_transform_changes_nothing_on_the_estimator(distilled, data, tmp_path):
+    # scikit-learn's check_dict_unchanged: fit and load build the offsets' index, not a first transform
+    distilled.save(tmp_path)
+    for model in (distilled, ParametricTSNE.load(tmp_path)):
+        before = dict(vars(model))
+        model.transform(data[0][:10])
+        assert vars(model).keys() == before.keys()
+        assert all(vars(model)[name] is value for name, value in before.items())
+
+
 def test_distil_transform_moves_new_points_by_a_training_neighbours_offset(distilled, data):
     X_new = data[0][:50] + np.random.default_rng(1).normal(scale=0.05, size=(50, 10)).astype(np.float32)
     moved = distilled.transform(X_new) - distilled.encode(X_new)
@@ -395,6 +415,28 @@ def test_a_version_3_distil_file_loads_and_transforms_with_the_network_alone(dis
     assert loaded.X_fit_ is None
     np.testing.assert_array_equal(loaded.offsets_, distilled.offsets_)
     np.testing.assert_array_equal(loaded.transform(data[0]), distilled.encode(data[0]))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="CPython hands call arguments over to the callee from 3.11")
+def test_distil_frees_the_affinities_once_it_has_their_edges(data, monkeypatch):
+    from plsd_widget.embedding import distil, parametric
+
+    affinities, alive = [], []
+
+    def joint_probabilities(*args, **kwargs):
+        P = original(*args, **kwargs)
+        affinities.append(weakref.ref(P))
+        return P
+
+    def edges_from_csr(P, device):
+        alive.append(affinities[0]() is not None)
+        return edges(P, device)
+
+    original, edges = parametric.joint_probabilities, distil.edges_from_csr
+    monkeypatch.setattr(parametric, "joint_probabilities", joint_probabilities)
+    monkeypatch.setattr(distil, "edges_from_csr", edges_from_csr)
+    ParametricTSNE(**{**FAST, "batch_size": 64, "n_epochs": 1, "scheme": "distil"}).fit(data[0])
+    assert alive == [False]  # at 1M points P's values alone are ~2 GB
 
 
 def test_distil_callback_can_end_the_layout_early(data):

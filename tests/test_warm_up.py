@@ -1,7 +1,7 @@
 """Tests of the numba kernels' background warm-up and on-disk cache (plsd_widget.embedding.warm_up).
 
-Each test runs a fresh Python process, because what is tested (numba's import, the
-cache a first process writes) happens once per process.
+Most tests run a fresh Python process, because what is tested (numba's import, the
+cache a first process writes, the threads an import starts) happens once per process.
 """
 
 import json
@@ -18,7 +18,7 @@ from plsd_widget.embedding import neighbour_offsets
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_MODULES = ("attraction", "edges", "locality", "neighbour_offsets")
 
-# Starts a real OffsetLookup call right after the import, while the warm-up compiles,
+# Starts the warm-up, then a real OffsetLookup call at once, while the warm-up compiles,
 # then reports the result, how many times each kernel was compiled and loaded from the
 # cache, and what the warm-up left behind.
 RACE_AND_REPORT = """
@@ -27,8 +27,8 @@ import numpy as np
 from plsd_widget.embedding import attraction, edges, locality, neighbour_offsets, warm_up
 rng = np.random.default_rng(0)
 X, Y = rng.normal(size=(50, 4)).astype(np.float32), rng.normal(size=(50, 2))
-nearest = neighbour_offsets.OffsetLookup(X, Y, Y).nearest(X, Y).tolist()
 thread = warm_up.start_warm_up()
+nearest = neighbour_offsets.OffsetLookup(X, Y, Y).nearest(X, Y).tolist()
 if thread is not None:
     thread.join()
 kernels = {m.__name__.rsplit(".", 1)[1]: m._kernel for m in (attraction, edges, locality, neighbour_offsets)}
@@ -96,6 +96,31 @@ def test_plsd_warm_up_0_turns_the_warm_up_off(tmp_path):
 def test_a_process_that_exits_during_the_warm_up_exits_cleanly(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("PLSD_WARM_UP", None)
-    result = subprocess.run([sys.executable, "-c", "import plsd_widget.embedding"], env=env, capture_output=True,
-                            text=True, timeout=300)
+    script = "from plsd_widget.embedding import start_warm_up; assert start_warm_up() is not None"
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_importing_the_package_starts_no_thread_and_loads_no_torch():
+    env = {k: v for k, v in os.environ.items() if k != "PLSD_WARM_UP"}
+    script = ("import json, sys, threading; import plsd_widget.embedding; "
+              "print(json.dumps([[t.name for t in threading.enumerate()], "
+              "sorted(m for m in ('torch', 'numba', 'scipy', 'sklearn') if m in sys.modules)]))")
+    result = subprocess.run([sys.executable, "-c", script], env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=True)
+    threads, heavy = json.loads(result.stdout)
+    assert threads == ["MainThread"] and heavy == []
+
+
+def test_fit_and_load_start_the_warm_up(monkeypatch, tmp_path):
+    from plsd_widget.embedding import ParametricTSNE, parametric
+
+    calls = []
+    monkeypatch.setattr(parametric, "start_warm_up", lambda: calls.append("started"))
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    model = ParametricTSNE(perplexity=2, hidden=(4,), n_epochs=1, pretrain_epochs=0, device="cpu").fit(X)
+    assert calls == ["started"]
+    model.save(tmp_path)
+    ParametricTSNE.load(tmp_path)
+    assert calls == ["started", "started"]

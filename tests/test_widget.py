@@ -7,8 +7,12 @@ The front-end itself is tested in ``js/*.test.js`` (vitest, ``npm test``) and in
 import numpy as np
 import pytest
 
+from plsd_widget.config import FinetuneConfig
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
-from plsd_widget.widget.session_widget import square_bounds
+from plsd_widget.widget.geometry import square_bounds
+from plsd_widget.widget.messages import handle
+from plsd_widget.widget.outlines import decode_outlines, encode_outlines
+from plsd_widget.widget.tables import metrics_html
 from plsd_widget.widget.targets_sync import TargetsSync, changed_rows, decode_delta, encode_delta
 
 
@@ -43,7 +47,7 @@ class ViewCopy:
             if stop > self.version:
                 if start != self.version:
                     self.resyncs += 1
-                    w._on_message(w, {"type": "resync_targets"}, [])
+                    handle(w, {"type": "resync_targets"}, [])
                     assert self.resyncs < 5, "the resync did not close the gap"
                     return self.sync()
                 self.values[indices] = targets
@@ -100,16 +104,15 @@ def test_widget_mirrors_session(widget, session):
     assert len(widget.labels) == n and widget.label_dtype == "uint8"
     assert widget.class_names == session.class_names and len(widget.colors) == len(session.class_names)
     assert widget.targets == array_to_bytes(np.full((n, 2), np.nan), np.float32)
-    assert widget.metrics_html == session.metrics_html() and '<table class="plsd-declutter">' in widget.metrics_html
+    assert widget.metrics_html == metrics_html(session) and '<table class="plsd-declutter">' in widget.metrics_html
     assert session.widget() is widget
 
 
 def test_contours_travel_packed_per_class(widget, session):
     from plsd_widget.density import unpack_contours
 
-    vertices = bytes_to_array(widget.contour_vertices, np.float32, "v")
-    offsets = bytes_to_array(widget.contour_offsets, np.uint32, "o")
-    classes = bytes_to_array(widget.contour_classes, np.uint16, "c")
+    vertices, offsets, classes, members, _ = decode_outlines(widget.contours)
+    assert members.size == 0
     per_class = unpack_contours(vertices, offsets, classes, len(session.class_names))
     assert all(len(lines) >= 1 for lines in per_class)  # every class has a contour
     for c, lines in enumerate(per_class):  # most of a class lies inside its bounding boxes
@@ -120,7 +123,7 @@ def test_contours_travel_packed_per_class(widget, session):
 
 
 def test_contours_skip_classes_without_points():
-    from plsd_widget.widget.session_widget import class_contours
+    from plsd_widget.widget.geometry import class_contours
 
     pts = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
     _, offsets, classes = class_contours(pts, np.repeat([0, 3], 30))
@@ -145,7 +148,7 @@ def test_bad_selection_is_reported_and_not_applied(widget, session):
 def test_move_message_edits_exactly_the_moved_points(widget, session):
     indices = [5, 9, 11]
     targets = session.positions[indices] + np.float32([1.0, -2.0])
-    widget._on_message(widget, {"type": "move"}, [u32(indices), f32(targets)])
+    handle(widget, {"type": "move"}, [u32(indices), f32(targets)])
     assert widget.error == ""
     edited = np.flatnonzero(np.isfinite(session.targets[:, 0]))
     np.testing.assert_array_equal(edited, indices)
@@ -153,11 +156,11 @@ def test_move_message_edits_exactly_the_moved_points(widget, session):
     assert len(widget.targets_delta) == 12 + 12 * len(indices)  # the moved points only
     assert widget.can_undo and not widget.can_redo
 
-    widget._on_message(widget, {"type": "undo"}, [])
+    handle(widget, {"type": "undo"}, [])
     assert not np.isfinite(session.targets).any() and widget.can_redo
-    widget._on_message(widget, {"type": "redo"}, [])
+    handle(widget, {"type": "redo"}, [])
     assert np.isfinite(session.targets[:, 0]).sum() == 3
-    widget._on_message(widget, {"type": "reset"}, [])
+    handle(widget, {"type": "reset"}, [])
     assert not np.isfinite(session.targets).any() and not widget.can_undo
 
 
@@ -171,7 +174,7 @@ def test_move_message_edits_exactly_the_moved_points(widget, session):
 def test_malformed_move_is_rejected_and_nothing_applied(widget, session, buffers, message):
     session.shift("1", (1.0, 0.0))
     before = session.targets.copy()
-    widget._on_message(widget, {"type": "move"}, buffers)
+    handle(widget, {"type": "move"}, buffers)
     assert message in widget.error
     np.testing.assert_array_equal(session.targets, before)
     assert len(session.edits.edits) == 1
@@ -179,7 +182,7 @@ def test_malformed_move_is_rejected_and_nothing_applied(widget, session, buffers
 
 def test_contract_message_follows_eq2(widget, session):
     indices = np.flatnonzero(session.labels == 2)
-    widget._on_message(widget, {"type": "contract", "kappa": 0.5}, [u32(indices)])
+    handle(widget, {"type": "contract", "kappa": 0.5}, [u32(indices)])
     assert widget.error == ""
     pos = session.positions[indices]
     np.testing.assert_allclose(session.targets[indices], pos + 0.5 * (pos.mean(axis=0) - pos), rtol=1e-5)
@@ -187,8 +190,8 @@ def test_contract_message_follows_eq2(widget, session):
 
 
 def test_exact_edits_of_a_class_from_the_panel(widget, session):
-    widget._on_message(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
-    widget._on_message(widget, {"type": "contract", "class": "4", "kappa": 0.5}, [])
+    handle(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
+    handle(widget, {"type": "contract", "class": "4", "kappa": 0.5}, [])
     assert widget.error == ""
     members = session.labels == 4
     shifted = session.positions[members] + np.float32([-7, 10])
@@ -209,39 +212,104 @@ def test_exact_edits_of_a_class_from_the_panel(widget, session):
     ({"type": "shift", "class": 4, "delta": [1, 1]}, [], "class must be a class name"),
 ])
 def test_malformed_edit_message_is_rejected(widget, session, content, buffers, message):
-    widget._on_message(widget, content, buffers)
+    handle(widget, content, buffers)
     assert message in widget.error
     assert not session.edits.edits
 
 
 def test_unknown_message_is_reported(widget):
-    widget._on_message(widget, {"type": "explode"}, [])
+    handle(widget, {"type": "explode"}, [])
     assert "unknown message type 'explode'" in widget.error
 
 
 def test_finetune_message_trains_and_updates_positions(widget, session):
     session.shift("3", (2.0, 2.0))
-    widget.epochs, widget.lam = 1, 0.5
-    before, contours_before = widget.positions, widget.contour_vertices
-    widget._on_message(widget, {"type": "finetune"}, [])
+    widget.finetune_config = {**widget.finetune_config, "epochs": 1, "lam": 0.5}
+    before, contours_before = widget.positions, widget.contours
+    handle(widget, {"type": "finetune"}, [])
     assert session.wait(timeout=120)
     assert session.last_error is None
     assert widget.positions != before
     assert widget.positions == array_to_bytes(session.positions, np.float32)
-    assert widget.contour_vertices != contours_before
+    assert widget.contours != contours_before
     assert not widget.training and widget.status.startswith("done: 1/1")
     assert widget.progress["epoch"] == 1 and widget.progress["batch"] == widget.progress["n_batches"]
     assert "F1 PLSD" in widget.metrics_html and "<td>PLSD</td><td>train</td>" in widget.metrics_html
 
 
-def test_finetune_with_invalid_lambda_shows_error(widget, session):
-    session.shift("3", (2.0, 2.0))
-    widget.lam = 1.5
-    widget._on_message(widget, {"type": "finetune"}, [])
-    assert "lam" in widget.error and not session.is_training
-    widget.lam, widget.edit_weight = 0.5, -2.0
-    widget._on_message(widget, {"type": "finetune"}, [])
-    assert "edit_weight must be in [0.0, inf]" in widget.error and not session.is_training
+def test_finetune_config_starts_at_the_default_and_is_checked_whole(widget):
+    import re
+
+    import traitlets
+
+    assert widget.finetune_config == FinetuneConfig.default().to_dict()
+    kept = dict(widget.finetune_config)
+    for field, value, message in [("lam", 1.5, "lam must be in [0.0, 1.0], got 1.5"),
+                                  ("edit_weight", -2.0, "edit_weight must be in [0.0, inf], got -2.0"),
+                                  ("epochs", 1.5, "epochs must be a positive integer, got 1.5"),
+                                  ("momentum", 0.9, "unknown fine-tuning option(s) ['momentum']")]:
+        widget.set_state({"finetune_config": {**kept, field: value}})  # as the view writes it
+        assert message in widget.error and widget.finetune_config == kept
+        with pytest.raises(traitlets.TraitError, match=re.escape(message)):
+            widget.finetune_config = {**kept, field: value}
+    widget.set_state({"finetune_config": {**kept, "optimizer": "Adam", "lam": 0.25}})
+    assert widget.finetune_config == {**kept, "optimizer": "adam", "lam": 0.25}  # as FinetuneConfig holds it
+
+
+def test_finetune_message_runs_the_config_the_inputs_hold(widget, session, monkeypatch):
+    runs = []
+    monkeypatch.setattr(session, "finetune", lambda config=None, **overrides: runs.append((config, overrides)))
+    widget.set_state({"finetune_config": {**widget.finetune_config, "epochs": 4, "lr": 0.05, "edited_only": False}})
+    handle(widget, {"type": "finetune"}, [])
+    assert widget.error == ""
+    assert runs == [(FinetuneConfig(epochs=4, lr=0.05, edited_only=False), {})]
+
+
+def test_every_message_type_has_one_handler():
+    import json
+    import pathlib
+
+    from plsd_widget.widget import messages
+
+    listed = json.loads((pathlib.Path(messages.__file__).with_name("messages.json")).read_text())
+    assert list(messages.HANDLERS) == listed == list(messages.MESSAGE_TYPES)  # js/messages.test.js: the JS side
+    assert messages.EDITS <= set(listed) and messages.QUIET <= set(listed)
+
+
+def test_outlines_packet_layout_matches_the_view():
+    # The same bytes js/outlines.test.js decodes: 1 line (0.5, -2), (1, 0) of class 3; members 7, 9 of subtypes 0, 1.
+    packet = encode_outlines([[0.5, -2.0], [1.0, 0.0]], [0, 2], [3], [7, 9], [0, 1])
+    assert packet == bytes([1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0,
+                            0, 0, 0, 63, 0, 0, 0, 192, 0, 0, 128, 63, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0])
+    vertices, offsets, classes, members, member_labels = decode_outlines(memoryview(packet))
+    assert vertices.tolist() == [[0.5, -2.0], [1.0, 0.0]] and offsets.tolist() == [0, 2] and classes.tolist() == [3]
+    assert members.tolist() == [7, 9] and member_labels.tolist() == [0, 1]
+    assert decode_outlines(b"") is None
+    empty = decode_outlines(encode_outlines(np.empty((0, 2)), [0], []))
+    assert empty.vertices.shape == (0, 2) and empty.offsets.tolist() == [0]
+    with pytest.raises(ValueError, match="needs 50 bytes, got 46"):
+        decode_outlines(packet[:46])
+    with pytest.raises(ValueError, match="at least 12 bytes"):
+        decode_outlines(packet[:8])
+    with pytest.raises(ValueError, match="one longer than classes"):
+        encode_outlines([[0, 0]], [0, 1], [0, 1])
+    with pytest.raises(ValueError, match="2 members need 2 member labels, got 1"):
+        encode_outlines([[0, 0]], [0, 1], [0], [1, 2], [0])
+
+
+def test_metrics_listeners_take_any_payload(session, monkeypatch):
+    # Today's session sends the "metrics" event with html=..., tomorrow's with nothing.
+    listeners, subscribe = [], session.on
+    monkeypatch.setattr(session, "on", lambda event, callback: (listeners.append(callback) if event == "metrics"
+                                                                 else None, subscribe(event, callback)))
+    board = session.dashboard()  # the widget and its panels
+    assert len(listeners) == 2
+    widget = board.children[0]
+    widget.metrics_html = ""
+    for callback in listeners:
+        callback()
+        callback(html="ignored")
+    assert widget.metrics_html == metrics_html(session)
 
 
 def test_missing_bundle_says_how_to_build(monkeypatch, session, tmp_path):
@@ -298,9 +366,9 @@ def test_warning_when_an_edit_lands_in_another_class(widget, session):
     centre_of_0 = session.positions[session.labels == 0].mean(axis=0)
     members = np.flatnonzero(session.labels == 6)
     targets = np.tile(centre_of_0, (members.size, 1)) + np.random.default_rng(0).normal(0, 0.3, (members.size, 2))
-    widget._on_message(widget, {"type": "move"}, [u32(members), f32(targets)])
+    handle(widget, {"type": "move"}, [u32(members), f32(targets)])
     assert f"of {members.size} edited '6' points land inside '0'" in widget.warning
-    widget._on_message(widget, {"type": "undo"}, [])
+    handle(widget, {"type": "undo"}, [])
     assert widget.warning == ""
 
 
@@ -314,7 +382,7 @@ def test_test_split_view_shows_held_out_points_and_refuses_edits(widget, session
     assert widget.targets == b"" and widget.selection == b"" and widget.warning == ""
     assert len(widget.thumbnails) == n_test * 64
 
-    widget._on_message(widget, {"type": "shift", "class": "3", "delta": [1, 1]}, [])
+    handle(widget, {"type": "shift", "class": "3", "delta": [1, 1]}, [])
     assert "switch the view back to train" in widget.error
     widget.selection = u32([1, 2])
     assert session.selection.size == 0 and len(session.edits.edits) == 1
@@ -339,19 +407,19 @@ def test_split_must_exist(digits, trained_cnn, fitted_embedding):
 
 
 def test_neighbors_of_a_clicked_point(widget, session):
-    widget._on_message(widget, {"type": "neighbors", "index": 5}, [])
+    handle(widget, {"type": "neighbors", "index": 5}, [])
     nearest = bytes_to_array(widget.neighbors, np.uint32, "n")
     assert widget.neighbors_of == 5 and nearest.size == 8 and 5 not in nearest
     H = session._activations
     d = ((H - H[5]) ** 2).sum(axis=1)
     assert d[nearest].max() <= np.sort(d)[8] + 1e-6  # the 8 closest after the point itself
-    widget._on_message(widget, {"type": "neighbors", "index": "five"}, [])
+    handle(widget, {"type": "neighbors", "index": "five"}, [])
     assert "index must be an integer" in widget.error
-    widget._on_message(widget, {"type": "neighbors", "index": 10**6}, [])
+    handle(widget, {"type": "neighbors", "index": 10**6}, [])
     assert "index must be in" in widget.error
     widget.split = "test"
     assert widget.neighbors_of == -1
-    widget._on_message(widget, {"type": "neighbors", "index": 3}, [])
+    handle(widget, {"type": "neighbors", "index": 3}, [])
     assert bytes_to_array(widget.neighbors, np.uint32, "n").max() < len(session.y_test)
 
 
@@ -377,8 +445,8 @@ def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trai
     first = new_session()
     view = first.widget()
     assert view.recoverable == ""
-    view._on_message(view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
-    view._on_message(view, {"type": "contract", "class": "2", "kappa": 0.5}, [])
+    handle(view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
+    handle(view, {"type": "contract", "class": "2", "kappa": 0.5}, [])
     saved = first.targets
     assert (tmp_path / ".plsd_autosave" / f"edits-{first.fingerprint}.json").exists()
 
@@ -386,10 +454,10 @@ def test_widget_autosaves_and_offers_edits_back_after_a_dead_kernel(digits, trai
     again = second.widget()
     assert "2 edit(s) of an earlier session" in again.recoverable
     assert not second.edits.edits  # not restored unasked
-    again._on_message(again, {"type": "restore"}, [])
+    handle(again, {"type": "restore"}, [])
     assert again.error == "" and again.recoverable == ""
     np.testing.assert_array_equal(second.targets, saved)
-    again._on_message(again, {"type": "restore"}, [])
+    handle(again, {"type": "restore"}, [])
     assert "no autosaved edits" in again.error
 
 
@@ -439,7 +507,7 @@ def test_views_hold_the_session_targets_through_edits_undo_redo_reset(widget, se
         ({"type": "reset"}, []),
     ]
     for content, buffers in steps:
-        widget._on_message(widget, content, buffers)
+        handle(widget, content, buffers)
         assert widget.error == ""
         np.testing.assert_array_equal(view.sync(), session.targets)
     assert view.resyncs == 0 and widget.targets is full_before  # deltas only: the full array never resent
@@ -450,21 +518,21 @@ def test_views_hold_the_session_targets_through_edits_undo_redo_reset(widget, se
 
 def test_a_view_made_after_edits_asks_for_the_full_array_once(widget, session):
     first = ViewCopy(widget)
-    widget._on_message(widget, {"type": "move"}, [u32([1, 2]), f32([[0, 0], [1, 1]])])
+    handle(widget, {"type": "move"}, [u32([1, 2]), f32([[0, 0], [1, 1]])])
     first.sync()  # a view sees every trait batch
-    widget._on_message(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
+    handle(widget, {"type": "shift", "class": "4", "delta": [-7, 10]}, [])
     first.sync()
     assert first.resyncs == 0
     second = ViewCopy(widget)  # a re-display or a reloaded page: the full array is older than the delta
     assert second.resyncs == 1
     np.testing.assert_array_equal(second.values, session.targets)
     np.testing.assert_array_equal(first.sync(), session.targets)
-    widget._on_message(widget, {"type": "undo"}, [])
+    handle(widget, {"type": "undo"}, [])
     for view in (first, second):
         np.testing.assert_array_equal(view.sync(), session.targets)
     assert (first.resyncs, second.resyncs) == (0, 1)
     widget.error = "kept"
-    widget._on_message(widget, {"type": "resync_targets"}, [])
+    handle(widget, {"type": "resync_targets"}, [])
     assert widget.error == "kept"  # a resync is not a user action: an error shown stays
 
 
@@ -495,15 +563,15 @@ def test_two_notebooks_on_one_embedding_autosave_apart(digits, trained_cnn, fitt
     assert notebook_name() == "second.ipynb"
     assert first.autosave.name == f"edits-first_try-{first.fingerprint}.json"
     assert second.autosave == tmp_path / ".plsd_autosave" / f"edits-second-{second.fingerprint}.json"
-    first_view._on_message(first_view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
-    second_view._on_message(second_view, {"type": "contract", "class": "7", "kappa": 0.5}, [])
-    second_view._on_message(second_view, {"type": "undo"}, [])
+    handle(first_view, {"type": "shift", "class": "2", "delta": [3, 0]}, [])
+    handle(second_view, {"type": "contract", "class": "7", "kappa": 0.5}, [])
+    handle(second_view, {"type": "undo"}, [])
     assert first.autosave.exists() and second.autosave.exists()
 
     again, again_view = open_notebook("first try.ipynb")  # the first notebook re-run: only its own edits
     assert "1 edit(s) of an earlier session" in again_view.recoverable
-    again_view._on_message(again_view, {"type": "restore"}, [])
+    handle(again_view, {"type": "restore"}, [])
     np.testing.assert_array_equal(again.targets, first.targets)
     _, other_view = open_notebook("second.ipynb")  # the second one's log had its edit undone
-    assert other_view.recoverable == ""
+    assert other_view.recoverable == "" and other_view.error == ""
     assert autosave_path("abc").name == "edits-abc.json"

@@ -3,8 +3,7 @@
 import widget from "/static/widget.js";
 import { MockModel } from "./mock_model.js";
 
-const BINARY = ["positions", "positions2", "labels", "predictions", "targets", "contour_vertices",
-  "contour_offsets", "contour_classes", "selection10k"];
+const BINARY = ["positions", "positions2", "labels", "predictions", "targets", "contours", "selection10k"];
 
 let data = null;
 const echoes = []; // pending answers of the mock kernel
@@ -88,8 +87,7 @@ window.bench = {
     for (const [name, { binary, default: value }] of Object.entries(meta.traits)) {
       traits[name] = binary ? new DataView(new ArrayBuffer(0)) : value;
     }
-    for (const name of ["positions", "targets", "labels", "predictions", "contour_vertices", "contour_offsets",
-      "contour_classes"]) {
+    for (const name of ["positions", "targets", "labels", "predictions", "contours"]) {
       if (!(name in traits)) throw new Error(`PLSDWidget has no trait ${name}`);
       traits[name] = views[name];
     }
@@ -195,9 +193,7 @@ window.bench = {
   /** A kernel positions update, as PLSDWidget._sync_positions sends it (one hold_sync batch). */
   positionsUpdate() {
     const t0 = performance.now();
-    model.kernelSet({ positions: data.positions2, predictions: data.predictions,
-      contour_vertices: data.contour_vertices, contour_offsets: data.contour_offsets,
-      contour_classes: data.contour_classes });
+    model.kernelSet({ positions: data.positions2, predictions: data.predictions, contours: data.contours });
     return { handler_ms: performance.now() - t0 };
   },
 

@@ -1,17 +1,21 @@
-"""Fitting a :class:`~plsd_widget.embedding.encoders.LocalExpertsEncoder` to a 2-D layout.
+"""Scheme "distil" of ``ParametricTSNE``: a free t-SNE layout, then a local-experts network fitted to it.
 
-The second stage of ``ParametricTSNE(scheme="distil")``: the layout is cut into
-regions by k-means, and the encoder learns, in mini-batches, to put every training
-point at its layout position (mean squared error) while its gate learns which region
-the point belongs to (cross-entropy). The inputs get Gaussian noise, so the map is
-also fitted around the training points, where new points land. After training the
-gate is sharpened, so that a point between two regions is placed in one of them
-rather than between them.
+:func:`fit_distil` runs both stages. Stage 1 is the layout
+(:func:`~plsd_widget.embedding.layout.fit_layout`, started from the PCA). Stage 2 is
+here (:func:`fit_to_layout`, :class:`Regression`): the layout is cut into regions by
+k-means, and a :class:`~plsd_widget.embedding.encoders.LocalExpertsEncoder` learns, in
+mini-batches, to put every training point at its layout position (mean squared error)
+while its gate learns which region the point belongs to (cross-entropy). The inputs get
+Gaussian noise, so the map is also fitted around the training points, where new points
+land. After training the gate is sharpened, so that a point between two regions is
+placed in one of them rather than between them.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -19,10 +23,18 @@ import torch
 from sklearn.cluster import KMeans
 
 from plsd_widget.embedding.cuda_graphs import capture, on_side_stream
-from plsd_widget.embedding.encoders import LocalExpertsEncoder
+from plsd_widget.embedding.edges import edges_from_csr
+from plsd_widget.embedding.encoders import LocalExpertsEncoder, embed
+from plsd_widget.embedding.initialization import LAYOUT_INIT_STD, PCA_INIT_STD, initialise_encoder, pca_target
+from plsd_widget.embedding.layout import EARLY_ITER, LATE_ITER, fit_layout
+from plsd_widget.embedding.locality import permuted_csr, z_order
+from plsd_widget.embedding.plan import TrainedEncoder, TrainingPlan, finish
+from plsd_widget.progress import progress_bar
 
 __all__ = ["GATE_SHARPENING", "INPUT_NOISE", "LayoutRegions", "MAX_BATCH", "MIN_BATCH", "MIN_STEPS_PER_EPOCH",
-           "Regression", "batch_for", "layout_regions", "n_experts_for"]
+           "Regression", "batch_for", "fit_distil", "fit_to_layout", "layout_regions", "n_experts_for"]
+
+logger = logging.getLogger(__name__)
 
 #: Limits of the regression's mini-batch size, which grows with the data (see :func:`batch_for`).
 #: On 1M points (benchmarks/RESULTS.md) batches of 2048 fitted the layout better than batches
@@ -41,6 +53,67 @@ GATE_SHARPENING = 4.0
 #: About this many training points per region (and expert), within the two limits below.
 POINTS_PER_EXPERT = 400
 MIN_EXPERTS, MAX_EXPERTS = 8, 50
+
+
+def fit_distil(X: np.ndarray, P, plan: TrainingPlan, rng: np.random.Generator,
+               generator: torch.Generator) -> TrainedEncoder:
+    """Both stages on ``X`` with affinities ``P`` (CSR) as ``plan`` says; ``embedding`` is the layout.
+
+    Pass ``P`` without keeping a reference to it: once its edges are made it is
+    dropped here (at 1M points its values alone are ~2 GB).
+    """
+    log = logger.info if plan.verbose else logger.debug
+    start = time.perf_counter()
+    init = pca_target(X, 2) * (LAYOUT_INIT_STD / PCA_INIT_STD)
+    order = z_order(init) if plan.device.type == "cpu" else None  # see layout.fit_layout
+    if order is not None:
+        P, init = permuted_csr(P, order), init[order]
+    edges = edges_from_csr(P, plan.device)
+    del P
+    X_t = torch.from_numpy(X).to(plan.device)
+    with progress_bar(EARLY_ITER + LATE_ITER + plan.n_epochs, enabled=plan.verbose, desc="ParametricTSNE",
+                      unit="step") as bar:
+        layout, kl_divergence = fit_layout(edges, torch.from_numpy(init).to(plan.device), order, plan.callback, bar)
+        log("layout in %.2f s", time.perf_counter() - start)
+        regions = layout_regions(layout.cpu().numpy(), n_experts_for(len(X)), seed=int(rng.integers(2**31 - 1)))
+        encoder = initialise_encoder(LocalExpertsEncoder(X.shape[1], len(regions.centers), plan.hidden), X,
+                                     generator, plan.device)
+        network_start = time.perf_counter()
+        n_iter = fit_to_layout(encoder, X_t, layout, regions, plan, rng, bar)
+        log("network (%d epochs) in %.2f s", n_iter, time.perf_counter() - network_start)
+    log("training (%d epochs) in %.2f s", n_iter, time.perf_counter() - start)
+    return finish(encoder, X_t, n_iter, kl_divergence, layout=layout.float().cpu().numpy())
+
+
+def fit_to_layout(encoder: LocalExpertsEncoder, X_t: torch.Tensor, layout: torch.Tensor, regions: LayoutRegions,
+                  plan: TrainingPlan, rng: np.random.Generator, bar) -> int:
+    """Stage 2: fit ``encoder`` to ``layout`` for ``plan.n_epochs`` epochs, then sharpen its gate; the epochs run.
+
+    ``plan.callback`` sees stage ``"encoder"`` after every epoch (``True`` stops);
+    ``bar`` ticks once an epoch.
+    """
+    scale = float(layout.std())
+    encoder.out_scale.fill_(scale)
+    encoder.centers.copy_(torch.from_numpy(regions.centers / scale))
+    target = layout.float() / scale
+    labels = torch.from_numpy(regions.labels).to(X_t.device)
+    noise = torch.Generator(device=X_t.device).manual_seed(int(rng.integers(2**63 - 1)))
+    regression = Regression(encoder, X_t, target, labels, plan.n_epochs, plan.learning_rate, noise)
+    epochs_run = plan.n_epochs
+    for epoch in range(1, plan.n_epochs + 1):
+        mse = regression.epoch(rng.permutation(X_t.shape[0]))
+        bar.set_postfix(stage="encoder", mse=f"{mse:.3g}", refresh=False)
+        bar.update()
+        if plan.callback is not None:
+            logs = {"stage": "encoder", "epoch": epoch, "n_steps": regression.steps_done, "loss": mse,
+                    "embedding": embed(encoder, X_t)}
+            if plan.callback(epoch, logs):
+                logger.info("callback stopped training after %d epochs", epoch)
+                epochs_run = epoch
+                break
+    regression.close()
+    encoder.sharpen_gate(GATE_SHARPENING)
+    return epochs_run
 
 
 def batch_for(n_samples: int) -> int:

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["LocalExpertsEncoder", "TSNEEncoder", "encoder_from_config"]
+__all__ = ["LocalExpertsEncoder", "TSNEEncoder", "embed", "encoder_from_config"]
+
+#: Points per forward pass of :func:`embed`.
+EMBED_BATCH = 8192
 
 
 def _relu_stack(sizes, device) -> list[nn.Module]:
@@ -193,3 +197,10 @@ def encoder_from_config(config: dict, n_features: int, n_components: int, *, dev
             raise ValueError(f"the encoder's n_experts must be a positive integer, got {config.get('n_experts')!r}")
         return LocalExpertsEncoder(n_features, config["n_experts"], tuple(hidden), device=device)
     return TSNEEncoder(n_features, n_components, tuple(hidden), device=device)
+
+
+def embed(encoder: nn.Module, X_t: torch.Tensor) -> np.ndarray:
+    """Run ``encoder`` on ``X_t`` in batches of ``EMBED_BATCH`` without gradients; a float32 numpy array."""
+    with torch.no_grad():
+        parts = [encoder(X_t[i:i + EMBED_BATCH]) for i in range(0, X_t.shape[0], EMBED_BATCH)]
+    return torch.cat(parts).float().cpu().numpy()

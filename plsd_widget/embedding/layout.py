@@ -7,19 +7,26 @@ learning rate of ``n / exaggeration`` (in openTSNE's units) and each point's ste
 clipped to a maximum length. The gradient is :func:`~plsd_widget.embedding.fft_gradient.tsne_gradient_fft`,
 so one iteration costs O(n + nnz(P) + G^2 log G).
 
-:class:`~plsd_widget.embedding.ParametricTSNE` uses the resulting layout as the
-regression target of its encoder.
+:func:`fit_layout` is the first stage of ``ParametricTSNE(scheme="distil")``: the
+layout it returns is ``embedding_`` and the regression target of the encoder
+(:mod:`~plsd_widget.embedding.distil`, the second stage).
 """
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
 import torch
 
 from plsd_widget.embedding.cuda_graphs import capture, on_side_stream
 from plsd_widget.embedding.edges import SymmetricEdges
-from plsd_widget.embedding.fft_gradient import GRID_SPACING, Grid, gradient_on_grid, grid_for
+from plsd_widget.embedding.fft_gradient import GRID_SPACING, Grid, gradient_on_grid, grid_for, tsne_gradient_fft
+from plsd_widget.embedding.locality import in_original_order
 
-__all__ = ["GainsDescent", "tsne_layout"]
+__all__ = ["GainsDescent", "fit_layout", "tsne_layout"]
+
+logger = logging.getLogger(__name__)
 
 #: openTSNE's default schedule: iterations with early exaggeration, then without.
 EARLY_ITER, LATE_ITER = 250, 500
@@ -158,3 +165,36 @@ def tsne_layout(edges: SymmetricEdges, init: torch.Tensor, *, n_early: int = EAR
         if reporting and report(iteration, kl.item(), exaggeration, descent.Y):
             break
     return descent.Y
+
+
+def fit_layout(edges: SymmetricEdges, init: torch.Tensor, order: np.ndarray | None, callback,
+               bar) -> tuple[torch.Tensor, float]:
+    """Stage 1 of scheme "distil": :func:`tsne_layout` of ``P``'s ``edges``; the layout and its KL divergence.
+
+    ``edges`` and ``init`` may be for the points in ``order``, not their own: on the
+    CPU the layout runs with them sorted along a Z-order curve of its start, which
+    keeps neighbours near each other in memory (:mod:`~plsd_widget.embedding.locality`).
+    What this returns, and what ``callback`` sees (stage ``"layout"``, every
+    ``REPORT_EVERY`` iterations; ``True`` ends the layout there), is in the points'
+    own order. Ticks ``bar`` once an iteration.
+    """
+    done = 0
+
+    def report(iteration, kl, exaggeration, Y):
+        nonlocal done
+        bar.set_postfix(stage="layout", kl=f"{kl:.4f}", exaggeration=exaggeration, refresh=False)
+        bar.update(iteration - done)
+        done = iteration
+        if callback is None:
+            return False
+        logs = {"stage": "layout", "iteration": iteration, "loss": kl, "exaggeration": exaggeration,
+                "embedding": in_original_order(Y.float().cpu(), order).numpy().copy()}
+        stop = bool(callback(iteration, logs))
+        if stop:
+            logger.info("callback ended the layout after %d iterations; fitting the encoder to it", iteration)
+        return stop
+
+    layout = tsne_layout(edges, init, report=report)
+    bar.update(EARLY_ITER + LATE_ITER - done)  # the rest, if a callback ended the layout early
+    kl_divergence = tsne_gradient_fft(layout, edges)[1].item()
+    return in_original_order(layout, order), kl_divergence

@@ -3,11 +3,13 @@
 A fresh process pays about 0.25 s to import numba and 0.3 s to set up its compiler
 before the first kernel call, even when the compiled kernels are on disk, and about
 1 s more to compile them when they are not (``benchmarks/cold_start.py``): the first
-``ParametricTSNE.transform`` took ten times a warm one. Importing
-:mod:`plsd_widget.embedding` starts one daemon thread that pays this while the
-user loads data and models. It compiles without running the kernels, so it never
-runs numba's parallel threads beside a real call; a real call that comes first
-waits for it (numba compiles under one lock) and does not compile again.
+``ParametricTSNE.transform`` took ten times a warm one. :func:`start_warm_up` starts
+one daemon thread that pays this while the user loads data and models; nothing starts
+it at import: ``ParametricTSNE.fit`` and ``ParametricTSNE.load`` do, and so should
+whatever is handed a fitted model and will transform with it (a ``Session``). It
+compiles without running the kernels, so it never runs numba's parallel threads
+beside a real call; a real call that comes first waits for it (numba compiles under
+one lock) and does not compile again.
 
 Compiled kernels are cached by numba: in the package's ``__pycache__``, or, where
 that is not writable (a system-wide install), in the user's cache directory

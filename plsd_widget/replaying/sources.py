@@ -55,10 +55,13 @@ def read_header(path: Path) -> dict:
     from plsd_widget import edit_files
 
     try:
-        return edit_files.read_header(path)
+        header = edit_files.read_header(path)
+        if not header["edits"]:
+            raise ValueError(f"{path}: it holds no edit; there is nothing to replay")
     except ValueError as exc:
         raise ReplayError(f"cannot replay {exc}. Pass an edits file written by Session.save_edits "
                           "or Session.save") from exc
+    return header
 
 
 @contextmanager

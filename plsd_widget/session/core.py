@@ -233,7 +233,7 @@ class Session:
         data = FitData(self.x, self.y, self.targets, self.positions, self.offsets)
         trainer.prepare_targets(data.targets, data.positions)  # validate before starting the thread
         self.config = config
-        self._runner.finetune(trainer, data, config.epochs, on_epoch=self._refresh, block=block)
+        self._runner.finetune(trainer, data, on_epoch=self._refresh, block=block)
 
     def run_baseline(self, *, block: bool = False) -> None:
         """Train the starting model with cross-entropy only for as many epochs as PLSD ran.
@@ -252,7 +252,7 @@ class Session:
         config = self.config.replace(lam=0.0, anchor=0.0, edit_weight=1.0, epochs=epochs)
         trainer = self._trainer(self._runner.model_at(0), config, random_state=self.random_state + 1)
         data = FitData(self.x, self.y, np.full((len(self.y), 2), np.nan, np.float32))
-        self._runner.baseline(trainer, data, epochs, on_done=self._baseline_done, block=block)
+        self._runner.baseline(trainer, data, on_done=self._baseline_done, block=block)
 
     def stop(self) -> None:
         """Ask a running fine-tuning or baseline to stop; it does within one batch."""

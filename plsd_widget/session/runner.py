@@ -27,12 +27,7 @@ FINETUNING, BASELINE = "fine-tuning", "baseline"
 
 def build_trainer(model, layer, encoder, config, *, scale, device, random_state) -> PLSDTrainer:
     """The trainer of one run on ``model`` with ``config``: the one place that builds one."""
-    options = {name: getattr(config, name) for name in ("lam", "edited_only", "anchor", "edit_weight", "lr",
-                                                           "batch_size", "optimizer", "scheduler",
-                                                           "scheduler_interval", "transform", "amp")}
-    if not callable(config.optimizer):
-        options["optimizer_kwargs"] = dict(config.optimizer_kwargs)
-    return PLSDTrainer(model, layer, encoder, scale=scale, device=device, random_state=random_state, **options)
+    return PLSDTrainer(model, layer, encoder, config, scale=scale, device=device, random_state=random_state)
 
 
 class FitData(NamedTuple):
@@ -45,9 +40,9 @@ class FitData(NamedTuple):
     offsets: np.ndarray | None = None
 
 
-def fit(trainer, data: FitData, epochs: int, *, callback=None, stop_event=None):
-    """``trainer.fit`` on ``data`` for ``epochs``: the one place a session calls it."""
-    return trainer.fit(data.x, data.y, data.targets, epochs=epochs, positions=data.positions, offsets=data.offsets,
+def fit(trainer, data: FitData, *, callback=None, stop_event=None):
+    """``trainer.fit`` on ``data`` (for its config's epochs): the one place a session calls it."""
+    return trainer.fit(data.x, data.y, data.targets, positions=data.positions, offsets=data.offsets,
                        callback=callback, stop_event=stop_event)
 
 
@@ -105,8 +100,9 @@ class Runner:
             thread.join(timeout)
         return self._kind is None
 
-    def finetune(self, trainer, data: FitData, epochs: int, *, on_epoch, block: bool) -> None:
+    def finetune(self, trainer, data: FitData, *, on_epoch, block: bool) -> None:
         """Fine-tune: after each completed epoch, a checkpoint, a history entry, then ``on_epoch()``."""
+        epochs = trainer.config.epochs
         sums = dict.fromkeys(("loss", "ce", "emb"), 0.0)  # of the current epoch's batches
 
         def on_step(_step, logs):
@@ -122,19 +118,21 @@ class Runner:
             return False
 
         def work():
-            result = fit(trainer, data, epochs, callback=on_step, stop_event=self._stop)
+            result = fit(trainer, data, callback=on_step, stop_event=self._stop)
             return f"{'stopped' if result.stopped else 'done'}: {result.epochs_completed}/{epochs} epochs"
 
         self._start(FINETUNING, work, started=f"training: 0/{epochs} epochs",
                     failed="failed; the model keeps its last completed epoch", block=block)
 
-    def baseline(self, trainer, data: FitData, epochs: int, *, on_done, block: bool) -> None:
-        """Train ``trainer.model`` (a copy of the start model) for ``epochs``; then ``on_done(model)``.
+    def baseline(self, trainer, data: FitData, *, on_done, block: bool) -> None:
+        """Train ``trainer.model`` (a copy of the start model) as its config says; then ``on_done(model)``.
 
         A stopped or failed baseline records nothing.
         """
+        epochs = trainer.config.epochs
+
         def work():
-            result = fit(trainer, data, epochs, stop_event=self._stop)
+            result = fit(trainer, data, stop_event=self._stop)
             if result.stopped:
                 return f"baseline stopped: {result.epochs_completed}/{epochs} epochs; none recorded"
             on_done(trainer.model)

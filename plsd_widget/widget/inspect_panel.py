@@ -13,6 +13,7 @@ import numpy as np
 
 from plsd_widget.density import pack_contours
 from plsd_widget.widget.binary import array_to_bytes, bytes_to_array
+from plsd_widget.widget.outlines import encode_outlines
 from plsd_widget.widget.thumbnails import heat_atlas
 
 NEIGHBORS = 8  # latent-space neighbours shown for a clicked point
@@ -92,13 +93,8 @@ def show_subtypes(widget, content) -> None:
     if not isinstance(name, str):
         raise ValueError(f"class must be a class name, got {reprlib.repr(name)}")
     found, outlines = widget.session.subtypes(name, split=widget.split)
-    vertices, offsets, ids = pack_contours(outlines)
     with widget.hold_sync():
-        widget.subtype_vertices = array_to_bytes(vertices, np.float32)
-        widget.subtype_offsets = array_to_bytes(offsets, np.uint32)
-        widget.subtype_ids = array_to_bytes(ids, np.uint16)
-        widget.subtype_members = array_to_bytes(found.indices, np.uint32)
-        widget.subtype_labels = array_to_bytes(found.labels, np.uint16)
+        widget.subtypes = encode_outlines(*pack_contours(outlines), found.indices, found.labels)
         widget.subtypes_info = (f"class {name}: {found.k} subtypes" if found.k > 1
                                 else f"class {name}: one group, no subtypes found")
 
@@ -106,6 +102,5 @@ def show_subtypes(widget, content) -> None:
 def clear_subtypes(widget) -> None:
     """Remove the subtype outlines from the view."""
     with widget.hold_sync():
-        for name in ("subtype_vertices", "subtype_offsets", "subtype_ids", "subtype_members", "subtype_labels"):
-            setattr(widget, name, b"")
+        widget.subtypes = b""
         widget.subtypes_info = ""

@@ -72,7 +72,7 @@ class F1Panel:
                             scales={"x": x, "y": y}, type="grouped", display_legend=True)
         self.figure = _figure([self.bars], x, y, "F1 per class", "class", "F1")
         self.update()
-        session.on("metrics", lambda html: self.update())
+        session.on("metrics", lambda **_: self.update())
 
     def update(self) -> None:
         """Redraw from the session's reports."""

@@ -1,18 +1,15 @@
 """``PLSDWidget``: the anywidget view of a :class:`~plsd_widget.session.Session`.
 
-Traits carry state (positions, targets, selection, training status); messages carry
-the user's actions (move, shift, contract, neighbours, fine-tune, stop, undo, redo,
-reset). Every edit goes through the session's ``EditLog``: no edit state lives only in
-the browser.
+Traits carry state (positions, targets, selection, training status, the fine-tuning
+configuration); messages carry the user's actions (``widget/messages.py``). This module
+declares the traits and wires them to the session. Every edit goes through the session's
+``EditLog``: no edit state lives only in the browser.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import pathlib
-import reprlib
 import threading
 import time
 
@@ -20,11 +17,13 @@ import anywidget
 import numpy as np
 import traitlets
 
-from plsd_widget.edit_files import autosave_path, notebook_name, previous_path
-from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
+from plsd_widget.config import FinetuneConfig
 from plsd_widget.palette import class_colors
-from plsd_widget.widget import inspect_panel
+from plsd_widget.widget import inspect_panel, messages, tables
+from plsd_widget.widget.autosave import Autosave
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.geometry import class_grid, crowding_warning, packed_contours, square_bounds
+from plsd_widget.widget.outlines import encode_outlines
 from plsd_widget.widget.targets_sync import TargetsSync
 from plsd_widget.widget.thumbnails import sprite_atlas
 
@@ -32,17 +31,9 @@ logger = logging.getLogger(__name__)
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
-BOUNDS_MARGIN = 1.15
-CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
-EDIT_MESSAGES = ("move", "shift", "contract", "undo", "redo", "reset", "restore")
-CROWDED_SHARE = 0.2  # warn when this share of a class's edited points lands in another class
-# The traits the view writes (controls.js, widget.js); the kernel owns every other one.
-VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "epochs", "lam", "lr", "edited_only",
-                         "edit_weight", "point_size", "opacity", "saliency", "suggest_n", "suggest_balanced"})
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+# The traits the view writes (controls.js, inspect.js, widget.js); the kernel owns every other one.
+VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "finetune_config", "point_size", "opacity",
+                         "saliency", "suggest_n", "suggest_balanced"})
 
 
 def _bundle(name: str) -> pathlib.Path:
@@ -55,47 +46,6 @@ def _bundle(name: str) -> pathlib.Path:
     return path
 
 
-def square_bounds(positions: np.ndarray) -> list[float]:
-    """``[xmin, xmax, ymin, ymax]``: a square around the points with a margin, so the view is undistorted."""
-    if len(positions) == 0:
-        return [-1.0, 1.0, -1.0, 1.0]
-    lo, hi = positions.min(axis=0), positions.max(axis=0)
-    centre = (lo + hi) / 2
-    half = max(float((hi - lo).max()) / 2 * BOUNDS_MARGIN, 1e-6)
-    return [float(centre[0] - half), float(centre[0] + half), float(centre[1] - half), float(centre[1] + half)]
-
-
-def class_grid(positions: np.ndarray, labels: np.ndarray):
-    """Densities of the classes present in ``labels`` and those classes (the grid's rows)."""
-    present, codes = np.unique(labels, return_inverse=True)
-    return grid_densities(positions, codes, n_classes=len(present), grid_size=CONTOUR_GRID), present
-
-
-def class_contours(positions: np.ndarray, labels: np.ndarray):
-    """Packed density contours of the classes present in ``labels`` (see ``density.pack_contours``)."""
-    return packed_contours(*class_grid(positions, labels))
-
-
-def packed_contours(grid, present):
-    """Contours of a ``class_grid`` as one vertex buffer, offsets and class ids for the view."""
-    vertices, offsets, classes = pack_contours(grid_contours(grid))
-    return vertices, offsets, present[classes].astype(np.uint16)
-
-
-def crowding_warning(grid, present, labels, targets, class_names) -> str:
-    """A warning naming edits whose targets land inside another class's contour, or ``""``."""
-    counts = crowded_targets(grid, labels, targets, classes=present, n_classes=len(class_names))
-    edited = np.bincount(labels[np.isfinite(targets).all(axis=1)], minlength=len(class_names))
-    parts = []
-    for a, b in zip(*np.nonzero(counts)):
-        if counts[a, b] >= max(1, CROWDED_SHARE * edited[a]):
-            parts.append(f"{counts[a, b]} of {edited[a]} edited '{class_names[a]}' points land inside "
-                         f"'{class_names[b]}'")
-    if not parts:
-        return ""
-    return "; ".join(parts) + ". Decluttering works best when the target region is empty."
-
-
 class PLSDWidget(anywidget.AnyWidget):
     """Scatter of a session's embedding: select, drag to edit, fine-tune, watch points move.
 
@@ -105,6 +55,12 @@ class PLSDWidget(anywidget.AnyWidget):
     Parameters
     ----------
     session : Session
+
+    Attributes
+    ----------
+    autosave : Autosave
+        Where the session's edits are autosaved, and an earlier session's edits offered
+        back (``widget/autosave.py``).
     """
 
     # Declared as traits so the bundle is read when a widget is made (with a clear error
@@ -127,17 +83,12 @@ class PLSDWidget(anywidget.AnyWidget):
     colors = traitlets.List(traitlets.Unicode()).tag(sync=True)
     bounds = traitlets.List(traitlets.Float(), minlen=4, maxlen=4, default_value=[-1, 1, -1, 1]).tag(sync=True)
     selection = Buffer().tag(sync=True, echo_update=False)
-    contour_vertices = Buffer().tag(sync=True)
-    contour_offsets = Buffer().tag(sync=True)
-    contour_classes = Buffer().tag(sync=True)
+    contours = Buffer().tag(sync=True)  # one outlines packet (widget/outlines.py)
     show_contours = traitlets.Bool(True).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
-    epochs = traitlets.Int(1).tag(sync=True)
-    lam = traitlets.Float(0.5).tag(sync=True)
-    lr = traitlets.Float(0.01).tag(sync=True)
-    edited_only = traitlets.Bool(True).tag(sync=True)
-    edit_weight = traitlets.Float(1.0).tag(sync=True)
+    # FinetuneConfig.to_dict() of the next run: the view writes a field at a time, the kernel checks all.
+    finetune_config = traitlets.Dict(default_value=FinetuneConfig.default().to_dict()).tag(sync=True)
     training = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("ready").tag(sync=True)
@@ -157,11 +108,7 @@ class PLSDWidget(anywidget.AnyWidget):
     suggested = Buffer().tag(sync=True)
     selection_heat = Buffer().tag(sync=True)
     selection_heat_captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    subtype_vertices = Buffer().tag(sync=True)
-    subtype_offsets = Buffer().tag(sync=True)
-    subtype_ids = Buffer().tag(sync=True)
-    subtype_members = Buffer().tag(sync=True)
-    subtype_labels = Buffer().tag(sync=True)
+    subtypes = Buffer().tag(sync=True)  # one outlines packet with the members; empty: none shown
     subtypes_info = traitlets.Unicode("").tag(sync=True)
     recoverable = traitlets.Unicode("").tag(sync=True)
     point_size = traitlets.Float(4.0, min=0.5, max=40.0).tag(sync=True)
@@ -171,6 +118,7 @@ class PLSDWidget(anywidget.AnyWidget):
     def __init__(self, session, **kwargs):
         esm, css = _bundle("widget.js"), _bundle("widget.css")
         n_classes = len(session.class_names)
+        autosave = Autosave.start(session) if session.autosave is None else Autosave(session)
         super().__init__(
             has_test=session.x_test is not None,
             _esm=esm.read_text(encoding="utf-8"),
@@ -179,58 +127,26 @@ class PLSDWidget(anywidget.AnyWidget):
             class_names=list(session.class_names),
             colors=class_colors(n_classes),
             bounds=square_bounds(session.positions),
-            metrics_html=session.metrics_html(),
+            metrics_html=tables.metrics_html(session),
+            recoverable=autosave.offer,
+            error=autosave.error,
             **kwargs,
         )
         self.session = session
+        self.autosave = autosave
         self._echo = threading.local()  # set while this thread writes the session's selection back
         self._last_progress = 0.0
         self._atlases = {}
         self._targets_sync = TargetsSync()
-        self._previous_edits = self._start_autosave() if session.autosave is None else None
         self._sync_split()
-        session.on("positions", lambda: self._sync_positions())
-        session.on("targets", lambda: self._sync_edits())
-        session.on("selection", lambda: self._sync_selection())
+        session.on("positions", lambda **_: self._sync_positions())
+        session.on("targets", lambda **_: self._sync_edits())
+        session.on("selection", lambda **_: self._sync_selection())
         session.on("progress", self._on_progress)
         session.on("status", self._on_status)
-        session.on("metrics", lambda html: setattr(self, "metrics_html", html))
+        session.on("metrics", lambda **_: setattr(self, "metrics_html", tables.metrics_html(session)))
         session.on("error", lambda message: setattr(self, "error", message))
-        self.on_msg(self._on_message)
-
-    def _start_autosave(self) -> pathlib.Path | None:
-        """Autosave the edit log next to the notebook; offer back what an earlier session saved.
-
-        The file is named after the notebook and the embedding's fingerprint, so only a
-        session of the same notebook on the same embedding (e.g. the notebook re-run after
-        a dead kernel) sees it; another notebook on that embedding has its own. An earlier file
-        is moved aside rather than restored unasked (re-running cells that edit would apply
-        those edits twice); the view offers to restore it. One that cannot be read is moved
-        aside too, and the view says where: the next edit must not overwrite it.
-        """
-        path = autosave_path(self.session.fingerprint, notebook_name())
-        previous = previous_path(path)
-        try:
-            if path.exists():
-                os.replace(path, previous)  # first: whatever it holds, the next edit must not overwrite it
-                data = json.loads(previous.read_text(encoding="utf-8"))
-                if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
-                    raise ValueError("it is not an edit log")
-                if data["edits"]:
-                    self.recoverable = (f"{len(data['edits'])} edit(s) of an earlier session on this embedding "
-                                        f"were autosaved in {previous}.")
-        except (OSError, ValueError) as exc:
-            logger.warning("could not read the earlier autosave %s: %s", path, exc)
-            self.error = f"could not read the earlier autosave ({exc}); it was kept as {previous}"
-        self.session.autosave = path
-        return previous if self.recoverable else None
-
-    def _restore_previous(self) -> None:
-        if self._previous_edits is None:
-            raise ValueError("there are no autosaved edits to restore")
-        self.session.load_edits(self._previous_edits)
-        self._previous_edits = None
-        self.recoverable = ""
+        self.on_msg(lambda _widget, content, buffers: messages.handle(self, content, buffers))
 
     @property
     def suggested_indices(self) -> np.ndarray:
@@ -239,18 +155,19 @@ class PLSDWidget(anywidget.AnyWidget):
 
     # ---- session -> view ------------------------------------------------------------
     @property
-    def _editing(self) -> bool:
+    def editing(self) -> bool:
+        """Whether the train split, the one edits apply to, is shown."""
         return self.split == "train"
 
     def _shown(self):
         """Positions, labels and predictions of the split on display."""
         s = self.session
-        if self._editing:
+        if self.editing:
             return s.positions, s.labels, s.predictions
         return s.test_positions, s.y_test, s.test_predictions
 
     def _sync_split(self) -> None:
-        x = self.session.x if self._editing else self.session.x_test
+        x = self.session.x if self.editing else self.session.x_test
         if self.split not in self._atlases:
             self._atlases[self.split] = sprite_atlas(x)
         atlas, side, channels = self._atlases[self.split]
@@ -267,25 +184,22 @@ class PLSDWidget(anywidget.AnyWidget):
     def _sync_positions(self) -> None:
         positions, labels, predictions = self._shown()
         grid, present = class_grid(positions, labels)
-        if self._editing:
+        if self.editing:
             self._train_grid = grid, present  # the crowding warning reuses it for every edit
-        vertices, offsets, classes = packed_contours(grid, present)
         with self.hold_sync():
             self.positions = array_to_bytes(positions, np.float32)
             self.predictions = array_to_bytes(predictions, self.label_dtype)
-            self.contour_vertices = array_to_bytes(vertices, np.float32)
-            self.contour_offsets = array_to_bytes(offsets, np.uint32)
-            self.contour_classes = array_to_bytes(classes, np.uint16)
+            self.contours = encode_outlines(*packed_contours(grid, present))
             self._sync_warning()
 
     def _sync_warning(self) -> None:
         s = self.session
-        self.warning = crowding_warning(*self._train_grid, s.labels, s.targets, s.class_names) if self._editing else ""
+        self.warning = crowding_warning(*self._train_grid, s.labels, s.targets, s.class_names) if self.editing else ""
 
     def _sync_selection(self) -> None:
         self._echo.active = True
         try:
-            self.selection = array_to_bytes(self.session.selection if self._editing else [], np.uint32)
+            self.selection = array_to_bytes(self.session.selection if self.editing else [], np.uint32)
         finally:
             self._echo.active = False
 
@@ -295,7 +209,7 @@ class PLSDWidget(anywidget.AnyWidget):
         with self.hold_sync():
             self._sync_warning()
             # Edits and the selection belong to the train split; the test view shows neither.
-            if self._editing:
+            if self.editing:
                 self._set_targets(self._targets_sync.update(self.session.targets, full=full))
             else:
                 self._set_targets({"targets": b"", "targets_version": self._targets_sync.version})
@@ -309,9 +223,9 @@ class PLSDWidget(anywidget.AnyWidget):
             if name in update:
                 setattr(self, name, update[name])
 
-    def _resync_targets(self) -> None:
+    def resync_targets(self) -> None:
         """A view found a gap in the deltas (a new view, a reload): send the full array."""
-        if self._editing and self._targets_sync.sent is not None:
+        if self.editing and self._targets_sync.sent is not None:
             with self.hold_sync():
                 self._set_targets(self._targets_sync.full())
 
@@ -343,14 +257,17 @@ class PLSDWidget(anywidget.AnyWidget):
     def _split_changed(self, change) -> None:
         self._sync_split()
 
-    def _check_editing(self) -> None:
-        if not self._editing:
-            raise ValueError("selections and edits work on the train split; switch the view back to train")
+    @traitlets.validate("finetune_config")
+    def _check_finetune_config(self, proposal):
+        try:
+            return FinetuneConfig.from_dict(proposal["value"]).to_dict()
+        except (TypeError, ValueError) as exc:  # a TraitError, so that set_state rolls the value back
+            raise traitlets.TraitError(str(exc)) from exc
 
-    @property
-    def _n_points(self) -> int:
-        """Points of the train split: no index buffer from the view may hold more indices."""
-        return len(self.session.labels)
+    def check_editing(self) -> None:
+        """Refuse a selection or an edit while the (read-only) test split is shown."""
+        if not self.editing:
+            raise ValueError("selections and edits work on the train split; switch the view back to train")
 
     def set_state(self, sync_data) -> None:
         """Take the traits a view wrote; show what is refused and send the kernel's values back.
@@ -366,7 +283,7 @@ class PLSDWidget(anywidget.AnyWidget):
             if refused:
                 raise ValueError(f"the view may not set {', '.join(refused)}; the kernel keeps them")
         except Exception as exc:
-            self._show_error(exc)
+            self.show_error(exc)
             self.send_state([name for name in sync_data if name in self.keys])
 
     @traitlets.observe("selection")
@@ -374,98 +291,15 @@ class PLSDWidget(anywidget.AnyWidget):
         if getattr(self._echo, "active", False):
             return
         try:
-            self._check_editing()
-            indices = bytes_to_array(change["new"], np.uint32, "selection", self._n_points).astype(np.int64)
+            self.check_editing()
+            n_points = len(self.session.labels)
+            indices = bytes_to_array(change["new"], np.uint32, "selection", n_points).astype(np.int64)
             self.session.select(indices)
         except Exception as exc:
-            self._show_error(exc)
+            self.show_error(exc)
             self._sync_selection()
 
-    def _on_message(self, _widget, content, buffers) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        buffers = buffers or []
-        try:
-            if not isinstance(content, dict):
-                raise ValueError(f"a message from the view must be an object with a 'type', "
-                                 f"got {reprlib.repr(content)}")
-            if kind in EDIT_MESSAGES:
-                self._check_editing()
-            if kind == "move":
-                self._apply_move(buffers)
-            elif kind == "shift":
-                self._apply_shift(content, buffers)
-            elif kind == "contract":
-                self._apply_contract(content, buffers)
-            elif kind == "restore":
-                self._restore_previous()
-            elif kind == "dismiss_restore":
-                self._previous_edits = None
-                self.recoverable = ""
-            elif kind == "resync_targets":  # not a user action: leaves any error shown
-                self._resync_targets()
-                return
-            elif kind == "neighbors":
-                inspect_panel.show_neighbors(self, content.get("index"))
-            elif kind == "suggest":
-                inspect_panel.suggest(self)
-            elif kind == "selection_saliency":
-                inspect_panel.selection_saliency(self, buffers)
-            elif kind == "subtypes":
-                inspect_panel.show_subtypes(self, content)
-            elif kind == "finetune":
-                self.session.finetune(epochs=self.epochs, lam=self.lam, edited_only=self.edited_only, lr=self.lr,
-                                      edit_weight=self.edit_weight)
-            elif kind == "stop":
-                self.session.stop()
-            elif kind == "undo":
-                self.session.undo()
-            elif kind == "redo":
-                self.session.redo()
-            elif kind == "reset":
-                self.session.reset_edits()
-            else:
-                raise ValueError(f"unknown message type {reprlib.repr(kind)} from the view")
-            self.error = ""
-        except Exception as exc:
-            self._show_error(exc)
-
-    def _apply_move(self, buffers) -> None:
-        if len(buffers) != 2:
-            raise ValueError(f"a move needs 2 buffers (indices, targets), got {len(buffers)}")
-        indices = bytes_to_array(buffers[0], np.uint32, "move indices", self._n_points).astype(np.int64)
-        targets = bytes_to_array(buffers[1], np.float32, "move targets", 2 * self._n_points)
-        if targets.size != 2 * indices.size:
-            raise ValueError(f"a move of {indices.size} points needs {2 * indices.size} target values, "
-                             f"got {targets.size}")
-        self.session.move_points(indices, targets.reshape(-1, 2))
-
-    def _edit_target(self, content, buffers):
-        """A class name (``content["class"]``) or the indices in the one buffer."""
-        if "class" in content:
-            if buffers:
-                raise ValueError("an edit names a class or sends indices, not both")
-            if not isinstance(content["class"], str):
-                raise ValueError(f"class must be a class name, got {reprlib.repr(content['class'])}")
-            return content["class"]
-        if len(buffers) != 1:
-            raise ValueError(f"an edit of the selection needs 1 buffer (indices), got {len(buffers)}")
-        indices = bytes_to_array(buffers[0], np.uint32, "edit indices", self._n_points).astype(np.int64)
-        if indices.size == 0:
-            raise ValueError("select points before editing them")
-        return indices
-
-    def _apply_shift(self, content, buffers) -> None:
-        delta = content.get("delta")
-        if not (isinstance(delta, list) and len(delta) == 2 and all(_is_number(v) for v in delta)):
-            raise ValueError(f"delta must be two numbers [dx, dy], got {reprlib.repr(delta)}")
-        self.session.shift(self._edit_target(content, buffers), tuple(float(v) for v in delta))
-
-    def _apply_contract(self, content, buffers) -> None:
-        kappa = content.get("kappa")
-        if not _is_number(kappa):
-            raise ValueError(f"kappa must be a number, got {reprlib.repr(kappa)}")
-        self.session.contract(self._edit_target(content, buffers), float(kappa))
-
-    def _show_error(self, exc: BaseException) -> None:
+    def show_error(self, exc: BaseException) -> None:
+        """Show ``exc`` in the view's error bar, and log it."""
         logger.warning("plsd_widget: %s", exc)
         self.error = f"{type(exc).__name__}: {exc}"

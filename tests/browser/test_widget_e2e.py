@@ -102,23 +102,31 @@ def test_lasso_drag_and_finetune_in_jupyterlab(jupyter_lab, page):
             page.press("[data-testid=epochs]", "Enter")
             page.fill("[data-testid=lam]", "0.6")
             page.press("[data-testid=lam]", "Enter")
-            wait_until(lambda: kernel_json(kernel, "view.lam") == 0.6, 30, "λ=0.6 to reach the kernel")
+            config = lambda field: kernel_json(kernel, f"view.finetune_config[{field!r}]")  # noqa: E731
+            wait_until(lambda: config("lam") == 0.6, 30, "λ=0.6 to reach the kernel")
+            page.fill("[data-testid=lam]", "1.5")  # the kernel's FinetuneConfig refuses it and sends λ back
+            page.press("[data-testid=lam]", "Enter")
+            page.wait_for_function("() => document.querySelector('[data-testid=error]').textContent"
+                                   ".includes('lam must be in [0.0, 1.0], got 1.5')")
+            page.wait_for_function("() => document.querySelector('[data-testid=lam]').value === '0.6'")
+            assert config("lam") == 0.6
             page.fill("[data-testid=lr]", "0.02")
             page.press("[data-testid=lr]", "Enter")
-            wait_until(lambda: kernel_json(kernel, "view.lr") == 0.02, 30, "lr=0.02 to reach the kernel")
+            wait_until(lambda: config("lr") == 0.02, 30, "lr=0.02 to reach the kernel")
             before = widget_data(page, "positionsChecksum")
             page.click("[data-testid=finetune]")
             wait_for_status(page, "done: 1/1")
             page.wait_for_function(
                 f"() => document.querySelector('{ROOT_SELECTOR}').dataset.positionsChecksum !== '{before}'")
-            assert kernel_json(kernel, "[len(session.checkpoints), session._lr]") == [2, 0.02]
+            assert kernel_json(kernel, "[len(session.checkpoints), session.config.lr, session.config.lam]") == [
+                2, 0.02, 0.6]  # the run used the config the inputs hold
             assert "PLSD" in page.inner_text("[data-testid=metrics]")
             page.screenshot(path=str(ARTIFACTS / "e2e_after_finetune.png"))
 
             # A long run stops from the Stop button, keeping only completed epochs.
             page.fill("[data-testid=epochs]", "500")
             page.press("[data-testid=epochs]", "Enter")
-            wait_until(lambda: kernel_json(kernel, "view.epochs") == 500, 30, "epochs=500 to reach the kernel")
+            wait_until(lambda: config("epochs") == 500, 30, "epochs=500 to reach the kernel")
             page.click("[data-testid=finetune]")
             page.wait_for_function(f"() => document.querySelector('{ROOT_SELECTOR}').dataset.training === 'true'")
             page.click("[data-testid=stop]")
