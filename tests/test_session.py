@@ -381,3 +381,12 @@ def test_the_checkpoint_folder_goes_with_the_session(digits, trained_cnn, fitted
     del session
     gc.collect()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_session_given_a_fitted_embedding_warms_the_kernels_up(digits, trained_cnn, fitted_embedding, monkeypatch):
+    import plsd_widget.embedding.warm_up as warm_up
+
+    started = []
+    monkeypatch.setattr(warm_up, "start_warm_up", lambda: started.append(True))
+    make_session(digits, trained_cnn, fitted_embedding)
+    assert started == [True]
