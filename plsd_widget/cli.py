@@ -14,13 +14,11 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_quickstart.ipynb"
 
 
-def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None = None) -> int:
-    """Run the whole loop with a scripted edit, print the tables, write the HTML report."""
-    from tqdm.auto import tqdm
-
+def run_headless(out: Path, config, save_session: Path | None = None) -> int:
+    """Run the whole loop with a scripted edit and ``config``, print the tables, write the HTML report."""
     from plsd_widget.demo import default_session, scripted_edit
+    from plsd_widget.progress import progress_bar
     from plsd_widget.report import write_report
-    from plsd_widget.config import FinetuneConfig
 
     t0 = time.perf_counter()
     print("Training a small CNN on sklearn's digits and fitting a parametric t-SNE of layer 'latent' ...")
@@ -33,12 +31,12 @@ def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None =
         session.save(save_session, model="plsd_widget.models:SmallCNN", data="plsd_widget.datasets:load_digits_split")
         print(f"Session saved to {save_session} (replay it with `plsd-widget replay {save_session}`)")
 
-    bar = tqdm(total=epochs, desc="PLSD fine-tuning", unit="epoch")
+    bar = progress_bar(config.epochs, desc="PLSD fine-tuning", unit="epoch")
     session.on("progress", lambda batch, n_batches, **_: bar.update(int(batch == n_batches)))
-    session.finetune(epochs=epochs, lam=lam, block=True)
+    session.finetune(config, block=True)
     bar.close()
     print("Baseline: same start model, cross-entropy only, same epochs ...")
-    session.run_baseline()
+    session.run_baseline(block=True)
     print()
     print("Per-class precision / recall / F1 on the held-out split:")
     print(session.metrics)
@@ -46,11 +44,12 @@ def run_headless(out: Path, epochs: int, lam: float, save_session: Path | None =
     print()
     print("Decluttering of the 2-D embedding (distance to target in units of the embedding's scale):")
     print(declutter)
-    summary = (f"{description}; PLSD with λ={lam} for {epochs} epochs (unedited points held, anchor "
-               f"{FinetuneConfig().anchor:g}), vs a CE-only baseline.")
+    summary = (f"{description}; PLSD with λ={config.lam} for {config.epochs} epochs (unedited points held, anchor "
+               f"{config.anchor:g}), vs a CE-only baseline.")
     path = write_report(out, before=before, after=session.positions, labels=session.y,
                         class_names=session.class_names, targets=session.targets,
                         metrics=session.metrics, summary=summary, declutter=declutter)
+    session.close()
     print(f"\nReport written to {path.resolve()} ({time.perf_counter() - t0:.1f} s in all)")
     return 0
 
@@ -71,8 +70,65 @@ def open_lab(port: int | None) -> int:
     return subprocess.call(cmd)
 
 
+#: The fine-tuning options the command line overrides: flag, config field, parser, help.
+OVERRIDES = (("--epochs", "epochs", int, "fine-tuning epochs"),
+             ("--lam", "lam", float, "λ, weight of the embedding term, in [0, 1]"),
+             ("--lr", "lr", float, "learning rate"),
+             ("--anchor", "anchor", float, "weight holding the unedited points"),
+             ("--batch-size", "batch_size", int, "global batch size"))
+
+
+def _config_value(field: str, parse):
+    """An argparse type: ``parse`` the text, checked as ``FinetuneConfig`` checks ``field``."""
+    from plsd_widget.config import FinetuneConfig
+
+    def check(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if parse is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        try:
+            FinetuneConfig().replace(**{field: value})
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{field} ")) from None
+        return value
+
+    return check
+
+
+def add_finetune_arguments(parser) -> None:
+    """``--preset`` or ``--config``, then overrides of single fields: one ``FinetuneConfig``."""
+    from plsd_widget.config import PRESETS, FinetuneConfig
+
+    group = parser.add_argument_group("fine-tuning", "one FinetuneConfig: a preset (default: 'default') or a JSON "
+                                                     "file, with the options below overriding its fields")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=PRESETS, default=None, help="a named recipe (default: 'default')")
+    source.add_argument("--config", type=Path, default=None, metavar="FILE.json",
+                        help="a FinetuneConfig as JSON (FinetuneConfig.to_json, or a replay's config.json)")
+    default = FinetuneConfig.default()
+    for flag, field, parse, what in OVERRIDES:
+        group.add_argument(flag, dest=field, type=_config_value(field, parse), default=None,
+                           help=f"{what} (default: the preset's; 'default' has {getattr(default, field):g})")
+
+
+def finetune_config(args, parser):
+    """The ``FinetuneConfig`` that ``--preset`` / ``--config`` and the overrides describe; exit 2 if it cannot be read."""
+    from plsd_widget.config import FinetuneConfig, resolve_config
+
+    config = args.preset
+    if args.config is not None:
+        try:
+            config = FinetuneConfig.from_json(args.config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            parser.error(f"--config {args.config}: {exc}")
+    return resolve_config(config, **{field: getattr(args, field) for _, field, _, _ in OVERRIDES
+                                     if getattr(args, field) is not None})
+
+
 def _positive_int(text: str) -> int:
-    """Parse ``--epochs``: an integer >= 1."""
+    """Parse ``--nproc``: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -82,44 +138,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _fraction(text: str) -> float:
-    """Parse ``--lam``: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    """Parse ``--anchor``: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    """Parse ``--lr``: a finite number > 0."""
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
 def add_replay_parser(sub) -> None:
     """The ``replay`` subcommand's arguments."""
     replay = sub.add_parser(
         "replay", help="apply a saved session's edits again: fine-tune, write weights, report and metrics",
         description="Rebuild the session an edit log was made on (from the folder Session.save or `demo --headless "
                     "--save-session` wrote), check the log's fingerprint, fine-tune with PLSD and write OUT/: "
-                    "model.safetensors, edits.json, report.html, metrics.json, history.json. Exit status 2 when "
-                    "the inputs do not fit (nothing is written then).")
+                    "model.safetensors, edits.json, config.json, report.html, metrics.json, history.json. Exit "
+                    "status 2 when the inputs do not fit (nothing is written then).")
     replay.add_argument("edits", type=Path, help="a saved-session folder, or an edits.json (in one, or with "
                                                  "--embedding and --weights)")
     replay.add_argument("--model", default=None, help="MODULE:CALLABLE building the classifier (default: the "
@@ -130,12 +156,7 @@ def add_replay_parser(sub) -> None:
     replay.add_argument("--data", default=None, help="MODULE:CALLABLE returning (x, y[, x_test, y_test]) or "
                                                      "(train, test) splits (default: the folder's, else the digits)")
     replay.add_argument("--embedding", type=Path, default=None, help="a saved ParametricTSNE (default: the folder's)")
-    replay.add_argument("--epochs", type=_positive_int, default=3, help="fine-tuning epochs (default 3)")
-    replay.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (default 0.5)")
-    replay.add_argument("--lr", type=_positive, default=0.01, help="SGD learning rate (default 0.01)")
-    replay.add_argument("--anchor", type=_non_negative, default=None,
-                        help="weight holding unedited points (default: FinetuneConfig's, 3)")
-    replay.add_argument("--batch-size", type=_positive_int, default=64, help="global batch size (default 64)")
+    add_finetune_arguments(replay)
     replay.add_argument("--no-baseline", action="store_true", help="skip the cross-entropy baseline")
     replay.add_argument("--random-state", type=int, default=None, help="seed (default: the folder's, else 0)")
     replay.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
@@ -147,15 +168,14 @@ def add_replay_parser(sub) -> None:
     replay.add_argument("--distributed-worker", action="store_true", help=argparse.SUPPRESS)
 
 
-def run_replay(args) -> int:
+def run_replay(args, config) -> int:
     """``plsd-widget replay``: 0 on success, 2 when the inputs do not fit, 1 when a process failed (nothing written)."""
     from plsd_widget.replaying import ReplayError, WorkersFailed, replay
 
     code = 0
     try:
-        replay(args.edits, model=args.model, layer=args.layer, data=args.data, embedding=args.embedding,
-               weights=args.weights, epochs=args.epochs, lam=args.lam, lr=args.lr, anchor=args.anchor,
-               batch_size=args.batch_size, baseline=not args.no_baseline, out=args.out, force=args.force,
+        replay(args.edits, config, model=args.model, layer=args.layer, data=args.data, embedding=args.embedding,
+               weights=args.weights, baseline=not args.no_baseline, out=args.out, force=args.force,
                nproc=args.nproc, device=args.device, random_state=args.random_state, progress=not args.quiet,
                _distributed=args.distributed_worker)
     except ReplayError as exc:
@@ -182,20 +202,20 @@ def main(argv=None) -> int:
     demo = sub.add_parser("demo", help="run the demo on the embedded default (sklearn digits)")
     demo.add_argument("--headless", action="store_true", help="no browser: scripted edit, table, HTML report")
     demo.add_argument("--out", type=Path, default=Path("plsd_report.html"), help="report path (headless)")
-    demo.add_argument("--epochs", type=_positive_int, default=3, help="fine-tuning epochs (headless)")
-    demo.add_argument("--lam", type=_fraction, default=0.5, help="λ, weight of the embedding term (headless)")
     demo.add_argument("--port", type=int, default=None, help="JupyterLab port")
     demo.add_argument("--save-session", type=Path, default=None, metavar="DIR",
                       help="save the session (start weights, embedding, the edit) for `plsd-widget replay DIR` "
                            "(headless)")
+    add_finetune_arguments(demo)
     add_replay_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo" and args.save_session is not None and not args.headless:
         parser.error("--save-session needs --headless (in JupyterLab, call session.save(DIR))")
+    config = finetune_config(args, parser)
     if args.command == "replay":
-        return run_replay(args)
+        return run_replay(args, config)
     if args.headless:
-        return run_headless(args.out, args.epochs, args.lam, args.save_session)
+        return run_headless(args.out, config, args.save_session)
     return open_lab(args.port)
 
 

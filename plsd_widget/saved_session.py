@@ -66,7 +66,7 @@ def save_session(session, path, *, model=None, data=None) -> Path:
     """
     from safetensors.torch import save_file
 
-    session._refuse_while_running("saving the session")
+    session.ensure_idle("saving the session")
     model, data = _check_spec(model, "model"), _check_spec(data, "data")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
@@ -77,7 +77,7 @@ def save_session(session, path, *, model=None, data=None) -> Path:
               "fingerprint": session.fingerprint, "n_points": int(len(session.y)), "model": model, "data": data}
     tmp = Path(tempfile.mkdtemp(prefix=".plsd-session-", dir=folder))
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in session._original_state.items()},
+        save_file({k: v.detach().cpu().contiguous() for k, v in session.start_weights.items()},
                   str(tmp / MODEL_FILE))
         session.embedding.save(tmp / EMBEDDING_STEM)
         write_edit_log(tmp / EDITS_FILE, session.edits)

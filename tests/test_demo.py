@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("args, message", [(["--epochs", "0"], "--epochs: must be a positive integer"),
-                                           (["--lam", "1.5"], "--lam: must be a number in [0, 1]")])
+                                           (["--lam", "1.5"], "--lam: must be in [0.0, 1.0], got 1.5")])
 def test_demo_rejects_bad_arguments_before_any_work(capsys, args, message):
     from plsd_widget.cli import main
 

@@ -238,29 +238,26 @@ def test_stop_during_the_baseline_ends_it_and_keeps_everything_else(small_sessio
 
     def baseline_stopped_in_its_first_batch():
         gate = HookedCNN.on_train_batch = Gate()
-        errors = []
-        worker = threading.Thread(target=lambda: _record_error(session.run_baseline, errors))
-        worker.start()
+        session.run_baseline()  # returns at once, like finetune
         try:
-            assert gate.arrived.wait(60)
+            assert gate.arrived.wait(60) and session.is_training
             with pytest.raises(RuntimeError, match=r"the baseline is running: stop it \(session\.stop\(\)\) or "
                                                    r"wait for it to finish before starting another run"):
                 session.finetune(epochs=1)
             session.stop()
         finally:
             gate.open()
-        worker.join(60)
-        assert not worker.is_alive() and errors == [] and gate.batches == 1  # no batch after the stop
+        assert session.wait(60) and session.last_error is None and gate.batches == 1  # no batch after the stop
         HookedCNN.on_train_batch = None
 
     baseline_stopped_in_its_first_batch()
-    assert statuses == ["baseline stopped: 0/1 epochs; none recorded"]
+    assert statuses == ["baseline: 0/1 epochs", "baseline stopped: 0/1 epochs; none recorded"]
     assert "baseline (CE)" not in session.reports and session.baseline_positions is None
     assert _same(_weights(session.model), weights) and len(session.checkpoints) == 2
     assert len(session.edits.edits) == 1
     np.testing.assert_array_equal(session.targets, targets)
 
-    session.run_baseline()  # a later baseline works
+    session.run_baseline(block=True)  # a later baseline works
     report, positions = session.reports["baseline (CE)"], session.baseline_positions
     assert positions is not None and not np.array_equal(positions, session.positions)
     baseline_stopped_in_its_first_batch()  # a stopped re-run leaves that one as it was
@@ -269,9 +266,3 @@ def test_stop_during_the_baseline_ends_it_and_keeps_everything_else(small_sessio
     session.shift("1", (1.0, 1.0))  # and editing goes on
     assert len(session.edits.edits) == 2
 
-
-def _record_error(call, errors):
-    try:
-        call()
-    except Exception as exc:  # shown by the test's assertion, not lost in the thread
-        errors.append(exc)

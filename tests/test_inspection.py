@@ -19,7 +19,7 @@ def in_tmp_dir(tmp_path, monkeypatch):
 
 
 def test_neighbours_are_exact_with_distances_and_follow_the_model(session):
-    H = session._activations
+    H = session.activations
     indices, distances = session.latent_neighbors(7, 5, return_distance=True)
     d = np.sqrt(((H - H[7]) ** 2).sum(axis=1))
     d[7] = np.inf
@@ -32,8 +32,8 @@ def test_neighbours_are_exact_with_distances_and_follow_the_model(session):
     session.move_points([7], [[50.0, 50.0]])
     session.finetune(epochs=1)
     session.wait()
-    assert session._activations is not H  # the model changed: a new index, on its new activations
-    H2 = session._activations
+    assert session.activations is not H  # the model changed: a new index, on its new activations
+    H2 = session.activations
     d2 = ((H2 - H2[7]) ** 2).sum(axis=1)
     d2[7] = np.inf
     np.testing.assert_array_equal(session.latent_neighbors(7, 5), np.argsort(d2, kind="stable")[:5])
@@ -50,7 +50,7 @@ def test_neighbour_errors_say_what_is_allowed(session):
 def test_select_diverse_spreads_over_the_chosen_space(session):
     chosen = session.select_diverse(12)
     assert chosen.shape == (12,) and len(np.unique(chosen)) == 12
-    H = session._activations
+    H = session.activations
     spread = lambda idx: ((H[idx][:, None] - H[idx][None]) ** 2).sum(-1)[np.triu_indices(len(idx), 1)].min()
     random_spread = np.median([spread(np.random.default_rng(s).choice(len(H), 12, replace=False))
                                for s in range(20)])

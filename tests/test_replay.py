@@ -8,6 +8,7 @@ with its children (torchrun's workers too), so a hang fails the test instead of 
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,7 @@ def test_replay_is_a_lazy_function_of_a_light_package():
 
 def test_replay_api_writes_weights_that_moved_the_edited_points(saved, replayed):
     from plsd_widget.activations import extract_activations
+    from plsd_widget.config import FinetuneConfig
     from plsd_widget.models import SmallCNN
     from plsd_widget.replaying import OUTPUT_FILES
 
@@ -101,7 +103,9 @@ def test_replay_api_writes_weights_that_moved_the_edited_points(saved, replayed)
     metrics = json.loads(replayed.files["metrics.json"].read_text())
     assert metrics == replayed.metrics and metrics["fingerprint"] == session.fingerprint
     assert set(metrics["runs"]) == {"before", "PLSD", "baseline (CE)"} and len(metrics["runs"]["PLSD"]["f1"]) == 10
-    assert metrics["epochs"] == 1 and metrics["nproc"] == 1
+    assert metrics["config"]["epochs"] == 1 and metrics["nproc"] == 1
+    assert FinetuneConfig.from_json(replayed.files["config.json"].read_text()) == replayed.config \
+        == FinetuneConfig.default().replace(epochs=1)
     history = json.loads(replayed.files["history.json"].read_text())
     assert len(history) == 1 and {"loss", "ce", "emb"} <= history[0].keys()
     assert json.loads(replayed.files["edits.json"].read_text()) == json.loads((folder / "edits.json").read_text())
@@ -114,13 +118,20 @@ def test_replay_api_writes_weights_that_moved_the_edited_points(saved, replayed)
     assert after_d < 0.9 * before_d, (before_d, after_d)
 
 
-def test_cli_in_process_refuses_existing_out_and_bad_inputs(saved, tmp_path, capsys):
+def test_cli_in_process_refuses_existing_out_and_bad_inputs(saved, tmp_path, capsys, monkeypatch):
     from plsd_widget.cli import main
+
+    def no_umask(_mask):
+        raise AssertionError("os.umask changes the permissions of every file the process makes meanwhile")
 
     folder, _ = saved
     out = tmp_path / "out"
     common = ["--epochs", "1", "--no-baseline", "--device", "cpu", "--quiet"]
+    monkeypatch.setattr(os, "umask", no_umask)
     assert main(["replay", str(folder), *common, "--out", str(out)]) == 0
+    (tmp_path / "plain").mkdir()  # what any new folder of this process gets
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    (tmp_path / "plain").rmdir()
     written = weights(out / "model.safetensors")
     assert main(["replay", str(folder), *common, "--out", str(out)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
@@ -146,6 +157,31 @@ def test_cli_in_process_refuses_existing_out_and_bad_inputs(saved, tmp_path, cap
     assert main(["replay", str(bad / "edits.json"), "--embedding", str(folder / "embedding"), "--weights",
                  str(folder / "model.safetensors"), "--data", DATA, *common, "--out", str(tmp_path / "o3")]) == 2
     assert "fingerprint mismatch" in capsys.readouterr().err and not (tmp_path / "o3").exists()
+
+
+def test_cli_reads_a_config_file_and_overrides_its_fields(saved, tmp_path):
+    from plsd_widget.cli import main
+    from plsd_widget.config import FinetuneConfig
+
+    folder, _ = saved
+    path = tmp_path / "paper.json"
+    path.write_text(FinetuneConfig.paper().replace(epochs=1).to_json())
+    assert main(["replay", str(folder), "--config", str(path), "--batch-size", "150", "--no-baseline",
+                 "--device", "cpu", "--quiet", "--out", str(tmp_path / "out")]) == 0
+    expected = FinetuneConfig.paper().replace(epochs=1, batch_size=150)
+    assert FinetuneConfig.from_json((tmp_path / "out" / "config.json").read_text()) == expected
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["config"] == expected.to_dict() and list(metrics["runs"]) == ["before", "PLSD"]
+
+
+def test_a_config_that_json_cannot_hold_is_refused_before_any_work(saved, tmp_path):
+    import plsd_widget
+    from plsd_widget.replaying import ReplayError
+
+    folder, _ = saved
+    with pytest.raises(ReplayError, match="records its fine-tuning config as JSON: transform is a callable"):
+        plsd_widget.replay(folder, transform=lambda x: x, out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_fingerprint_mismatch_exits_2_in_a_subprocess_and_writes_nothing(saved, tmp_path):
@@ -183,7 +219,7 @@ def test_two_gloo_processes_match_one_process(saved, replayed, tmp_path):
                   "--quiet", "--out", tmp_path / "out"], timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["nproc"] == 2
+    assert metrics["nproc"] == 2 and metrics["config"] == replayed.metrics["config"]  # the workers read it
     difference = max_difference(weights(tmp_path / "out" / "model.safetensors"),
                                 weights(replayed.files["model.safetensors"]))
     assert difference <= DDP_TOLERANCE, difference

@@ -144,13 +144,13 @@ def test_baseline_and_rollback(session):
     original = {k: v.clone() for k, v in session.model.state_dict().items()}
     session.shift("3", (5.0, 0.0))
     session.finetune(epochs=2, block=True)
-    session.run_baseline()
+    session.run_baseline(block=True)
     assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]
     assert "F1 baseline (CE)" in session.metrics.to_html()
     session.rollback(1)  # the 2-epoch baseline no longer compares with 1 PLSD epoch
     assert len(session.checkpoints) == 2 and [h["epoch"] for h in session.history] == [1]
     assert list(session.metrics.reports) == ["before", "PLSD"]
-    session.run_baseline()
+    session.run_baseline(block=True)
     assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]
     session.finetune(epochs=1, block=True)  # PLSD now has 2 epochs, the baseline 1
     assert list(session.metrics.reports) == ["before", "PLSD"]
@@ -163,7 +163,7 @@ def test_baseline_and_rollback(session):
 
 def test_declutter_rows_follow_the_runs(session):
     events = []
-    session.on("metrics", lambda html: events.append(html))
+    session.on("metrics", lambda: events.append(session.metrics.to_html() + session.declutter.to_html()))
     table = session.declutter
     assert list(table.scores) == [("before", "train"), ("before", "test")]
     assert np.isnan(table.scores[("before", "train")]["distance"])
@@ -174,7 +174,7 @@ def test_declutter_rows_follow_the_runs(session):
     assert before["distance"] == pytest.approx(5.0 / session.embedding_scale, rel=1e-4)
     session.finetune(epochs=2, block=True)
     assert '<table class="plsd-declutter">' in events[-1] and "PLSD" in events[-1]
-    session.run_baseline()
+    session.run_baseline(block=True)
     table = session.declutter
     runs = ["before", "baseline (CE)", "PLSD"]
     assert list(table.scores) == [(r, "train") for r in runs] + [(r, "test") for r in runs]
@@ -182,7 +182,7 @@ def test_declutter_rows_follow_the_runs(session):
     now = table.scores[("before", "train")]  # the edits' frame, not re-embedded
     assert [now[k] for k in ("purity", "overlap", "distance")] == [before[k] for k in ("purity", "overlap", "distance")]
     assert table.scores[("baseline (CE)", "test")]["purity"] > 0.5
-    np.testing.assert_array_equal(session._before_test(), before_test)
+    np.testing.assert_array_equal(session.start_snapshot.test_positions, before_test)
     baseline_train = session.baseline_positions
     assert not np.allclose(baseline_train, session.positions)
     assert not np.allclose(baseline_train, session.edits.positions)
@@ -200,8 +200,8 @@ def test_before_test_positions_use_the_original_model(session):
     session.rollback(0)
     expected = session.test_positions
     session.finetune(epochs=1, block=True)
-    assert session._before_test_positions is None
-    np.testing.assert_allclose(session._before_test(), expected, atol=1e-5)
+    assert session.snapshot is not session.start_snapshot
+    np.testing.assert_allclose(session.start_snapshot.test_positions, expected, atol=1e-5)
 
 
 def test_declutter_without_a_test_split_has_train_rows_only(digits, trained_cnn, fitted_embedding):
@@ -210,7 +210,7 @@ def test_declutter_without_a_test_split_has_train_rows_only(digits, trained_cnn,
     session.shift("3", (5.0, 0.0))
     session.finetune(epochs=1, block=True)
     assert list(session.declutter.scores) == [("before", "train"), ("PLSD", "train")]
-    assert "<td>test</td>" not in session.metrics_html()
+    assert "<td>test</td>" not in session.declutter.to_html()
 
 
 def test_construction_errors(digits, trained_cnn, fitted_embedding):
@@ -249,7 +249,7 @@ def test_autosave_of_another_embedding_fails_loudly(digits, trained_cnn, fitted_
     make_session(digits, trained_cnn, fitted_embedding, autosave=path).shift("2", (1.0, 0.0))
     other = make_session(digits, trained_cnn, fitted_embedding)
     other.shift("4", (0.5, 0.5))
-    other._edits.positions = other._edits.positions + 1  # stand-in for a different embedding
+    other.edits.positions = other.edits.positions + 1  # stand-in for a different embedding
     with pytest.raises(ValueError, match="cannot restore the edits in .*move the file away"):
         other.load_edits(path)
     assert len(other.edits.edits) == 1  # nothing replaced
@@ -311,11 +311,11 @@ def test_distil_embedding_shows_its_layout_and_fine_tuning_keeps_the_offsets(dig
     session.finetune(epochs=3, lam=0.5, lr=0.01, block=True)
     after = np.linalg.norm(session.positions[threes] - targets, axis=1).mean()
     assert after < 0.4 * 25.0  # the shifted class follows its edit in the view
-    network = session.embedding.encode(session._activations)
+    network = session.embedding.encode(session.activations)
     np.testing.assert_allclose(session.positions, network + session.offsets, rtol=0, atol=1e-5)
     # after fine-tuning, held-out points look for their neighbours among the current activations
     H_test = extract_activations(trained_cnn, "latent", test.images)
-    lookup = OffsetLookup(session._activations, network, session.offsets)
+    lookup = OffsetLookup(session.activations, network, session.offsets)
     np.testing.assert_allclose(session.test_positions, lookup(H_test, session.embedding.encode(H_test)),
                                rtol=0, atol=1e-5)
     session.rollback(0)
@@ -328,3 +328,65 @@ def test_an_embedding_of_other_data_is_shown_through_its_network(digits, trained
     np.testing.assert_array_equal(session.offsets, np.zeros((200, 2), np.float32))
     np.testing.assert_array_equal(
         session.positions, distil_embedding.encode(extract_activations(trained_cnn, "latent", train.images[:200])))
+
+
+def test_off_stops_a_listener(session):
+    seen = []
+
+    def listener():
+        seen.append(len(session.selection))
+
+    session.on("selection", listener)
+    session.select("2")
+    session.off("selection", listener)
+    session.select("3")
+    assert seen == [np.sum(session.labels == 2)]
+    with pytest.raises(ValueError, match="does not listen to 'selection'; register it with on"):
+        session.off("selection", listener)
+    with pytest.raises(ValueError, match="unknown event 'selected'"):
+        session.off("selected", listener)
+
+
+def test_the_baseline_runs_in_the_worker_like_fine_tuning(session):
+    statuses = []
+    session.on("status", lambda message, training: statuses.append((message, training)))
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=1, block=True)
+    session.run_baseline()  # returns at once
+    assert session.wait(120) and session.last_error is None and "baseline (CE)" in session.reports
+    assert statuses[-2:] == [("baseline: 0/1 epochs", True), ("baseline done: 1/1 epochs", False)]
+
+    def fault(module, _inputs, _output):
+        if module.training:  # the baseline's copy of the model carries the hook
+            raise RuntimeError("simulated fault in the baseline")
+
+    handle = session.model.head.register_forward_hook(fault)
+    try:
+        with pytest.raises(RuntimeError, match="simulated fault"):
+            session.run_baseline(block=True)
+    finally:
+        handle.remove()
+    assert isinstance(session.last_error, RuntimeError) and statuses[-1] == ("baseline failed; none recorded", False)
+    assert "baseline (CE)" in session.reports  # the earlier one stands
+
+
+def test_the_checkpoint_folder_goes_with_the_session(digits, trained_cnn, fitted_embedding, tmp_path):
+    import gc
+
+    session = make_session(digits, trained_cnn, fitted_embedding, checkpoint_dir=tmp_path)
+    session.shift("3", (1.0, 1.0))
+    session.finetune(epochs=2, block=True)
+    folder = session.checkpoints.folder
+    assert folder.parent == tmp_path and len(list(folder.iterdir())) == 1  # epoch 1; epoch 2 is in memory
+    del session
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_session_given_a_fitted_embedding_warms_the_kernels_up(digits, trained_cnn, fitted_embedding, monkeypatch):
+    import plsd_widget.embedding.warm_up as warm_up
+
+    started = []
+    monkeypatch.setattr(warm_up, "start_warm_up", lambda: started.append(True))
+    make_session(digits, trained_cnn, fitted_embedding)
+    assert started == [True]

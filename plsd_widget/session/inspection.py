@@ -8,38 +8,44 @@ fine-tuned one) and the train or test split.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from plsd_widget._validation import check_positive_int
-from plsd_widget.activations import extract_activations
 
 SPACES = ("latent", "embedding", "input")
 SALIENCY_KINDS = ("gradient", "integrated", "toward")
+#: Neighbour indices built on a snapshot's activations, by (split, metric); gone with the snapshot.
+_INDICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _split_data(session, split: str):
-    """Inputs, labels and layer activations of a split (activations cached per model state)."""
+def _inputs(session, split: str) -> np.ndarray:
     if split == "train":
-        return session.x, session.y, session._activations
+        return session.x
     if split == "test" and session.x_test is not None:
-        cache = getattr(session, "_test_activations", None)
-        if cache is None or cache[0] is not session._activations:  # the model changed since
-            cache = session._activations, extract_activations(session.model, session.layer, session.x_test)
-            session._test_activations = cache
-        return session.x_test, session.y_test, cache[1]
+        return session.x_test
     raise ValueError(f"split must be 'train' or 'test' (with x_test given), got {split!r}")
 
 
-def neighbour_index(session, split: str = "train", metric: str = "euclidean"):
-    """A :class:`NeighbourIndex` of the split's activations, built once per model state."""
+def _split_data(session, split: str, snapshot):
+    """Inputs, labels and layer activations of a split, as ``snapshot`` (a session's) has them."""
+    x = _inputs(session, split)
+    if split == "train":
+        return x, session.y, snapshot.activations
+    return x, session.y_test, snapshot.test_activations
+
+
+def neighbour_index(session, split: str = "train", metric: str = "euclidean", snapshot=None):
+    """A :class:`NeighbourIndex` of the split's activations, built once per snapshot (model state)."""
     from plsd_widget.analysis.neighbours import NeighbourIndex
 
-    H = _split_data(session, split)[2]
-    cache = session.__dict__.setdefault("_neighbour_indices", {})
-    key = (split, metric)
-    if key not in cache or cache[key][0] is not H:
-        cache[key] = H, NeighbourIndex(H, metric=metric, random_state=session.random_state)
-    return cache[key][1]
+    snapshot = session.snapshot if snapshot is None else snapshot
+    cache = _INDICES.setdefault(snapshot, {})
+    if (split, metric) not in cache:
+        H = _split_data(session, split, snapshot)[2]
+        cache[split, metric] = NeighbourIndex(H, metric=metric, random_state=session.random_state)
+    return cache[split, metric]
 
 
 def neighbours_of(session, index, k: int = 8, *, split: str = "train", metric: str = "euclidean"):
@@ -50,7 +56,8 @@ def neighbours_of(session, index, k: int = 8, *, split: str = "train", metric: s
     indices : ndarray of shape (k,) int64
     distances : ndarray of shape (k,) float32
     """
-    H = _split_data(session, split)[2]
+    snapshot = session.snapshot
+    H = _split_data(session, split, snapshot)[2]
     n = len(H)
     if n < 2:
         raise ValueError("the split has a single point: it has no neighbours")
@@ -59,18 +66,19 @@ def neighbours_of(session, index, k: int = 8, *, split: str = "train", metric: s
     if not 0 <= index < n:
         raise ValueError(f"index must be in [0, {n - 1}], got {index!r}")
     k = min(check_positive_int(k, "k"), n - 1)
-    indices, distances = neighbour_index(session, split, metric).query(H[[int(index)]], k,
-                                                                         exclude_self=np.array([int(index)]))
+    indices, distances = neighbour_index(session, split, metric, snapshot).query(
+        H[[int(index)]], k, exclude_self=np.array([int(index)]))
     return indices[0], distances[0]
 
 
-def space_features(session, space: str, split: str = "train") -> np.ndarray:
+def space_features(session, space: str, split: str = "train", snapshot=None) -> np.ndarray:
     """The points of a split in one of :data:`SPACES`: layer activations, 2-D positions or flat inputs."""
-    x, _, H = _split_data(session, split)
+    snapshot = session.snapshot if snapshot is None else snapshot
+    x = _inputs(session, split)
     if space == "latent":
-        return H
+        return _split_data(session, split, snapshot)[2]
     if space == "embedding":
-        return session.positions if split == "train" else session.test_positions
+        return snapshot.positions if split == "train" else snapshot.test_positions
     if space == "input":
         return x.reshape(len(x), -1)
     raise ValueError(f"space must be one of {SPACES}, got {space!r}")
@@ -81,8 +89,9 @@ def select_diverse(session, n: int, *, space: str = "latent", balanced: bool = F
     """``n`` points spread over a space, to label next; ``balanced`` splits them over predicted classes."""
     from plsd_widget.analysis.diverse import select_diverse as choose
 
-    X = space_features(session, space, split)
-    predicted = session.predictions if split == "train" else session.test_predictions
+    snapshot = session.snapshot
+    X = space_features(session, space, split, snapshot)
+    predicted = snapshot.predictions if split == "train" else snapshot.test_predictions
     return choose(X, n, labels=predicted if balanced else None, balanced=balanced, method=method,
                   random_state=session.random_state, progress=progress)
 
@@ -98,8 +107,8 @@ def saliency(session, indices, *, kind: str = "gradient", toward=None, split: st
     """
     from plsd_widget.analysis import saliency as maps
 
-    session._refuse_while_running("saliency")
-    x = _split_data(session, split)[0]
+    session.ensure_idle("saliency")
+    x = _inputs(session, split)
     indices = np.asarray(indices)
     if indices.ndim != 1 or indices.size == 0 or not np.issubdtype(indices.dtype, np.integer) \
             or indices.min() < 0 or indices.max() >= len(x):
@@ -112,7 +121,7 @@ def saliency(session, indices, *, kind: str = "gradient", toward=None, split: st
     if kind == "toward":
         if toward is None:
             raise ValueError("kind='toward' needs toward=(x, y): the 2-D point to move the points toward")
-        positions = space_features(session, "embedding", split)[indices]
+        positions = space_features(session, "embedding", split, session.snapshot)[indices]
         direction = maps.direction_towards(positions, toward)
         return maps.directional_saliency(session.model, session.layer, session.embedding, batch, direction,
                                          progress=progress)
@@ -131,11 +140,12 @@ def subtypes(session, cls, *, split: str = "train", **options):
     """
     from plsd_widget.analysis.subtypes import find_subtypes, subtype_outlines
 
-    _, y, H = _split_data(session, split)
+    snapshot = session.snapshot
+    _, y, H = _split_data(session, split, snapshot)
     code = session.class_names.index(cls) if isinstance(cls, str) and cls in session.class_names else cls
     if isinstance(code, str) or isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
             or not 0 <= code < len(session.class_names):
         raise ValueError(f"cls must be one of the class names {session.class_names} or an index, got {cls!r}")
     found = find_subtypes(H, y, int(code), random_state=session.random_state, **options)
-    positions = space_features(session, "embedding", split)
+    positions = space_features(session, "embedding", split, snapshot)
     return found, subtype_outlines(positions, found)
