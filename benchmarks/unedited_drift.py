@@ -94,7 +94,7 @@ def main(argv=None):
             session.rollback(0)
             options = {"lam": args.lam} | options
             session.finetune(epochs=args.epochs, block=True, **options)
-            session.run_baseline()
+            session.run_baseline(block=True)
             results[name].append(measure(session, start, ~edited, edited_classes))
         base = session.declutter.scores[("baseline (CE)", "train")]
         base_test = session.declutter.scores[("baseline (CE)", "test")]

@@ -48,6 +48,6 @@ def test_whole_session_on_cuda(trained_cnn, digits, fitted_embedding):
                       class_names=train.class_names, embedding=fitted_embedding, device="cuda")
     session.shift("3", (4.0, 0.0))
     session.finetune(epochs=1, block=True)
-    session.run_baseline()
+    session.run_baseline(block=True)
     assert np.isfinite(session.positions).all()
     assert list(session.metrics.reports) == ["before", "baseline (CE)", "PLSD"]

@@ -499,7 +499,7 @@ def test_session_crash_mid_epoch_keeps_model_and_edits_of_last_good_epoch(sessio
 
 @pytest.mark.slow
 def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypatch):
-    import plsd_widget.session as session_module
+    import plsd_widget.session.runner as session_module
 
     made = []
     real = session_module.PLSDTrainer
@@ -516,7 +516,7 @@ def test_session_passes_optimizer_options_to_plsd_and_baseline(session, monkeypa
         session.finetune(optimizer="lbfgs")
     assert len(session.checkpoints) == 1
     session.finetune(epochs=1, batch_size=128, optimizer="adam", lr=1e-3, block=True)
-    session.run_baseline()
+    session.run_baseline(block=True)
     assert [(c.optimizer, c.batch_size, c.lr, c.lam) for c in made[-2:]] == \
         [("adam", 128, 1e-3, 0.5), ("adam", 128, 1e-3, 0.0)]
     assert "baseline (CE)" in session.reports

@@ -121,7 +121,7 @@ def test_seed_table_mean_sd_and_paired_contrast():
 
 def test_session_groups(session):
     events = []
-    session.on("metrics", lambda **kw: events.append(kw["html"]))
+    session.on("metrics", lambda: events.append(session.metrics.to_html()))
     assert session.groups is None and "(weighted)" not in str(session.metrics)
     session.groups = {"confused": ["3", "5", "8"], "other": None}
     assert events and "confused (weighted)" in events[-1]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from plsd_widget.activations import extract_activations
-from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.embedding.neighbor_offsets import OffsetLookup
 from plsd_widget.session import Session
 
 

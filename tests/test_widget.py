@@ -410,7 +410,7 @@ def test_neighbors_of_a_clicked_point(widget, session):
     handle(widget, {"type": "neighbors", "index": 5}, [])
     nearest = bytes_to_array(widget.neighbors, np.uint32, "n")
     assert widget.neighbors_of == 5 and nearest.size == 8 and 5 not in nearest
-    H = session._activations
+    H = session.activations
     d = ((H - H[5]) ** 2).sum(axis=1)
     assert d[nearest].max() <= np.sort(d)[8] + 1e-6  # the 8 closest after the point itself
     handle(widget, {"type": "neighbors", "index": "five"}, [])

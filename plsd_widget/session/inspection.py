@@ -37,14 +37,14 @@ def _split_data(session, split: str, snapshot):
 
 
 def neighbour_index(session, split: str = "train", metric: str = "euclidean", snapshot=None):
-    """A :class:`NeighbourIndex` of the split's activations, built once per snapshot (model state)."""
-    from plsd_widget.analysis.neighbours import NeighbourIndex
+    """A :class:`~plsd_widget.neighbors.NeighborIndex` of the split's activations, built once per snapshot (model state)."""
+    from plsd_widget.neighbors import NeighborIndex
 
     snapshot = session.snapshot if snapshot is None else snapshot
     cache = _INDICES.setdefault(snapshot, {})
     if (split, metric) not in cache:
         H = _split_data(session, split, snapshot)[2]
-        cache[split, metric] = NeighbourIndex(H, metric=metric, random_state=session.random_state)
+        cache[split, metric] = NeighborIndex(H, metric=metric, random_state=session.random_state)
     return cache[split, metric]
 
 

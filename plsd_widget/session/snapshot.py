@@ -16,7 +16,7 @@ from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
-from plsd_widget.embedding.neighbour_offsets import OffsetLookup
+from plsd_widget.embedding.neighbor_offsets import OffsetLookup
 from plsd_widget.metrics import class_report
 
 

@@ -2,7 +2,7 @@
 saliency over thumbnails, and a class's subtypes as outlines.
 
 Each function takes the :class:`PLSDWidget` and the view's message, asks the session
-(``plsd_widget.inspection``) and writes the traits the view draws.
+(``plsd_widget.session.inspection``) and writes the traits the view draws.
 """
 
 from __future__ import annotations
