@@ -23,7 +23,8 @@ import platform
 import numpy as np
 from scipy.stats import gaussian_kde
 
-from plsd_widget.density import density_contours, grid_densities
+from plsd_widget.contours import density_contours
+from plsd_widget.density import grid_densities
 from timing import median_time
 
 

@@ -11,7 +11,7 @@ Three measures, computed per run ("before", "baseline (CE)", "PLSD") and split b
   inside its density contour that also lies inside another class's contour. The contour
   is the one the widget draws: the boundary of the highest-density region holding
   ``mass = 0.9`` of the class's kernel density (see
-  :func:`plsd_widget.density.density_contours` for why that level). 0 = clear of every
+  :func:`plsd_widget.contours.density_contours` for why that level). 0 = clear of every
   other class, 1 = entirely inside others.
 * **Distance to target** (:func:`target_distance`): the mean Euclidean distance of the
   edited points to their targets, divided by a scale (the session's

@@ -1,14 +1,8 @@
 import numpy as np
 import pytest
 
-from plsd_widget.density import (
-    density_contours,
-    grid_densities,
-    marching_squares,
-    mass_level,
-    pack_contours,
-    unpack_contours,
-)
+from plsd_widget.contours import density_contours, marching_squares, pack_contours, unpack_contours
+from plsd_widget.density import grid_densities, mass_level
 
 
 def _blob(rng, n, centre=(0.0, 0.0), sd=1.0):

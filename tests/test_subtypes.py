@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from plsd_widget.analysis.subtypes import Subtypes, find_all_subtypes, find_subtypes, subtype_outlines
-from plsd_widget.density import pack_contours
+from plsd_widget.contours import pack_contours
 
 
 def blobs(n_blobs, n=240, d=6, sep=8.0, seed=0):

@@ -109,7 +109,7 @@ def test_widget_mirrors_session(widget, session):
 
 
 def test_contours_travel_packed_per_class(widget, session):
-    from plsd_widget.density import unpack_contours
+    from plsd_widget.contours import unpack_contours
 
     vertices, offsets, classes, members, _ = decode_outlines(widget.contours)
     assert members.size == 0

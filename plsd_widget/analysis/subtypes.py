@@ -23,8 +23,8 @@ for them in the class's activations ``H`` of one layer:
    k-means itself always uses every point.
 
 :func:`subtype_outlines` draws each subtype's density contour in the 2-D embedding, in
-the format of :func:`plsd_widget.density.density_contours` (so
-:func:`~plsd_widget.density.pack_contours` packs them for the widget).
+the format of :func:`plsd_widget.contours.density_contours` (so
+:func:`~plsd_widget.contours.pack_contours` packs them for the widget).
 """
 
 from __future__ import annotations
@@ -295,11 +295,11 @@ def subtype_outlines(positions, subtypes: Subtypes, *, mass=0.8, grid_size=128, 
     -------
     list of list of ndarray of shape (m, 2), float32
         For each subtype ``0..k-1``, its closed polylines in data coordinates (last vertex
-        equals the first), exactly like :func:`plsd_widget.density.density_contours`, so
-        ``plsd_widget.density.pack_contours(outlines)`` gives the widget's vertex buffer,
+        equals the first), exactly like :func:`plsd_widget.contours.density_contours`, so
+        ``plsd_widget.contours.pack_contours(outlines)`` gives the widget's vertex buffer,
         offsets and per-line subtype ids.
     """
-    from plsd_widget.density import density_contours
+    from plsd_widget.contours import density_contours
 
     if not isinstance(subtypes, Subtypes):
         raise TypeError(f"subtypes must be a Subtypes from find_subtypes, got {type(subtypes).__name__}")

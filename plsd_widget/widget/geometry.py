@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plsd_widget.density import crowded_targets, grid_contours, grid_densities, pack_contours
+from plsd_widget.contours import grid_contours, pack_contours
+from plsd_widget.density import crowded_targets, grid_densities
 
 BOUNDS_MARGIN = 1.15
 CONTOUR_GRID = 128  # plenty for a few hundred pixels; 4x cheaper than 256
@@ -29,7 +30,7 @@ def class_grid(positions: np.ndarray, labels: np.ndarray):
 
 
 def class_contours(positions: np.ndarray, labels: np.ndarray):
-    """Packed density contours of the classes present in ``labels`` (see ``density.pack_contours``)."""
+    """Packed density contours of the classes present in ``labels`` (see ``contours.pack_contours``)."""
     return packed_contours(*class_grid(positions, labels))
 
 

@@ -11,7 +11,7 @@ import reprlib
 
 import numpy as np
 
-from plsd_widget.density import pack_contours
+from plsd_widget.contours import pack_contours
 from plsd_widget.widget.binary import array_to_bytes, bytes_to_array
 from plsd_widget.widget.outlines import encode_outlines
 from plsd_widget.widget.thumbnails import heat_atlas

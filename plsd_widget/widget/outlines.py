@@ -46,7 +46,7 @@ def packet_size(n_lines: int, n_vertices: int, n_members: int) -> int:
 
 
 def encode_outlines(vertices, offsets, classes, members=(), member_labels=()) -> bytes:
-    """The packet of polylines packed as ``density.pack_contours`` returns them, and subtype members.
+    """The packet of polylines packed as ``contours.pack_contours`` returns them, and subtype members.
 
     Parameters
     ----------
@@ -60,7 +60,7 @@ def encode_outlines(vertices, offsets, classes, members=(), member_labels=()) ->
     members, member_labels = np.asarray(members).reshape(-1), np.asarray(member_labels).reshape(-1)
     if offsets.size != classes.size + 1 or offsets[-1] != len(vertices):
         raise ValueError(f"offsets ({offsets.size}) must be one longer than classes ({classes.size}) and end at "
-                         f"the vertex count ({len(vertices)}); pass the arrays density.pack_contours returned")
+                         f"the vertex count ({len(vertices)}); pass the arrays contours.pack_contours returned")
     if members.size != member_labels.size:
         raise ValueError(f"{members.size} members need {members.size} member labels, got {member_labels.size}")
     header = [classes.size, len(vertices), members.size]
