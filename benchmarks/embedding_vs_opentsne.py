@@ -83,7 +83,7 @@ def peak_rss_gb() -> float:
 
 def run_method(method: str, n: int, seed: int, params: dict) -> dict:
     """Fit + transform with one method in this process; return timings and metrics."""
-    from plsd_widget.metrics import knn_accuracy, knn_recall, trustworthiness
+    from plsd_widget.embedding.quality import knn_accuracy, knn_recall, trustworthiness
 
     X, y, X_test, y_test = load_data(n)
     if method == "opentsne":

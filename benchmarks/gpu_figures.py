@@ -72,7 +72,7 @@ class StageLog(logging.Handler):
 
 def tsne_figure(device: torch.device, data, **params) -> float:
     from plsd_widget.embedding import ParametricTSNE
-    from plsd_widget.metrics import knn_accuracy
+    from plsd_widget.embedding.quality import knn_accuracy
 
     X, y, X_test, y_test = data
     n = len(X)

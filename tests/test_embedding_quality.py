@@ -5,7 +5,7 @@ import pytest
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
-from plsd_widget.metrics import knn_accuracy, knn_recall, trustworthiness
+from plsd_widget.embedding.quality import knn_accuracy, knn_recall, trustworthiness
 
 
 @pytest.fixture

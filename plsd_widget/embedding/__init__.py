@@ -24,6 +24,8 @@ Their parts: :mod:`~.encoders` (the networks), :mod:`~.losses` (exact KL),
 :mod:`~.fft_gradient` and :mod:`~.attraction` (the grid gradient), :mod:`~.edges` and
 :mod:`~.locality` (``P``'s edges and memory order), :mod:`~.cuda_graphs`,
 :mod:`~.lazy_kernel` and :mod:`~.warm_up` (numba kernels built on first use or ahead).
+
+Measuring any embedding: :mod:`~.quality` (kNN recall and accuracy, trustworthiness).
 """
 
 import importlib
