@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 
 from plsd_widget._validation import as_float_array, check_positive_int
-from plsd_widget.config import RANDOM_STATE
+from plsd_widget.config import PERPLEXITY, RANDOM_STATE
 from plsd_widget.devices import resolve_device
 from plsd_widget.neighbors import NeighborIndex
 
@@ -244,7 +244,7 @@ def _calibrate(d: torch.Tensor, perplexity: float, tol: float, max_iter: int) ->
     return p, log_beta.exp(), active.numel()
 
 
-def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None = None,
+def joint_probabilities(X, perplexity: float = PERPLEXITY, *, n_neighbors: int | None = None,
                         method: str = "auto", random_state=RANDOM_STATE,
                         verbose: bool = False, device=None) -> sp.csr_matrix:
     """Return the sparse, symmetric t-SNE affinity matrix ``P`` of ``X``.
@@ -260,7 +260,7 @@ def joint_probabilities(X, perplexity: float = 30.0, *, n_neighbors: int | None 
     ----------
     X : array-like of shape (n_samples, n_features)
         Data; numpy arrays and torch tensors are accepted.
-    perplexity : float, default=30.0
+    perplexity : float, default=50.0
         Effective number of neighbours per point. Needs
         ``n_samples >= 3 * perplexity + 1``.
     n_neighbors : int, optional
