@@ -4,9 +4,9 @@
 each is imported on first use, so ``import plsd_widget`` stays light (numpy only, no torch).
 """
 
-import importlib
 import logging
 
+from plsd_widget._lazy import lazy_attributes
 from plsd_widget._validation import NotFittedError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -23,14 +23,4 @@ _LAZY = {
 }
 __all__ = ["NotFittedError", "__version__", *_LAZY]
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

@@ -99,3 +99,14 @@ def test_resolve_config():
 def test_defaults_table_lists_every_field():
     assert DEFAULTS["perplexity"] == 50.0 and DEFAULTS["random_state"] == 0 and DEFAULTS["device"] == "auto"
     assert {k.split(".", 1)[1] for k in DEFAULTS if k.startswith("finetune.")} == set(FinetuneConfig.field_names())
+
+
+def test_the_readme_lists_every_default_as_config_py_has_it():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Defaults"):readme.index("## Layout")]
+    for name, value in DEFAULTS.items():
+        row = f"| `{name}` | `{value!r}` |"
+        assert row in table, f"README's Defaults table lacks or misstates {row}"
+    assert table.count("\n| `") == len(DEFAULTS), "README's Defaults table has a row config.DEFAULTS lacks"

@@ -28,7 +28,7 @@ Their parts: :mod:`~.encoders` (the networks), :mod:`~.losses` (exact KL),
 Measuring any embedding: :mod:`~.quality` (kNN recall and accuracy, trustworthiness).
 """
 
-import importlib
+from plsd_widget._lazy import lazy_attributes
 
 #: Public name -> the module that defines it, imported when the name is first used.
 _LAZY = {
@@ -38,14 +38,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)
