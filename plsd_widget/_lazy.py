@@ -24,6 +24,6 @@ def lazy_attributes(namespace: dict, lazy: dict):
         raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
 
     def __dir__():
-        return sorted([*namespace, *lazy])
+        return sorted({*namespace, *lazy})
 
     return __getattr__, __dir__
