@@ -14,7 +14,7 @@ Old and new runs alternate; each figure is the minimum of ``--repeats`` runs (de
 Without MNIST (``PLSD_MNIST`` or the ``data`` extra) the data are PCA-50 of 10 Gaussian
 clusters in 784-D.
 
-    PLSD_MNIST=/work/shared/data/mnist python benchmarks/knn_engine.py [--repeats 3]
+    PLSD_MNIST=path/to/mnist python benchmarks/knn_engine.py [--repeats 3]
 """
 import argparse
 import time
