@@ -73,6 +73,43 @@ def _scott_bandwidths(Y, labels, counts):
     return np.sqrt(np.maximum(var, 0.0)) * n ** (-1.0 / 6.0)
 
 
+def _linear_binning(u: np.ndarray, labels: np.ndarray, n_classes: int, G: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every class's points (``u`` in grid-node units) spread over their four nearest nodes: (n_classes, G, G).
+
+    Also returns the labels of the points inside the grid.
+    """
+    inside = (u >= 0).all(axis=1) & (u <= G - 1).all(axis=1)
+    u, lab = u[inside], labels[inside]
+    i0 = np.minimum(np.floor(u).astype(np.int64), G - 2)
+    f = u - i0
+    base = lab * G * G + i0[:, 1] * G + i0[:, 0]
+    fx, fy = f[:, 0], f[:, 1]
+    corners = np.concatenate([base, base + 1, base + G, base + G + 1])
+    weights = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+    return np.bincount(corners, weights, n_classes * G * G).reshape(n_classes, G, G).astype(np.float32), lab
+
+
+def _gaussian_smoothing(binned: np.ndarray, h_nodes: np.ndarray) -> np.ndarray:
+    """The binned counts convolved with each class's Gaussian (bandwidths ``h_nodes`` in nodes), by FFT
+    with zero padding wide enough that nothing wraps; each class normalised to mass 1."""
+    G = binned.shape[1]
+    r = np.ceil(_TRUNCATE * h_nodes).astype(int).max(axis=0)
+    L = (sfft.next_fast_len(G + int(r[1]), real=True), sfft.next_fast_len(G + int(r[0]), real=True))
+    spec = sfft.rfft2(binned, s=L, workers=-1)
+    ky = sfft.fftfreq(L[0])[:, None]  # cycles per node
+    kx = sfft.rfftfreq(L[1])[None, :]
+    sx, sy = h_nodes[:, 0], h_nodes[:, 1]
+    # The Gaussian's transfer function is separable: an outer product of two 1-D ones.
+    tx = np.exp(-2 * np.pi**2 * sx[:, None, None] ** 2 * kx**2).astype(np.float32)
+    ty = np.exp(-2 * np.pi**2 * sy[:, None, None] ** 2 * ky**2).astype(np.float32)
+    spec *= tx
+    spec *= ty
+    density = sfft.irfft2(spec, s=L, workers=-1)[:, :G, :G].astype(np.float64)
+    np.maximum(density, 0, out=density)  # FFT round-off can dip a hair below zero
+    density /= density.sum(axis=(1, 2), keepdims=True)
+    return density
+
+
 def grid_densities(Y, labels, *, n_classes=None, grid_size=256, bandwidth="scott", extent=None) -> DensityGrid:
     """Binned Gaussian KDE of every class on one shared grid.
 
@@ -134,34 +171,8 @@ def grid_densities(Y, labels, *, n_classes=None, grid_size=256, bandwidth="scott
     step = (np.array([extent[1], extent[3]]) - lo) / (G - 1)
     h = np.maximum(h, step)  # the grid cannot resolve a narrower kernel
 
-    # Linear binning of every class at once into a (n_classes, G, G) stack.
-    u = (Y - lo) / step
-    inside = (u >= 0).all(axis=1) & (u <= G - 1).all(axis=1)
-    u, lab = u[inside], labels[inside]
-    i0 = np.minimum(np.floor(u).astype(np.int64), G - 2)
-    f = u - i0
-    base = lab * G * G + i0[:, 1] * G + i0[:, 0]
-    fx, fy = f[:, 0], f[:, 1]
-    corners = np.concatenate([base, base + 1, base + G, base + G + 1])
-    weights = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
-    binned = np.bincount(corners, weights, n_classes * G * G).reshape(n_classes, G, G).astype(np.float32)
-
-    # Gaussian smoothing by FFT with zero padding wide enough that nothing wraps.
-    r = np.ceil(_TRUNCATE * h / step).astype(int).max(axis=0)
-    L = (sfft.next_fast_len(G + int(r[1]), real=True), sfft.next_fast_len(G + int(r[0]), real=True))
-    spec = sfft.rfft2(binned, s=L, workers=-1)
-    ky = sfft.fftfreq(L[0])[:, None]  # cycles per node
-    kx = sfft.rfftfreq(L[1])[None, :]
-    sx, sy = h[:, 0] / step[0], h[:, 1] / step[1]  # bandwidths in nodes
-    # The Gaussian's transfer function is separable: an outer product of two 1-D ones.
-    tx = np.exp(-2 * np.pi**2 * sx[:, None, None] ** 2 * kx**2).astype(np.float32)
-    ty = np.exp(-2 * np.pi**2 * sy[:, None, None] ** 2 * ky**2).astype(np.float32)
-    spec *= tx
-    spec *= ty
-    density = sfft.irfft2(spec, s=L, workers=-1)[:, :G, :G].astype(np.float64)
-    np.maximum(density, 0, out=density)  # FFT round-off can dip a hair below zero
-    density /= density.sum(axis=(1, 2), keepdims=True)
-    return DensityGrid(density, extent, h, np.bincount(lab, minlength=n_classes))
+    binned, lab = _linear_binning((Y - lo) / step, labels, n_classes, G)
+    return DensityGrid(_gaussian_smoothing(binned, h / step), extent, h, np.bincount(lab, minlength=n_classes))
 
 
 def mass_level(density, mass):

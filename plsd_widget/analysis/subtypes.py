@@ -131,6 +131,32 @@ def _silhouettes(X, ks, n_init, sample_size, seed, bar):
     return fits, scores
 
 
+def _class_indices(labels: np.ndarray, cls, k_max: int) -> tuple[int, np.ndarray]:
+    """``cls`` as an int and the indices of its points, checked to be enough for ``k_max`` subtypes."""
+    if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
+        raise TypeError(f"cls must be an integer class index, got {cls!r}")
+    cls = int(cls)
+    indices = np.flatnonzero(labels == cls)
+    if indices.size == 0:
+        present = np.unique(labels).tolist()
+        raise ValueError(f"class {cls} has no points in labels; classes present: {present}")
+    need = MIN_POINTS_PER_CLUSTER * k_max
+    if indices.size < need:
+        raise ValueError(
+            f"class {cls} has {indices.size} points but k_max={k_max} needs at least "
+            f"{MIN_POINTS_PER_CLUSTER} * k_max = {need}; lower k_max or pass more points of the class"
+        )
+    return cls, indices
+
+
+def _by_size(raw: np.ndarray, k: int) -> np.ndarray:
+    """Cluster labels renumbered by decreasing size, so that subtype 0 is the largest (stable across seeds)."""
+    order = np.argsort(-np.bincount(raw, minlength=k), kind="stable")
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k)
+    return rank[raw]
+
+
 def find_subtypes(H, labels, cls, *, k_max=6, min_gain=MIN_GAIN, standardise=False, n_init=4, n_reference=3,
                   sample_size=2000, random_state=0, progress=False) -> Subtypes:
     """Look for subtypes (clusters) inside one class, in the activations of a layer.
@@ -188,19 +214,7 @@ def find_subtypes(H, labels, cls, *, k_max=6, min_gain=MIN_GAIN, standardise=Fal
         raise ValueError(f"sample_size must be at least 2 * k_max = {2 * k_max}, got {sample_size}; 2000 is a good default")
     H = as_float_array(H, "H")
     labels = as_labels(labels, len(H), "labels")
-    if isinstance(cls, bool) or not isinstance(cls, (int, np.integer)):
-        raise TypeError(f"cls must be an integer class index, got {cls!r}")
-    cls = int(cls)
-    indices = np.flatnonzero(labels == cls)
-    if indices.size == 0:
-        present = np.unique(labels).tolist()
-        raise ValueError(f"class {cls} has no points in labels; classes present: {present}")
-    need = MIN_POINTS_PER_CLUSTER * k_max
-    if indices.size < need:
-        raise ValueError(
-            f"class {cls} has {indices.size} points but k_max={k_max} needs at least "
-            f"{MIN_POINTS_PER_CLUSTER} * k_max = {need}; lower k_max or pass more points of the class"
-        )
+    cls, indices = _class_indices(labels, cls, k_max)
 
     X = H[indices]
     if standardise:
@@ -228,15 +242,7 @@ def find_subtypes(H, labels, cls, *, k_max=6, min_gain=MIN_GAIN, standardise=Fal
         best = max(valid, key=lambda k: silhouette[k])
         gain = silhouette[best] - reference[best]
     k = best if np.isfinite(gain) and gain >= min_gain else 1
-    if k == 1:
-        sub = np.zeros(len(indices), dtype=np.int64)
-    else:
-        # Relabel by decreasing size so that subtype 0 is the largest (stable across seeds).
-        raw = fits[best]
-        order = np.argsort(-np.bincount(raw, minlength=best), kind="stable")
-        rank = np.empty(best, dtype=np.int64)
-        rank[order] = np.arange(best)
-        sub = rank[raw]
+    sub = np.zeros(len(indices), dtype=np.int64) if k == 1 else _by_size(fits[best], best)
     centroids = np.stack([H[indices[sub == j]].mean(axis=0) for j in range(k)]).astype(np.float32)
     return Subtypes(cls=cls, indices=indices, labels=sub, k=k, silhouette=silhouette, reference=reference,
                     gain=float(gain), best_k=best, centroids=centroids)
