@@ -1,4 +1,4 @@
-"""Looking inside a live session (``plsd_widget.inspection``) and the widget's panel for it.
+"""Looking inside a live session (``plsd_widget.session.inspection``) and the widget's panel for it.
 
 The analysis functions themselves are tested in test_neighbours, test_diverse,
 test_saliency and test_subtypes; here: that the session asks them the right question
