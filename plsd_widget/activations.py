@@ -83,6 +83,26 @@ def extract_activations(
     ndarray of shape (n_samples, n_features), float32
         Flattened activations.
     """
+    return _forward(model, layer, data, batch_size, device, predict=False)[0]
+
+
+def activations_and_predictions(model: nn.Module, layer: str, data, *, batch_size: int = 512,
+                                device=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`extract_activations`, and in the same pass each sample's predicted class.
+
+    The prediction is the argmax of the model's output, which must be logits of shape
+    (batch, n_classes).
+
+    Returns
+    -------
+    activations : ndarray of shape (n_samples, n_features), float32
+    predictions : ndarray of shape (n_samples,), int64
+    """
+    return _forward(model, layer, data, batch_size, device, predict=True)
+
+
+def _forward(model, layer, data, batch_size, device, *, predict: bool):
+    """One no-grad pass of ``data`` through ``model`` in eval mode: the layer's activations, and the predictions."""
     get_layer(model, layer)  # fail early, before any compute
     device = next(model.parameters()).device if device is None else resolve_device(device)
     if isinstance(data, np.ndarray):
@@ -95,12 +115,14 @@ def extract_activations(
     was_training = model.training
     original_device = next(model.parameters()).device
     model.eval().to(device)
-    out = []
+    out, predictions = [], []
     try:
         with capture(model, layer) as captured, torch.no_grad():
             for xb in batches:
-                model(xb.to(device, dtype=torch.float32))
+                logits = model(xb.to(device, dtype=torch.float32))
                 out.append(captured[-1].float().cpu().numpy())
+                if predict:
+                    predictions.append(logits.argmax(1).cpu().numpy())
     finally:
         model.train(was_training).to(original_device)
     if not out:
@@ -112,4 +134,4 @@ def extract_activations(
             f"layer {layer!r} produced NaN or inf activations for {bad} sample(s); "
             "check the inputs (normalisation) and the model's weights"
         )
-    return H
+    return H, np.concatenate(predictions) if predict else None

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from plsd_widget._validation import as_labels
-from plsd_widget.activations import get_layer
+from plsd_widget.activations import activations_and_predictions, get_layer
 from plsd_widget.config import DEVICE, PERPLEXITY, RANDOM_STATE, FinetuneConfig, resolve_config
 from plsd_widget.declutter import DeclutterTable
 from plsd_widget.metrics import MetricsTable, resolve_groups
@@ -30,7 +30,7 @@ from plsd_widget.session.checkpoints import Checkpoints
 from plsd_widget.session.editing import Editor
 from plsd_widget.session.events import Events
 from plsd_widget.session.runner import FitData, Runner, build_trainer
-from plsd_widget.session.snapshot import Snapshot, SnapshotInputs, forward_pass, start_positions
+from plsd_widget.session.snapshot import Snapshot, SnapshotInputs, start_positions
 from plsd_widget.session.views import Views
 
 
@@ -94,7 +94,7 @@ class Session:
             raise ValueError(f"labels go up to {n_classes - 1} but only {len(self.class_names)} class names were given")
         self.device, self.random_state = device, random_state
         self.config = FinetuneConfig.default()
-        H, predictions = forward_pass(model, layer, self.x)
+        H, predictions = activations_and_predictions(model, layer, self.x)
         self.embedding = self._fitted(embedding, H, perplexity, verbose)
         positions, offsets = start_positions(self.embedding, H)
         centred = positions - positions.mean(axis=0)

@@ -16,52 +16,21 @@ from dataclasses import InitVar, dataclass, field
 
 import numpy as np
 
+from plsd_widget.activations import activations_and_predictions, extract_activations
 from plsd_widget.embedding.neighbor_offsets import OffsetLookup
 from plsd_widget.metrics import class_report
 
 
-def forward_pass(model, layer: str, x: np.ndarray, *, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """The activations of ``layer`` and the predicted classes of ``x``, in one pass where the model is.
-
-    Returns
-    -------
-    activations : ndarray of shape (n_samples, n_features), float32
-    predictions : ndarray of shape (n_samples,), int64
-    """
-    import torch
-
-    from plsd_widget.activations import capture
-
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    activations, predictions = [], []
-    try:
-        with capture(model, layer) as captured, torch.no_grad():
-            for start in range(0, len(x), batch_size):
-                logits = model(torch.from_numpy(x[start:start + batch_size]).to(device))
-                activations.append(captured[-1].float().cpu().numpy())
-                predictions.append(logits.argmax(1).cpu().numpy())
-    finally:
-        model.train(was_training)
-    H = np.concatenate(activations).astype(np.float32, copy=False)
-    if not np.isfinite(H).all():
-        raise ValueError(f"layer {layer!r} produced NaN or inf activations for "
-                         f"{int((~np.isfinite(H).all(axis=1)).sum())} sample(s); check the inputs "
-                         "(normalisation) and the model's weights")
-    return H, np.concatenate(predictions)
-
-
-def place_new_points(embedding, H, offsets, H_new) -> np.ndarray:
+def place_new_points(embedding, H, encoded, offsets, H_new) -> np.ndarray:
     """Where new activations ``H_new`` go: the encoder's output, moved by a training neighbour's offset.
 
     As ``ParametricTSNE.transform`` does (:class:`OffsetLookup`), among the training
-    activations ``H`` with their ``offsets``; the encoder's output alone when every
-    offset is zero.
+    activations ``H``, the encoder's output for them (``encoded``) and their ``offsets``;
+    the encoder's output alone when every offset is zero.
     """
     placed = embedding.encode(H_new)
     if offsets.any():
-        placed = OffsetLookup(H, embedding.encode(H), offsets)(H_new, placed)
+        placed = OffsetLookup(H, encoded, offsets)(H_new, placed)
     return placed
 
 
@@ -88,13 +57,12 @@ def embed_through(model, layer, embedding, x, offsets, x_test=None, *, activatio
     positions : ndarray of shape (n_samples, 2)
     test_positions : ndarray of shape (n_test, 2) or None
     """
-    from plsd_widget.activations import extract_activations
-
     H = extract_activations(model, layer, x) if activations is None else activations
-    positions = embedding.encode(H) + offsets
+    encoded = embedding.encode(H)
     if x_test is None:
-        return positions, None
-    return positions, place_new_points(embedding, H, offsets, extract_activations(model, layer, x_test))
+        return encoded + offsets, None
+    H_test = extract_activations(model, layer, x_test)
+    return encoded + offsets, place_new_points(embedding, H, encoded, offsets, H_test)
 
 
 @dataclass(frozen=True)
@@ -157,7 +125,7 @@ class Snapshot:
     @classmethod
     def take(cls, inputs: SnapshotInputs, model, x, epoch: int, model_source) -> Snapshot:
         """The snapshot of ``model`` (with the weights of ``epoch``) on the training inputs ``x``."""
-        H, predictions = forward_pass(model, inputs.layer, x)
+        H, predictions = activations_and_predictions(model, inputs.layer, x)
         return cls(inputs, epoch, H, inputs.embedding.encode(H) + inputs.offsets, predictions, model_source)
 
     @property
@@ -194,8 +162,10 @@ class Snapshot:
             return None, None, None
         with self._lock:
             if "test" not in self._lazy:
-                H_test, predicted = forward_pass(self._lazy["source"](self), inputs.layer, inputs.x_test)
-                placed = place_new_points(inputs.embedding, self.activations, inputs.offsets, H_test)
+                H_test, predicted = activations_and_predictions(self._lazy["source"](self), inputs.layer,
+                                                                inputs.x_test)
+                placed = place_new_points(inputs.embedding, self.activations, self.positions - inputs.offsets,
+                                          inputs.offsets, H_test)
                 self._lazy["test"] = H_test, _frozen(placed.astype(np.float32, copy=False)), _frozen(predicted)
                 del self._lazy["source"]
         return self._lazy["test"]
