@@ -19,6 +19,8 @@ import json
 import math
 from types import MappingProxyType
 
+from plsd_widget._validation import check_fraction, check_positive, check_positive_int
+
 #: t-SNE perplexity: the paper's, and ``ParametricTSNE``'s, everywhere.
 PERPLEXITY = 50.0
 #: Seed of every random choice (kNN search, network weights, batch order) unless one is given.
@@ -35,28 +37,6 @@ REDUCTIONS = ("edited", "batch")
 #: Fields holding a callable, which no JSON can carry.
 _CALLABLE_FIELDS = ("scheduler", "transform")
 CONFIG_FORMAT = "plsd_widget.FinetuneConfig"
-
-
-def _number(value, name: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False) -> float:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number, got {value!r}") from exc
-    below = number <= low if low_open else number < low
-    if not math.isfinite(number) or below or number > high:
-        if name == "lr":
-            raise ValueError(f"lr must be a positive number, got {value!r}")
-        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be in {bound}, got {value!r}")
-    return number
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__") or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _choice(value, name: str, choices) -> str:
@@ -144,12 +124,12 @@ class FinetuneConfig:
 
     def __post_init__(self):
         checked = {
-            "epochs": _positive_int(self.epochs, "epochs"),
-            "lam": _number(self.lam, "lam", high=1.0),
-            "lr": _number(self.lr, "lr", low_open=True),
-            "anchor": _number(self.anchor, "anchor"),
-            "edit_weight": _number(self.edit_weight, "edit_weight"),
-            "batch_size": _positive_int(self.batch_size, "batch_size"),
+            "epochs": check_positive_int(self.epochs, "epochs"),
+            "lam": check_fraction(self.lam, "lam"),
+            "lr": check_positive(self.lr, "lr"),
+            "anchor": check_fraction(self.anchor, "anchor", high=math.inf),
+            "edit_weight": check_fraction(self.edit_weight, "edit_weight", high=math.inf),
+            "batch_size": check_positive_int(self.batch_size, "batch_size"),
             "scheduler_interval": _choice(self.scheduler_interval, "scheduler_interval", SCHEDULER_INTERVALS),
             "reduction": _choice(self.reduction, "reduction", REDUCTIONS),
             "optimizer": self._check_optimizer(),

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from plsd_widget._validation import check_positive
 from plsd_widget.activations import capture, extract_activations, get_layer
 from plsd_widget.config import DEVICE, RANDOM_STATE, resolve_config
 from plsd_widget.devices import resolve_device
@@ -181,7 +182,7 @@ class PLSDTrainer:
 
     def _prepare(self, x, y, targets, positions, offsets, sample_weight) -> _Run:
         """Every check of ``fit``'s inputs, then the working copies: nothing is computed before it passes."""
-        scale = _positive(self.scale, "scale")
+        scale = check_positive(self.scale, "scale")
         source = make_source(x, y)
         if targets is None:
             raise ValueError("pass the edit targets, shape (n_samples, 2), NaN for free points")
@@ -388,12 +389,3 @@ class PLSDTrainer:
             raise TypeError(f"optimizer_kwargs {dict(config.optimizer_kwargs)} do not fit {cls.__name__}: "
                             f"{exc}") from exc
 
-
-def _positive(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a positive number, got {value!r}") from exc
-    if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return number
