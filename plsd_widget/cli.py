@@ -17,7 +17,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_quickstart
 def run_headless(out: Path, config, save_session: Path | None = None) -> int:
     """Run the whole loop with a scripted edit and ``config``, print the tables, write the HTML report."""
     from plsd_widget.demo import default_session, scripted_edit
-    from plsd_widget.progress import progress_bar
+    from plsd_widget.progress import epoch_progress
     from plsd_widget.report import write_report
 
     t0 = time.perf_counter()
@@ -31,10 +31,8 @@ def run_headless(out: Path, config, save_session: Path | None = None) -> int:
         session.save(save_session, model="plsd_widget.models:SmallCNN", data="plsd_widget.datasets:load_digits_split")
         print(f"Session saved to {save_session} (replay it with `plsd-widget replay {save_session}`)")
 
-    bar = progress_bar(config.epochs, desc="PLSD fine-tuning", unit="epoch")
-    session.on("progress", lambda batch, n_batches, **_: bar.update(int(batch == n_batches)))
-    session.finetune(config, block=True)
-    bar.close()
+    with epoch_progress(session, config.epochs, desc="PLSD fine-tuning"):
+        session.finetune(config, block=True)
     print("Baseline: same start model, cross-entropy only, same epochs ...")
     session.run_baseline(block=True)
     print()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from plsd_widget.config import DEVICE, resolve_config
-from plsd_widget.progress import progress_bar
+from plsd_widget.progress import epoch_progress
 from plsd_widget.replaying.launch import check_nproc, launch, worker_args
 from plsd_widget.replaying.outputs import check_out, read_result, write_outputs
 from plsd_widget.replaying.sources import ReplayError, prepare
@@ -17,23 +17,8 @@ from plsd_widget.replaying.sources import ReplayError, prepare
 
 def train(session, config, *, baseline: bool, progress: bool) -> None:
     """Fine-tune ``session`` with ``config`` (a bar per epoch), then the baseline if asked."""
-    bar = progress_bar(config.epochs, enabled=progress, desc="replay: PLSD fine-tuning", unit="epoch",
-                       file=sys.stderr)
-    shown = 0  # epochs shown so far; not bar.n, which a disabled bar (progress=False) never advances
-
-    def on_status(**_):  # after each epoch, once its mean losses are in the history
-        nonlocal shown
-        for means in session.history[shown:]:
-            bar.set_postfix({k: f"{means[k]:.4f}" for k in ("loss", "ce", "emb")}, refresh=False)
-            bar.update(1)
-            shown += 1
-
-    session.on("status", on_status)
-    try:
+    with epoch_progress(session, config.epochs, desc="replay: PLSD fine-tuning", enabled=progress, file=sys.stderr):
         session.finetune(config, block=True)
-    finally:
-        session.off("status", on_status)
-        bar.close()
     if baseline:
         if progress:
             print(f"replay: baseline: the start model, cross-entropy only, {config.epochs} epochs ...",
