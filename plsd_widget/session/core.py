@@ -9,9 +9,10 @@
 - :mod:`~plsd_widget.session.events`: ``on`` / ``off``;
 - :mod:`~plsd_widget.session.inspection`: neighbours, diverse picks, saliency, subtypes.
 
-The widget only listens to the events and calls the methods. This package never imports
-ipywidgets. (This module is longer than the others: the front has some sixty public
-members, each a line or two over the parts, most with the docstring users read.)
+The members that edit and select come from :class:`~plsd_widget.session.editing.EditingFront`,
+those that look inside from :class:`~plsd_widget.session.inspection.InspectionFront`: each
+face of the front lives beside the part it fronts. The widget only listens to the events
+and calls the methods. This package never imports ipywidgets.
 """
 
 from __future__ import annotations
@@ -25,16 +26,16 @@ from plsd_widget.activations import activations_and_predictions, get_layer
 from plsd_widget.config import DEVICE, PERPLEXITY, RANDOM_STATE, FinetuneConfig, resolve_config
 from plsd_widget.declutter import DeclutterTable
 from plsd_widget.metrics import MetricsTable, resolve_groups
-from plsd_widget.session import inspection
 from plsd_widget.session.checkpoints import Checkpoints
-from plsd_widget.session.editing import Editor
+from plsd_widget.session.editing import Editor, EditingFront
 from plsd_widget.session.events import Events
+from plsd_widget.session.inspection import InspectionFront
 from plsd_widget.session.runner import FitData, Runner, build_trainer
 from plsd_widget.session.snapshot import Snapshot, SnapshotInputs, start_positions
 from plsd_widget.session.views import Views
 
 
-class Session:
+class Session(EditingFront, InspectionFront):
     """An interactive PLSD session on one classifier layer.
 
     Parameters
@@ -335,7 +336,7 @@ class Session:
         return self._views.declutter(self.edits.positions, self.targets, self.y, self.y_test, self.class_names,
                                      self.embedding_scale)
 
-    # ---- events, selection and edits ---------------------------------------------------
+    # ---- events ------------------------------------------------------------------------
     def on(self, event: str, callback) -> None:
         """Call ``callback(**payload)`` on ``event`` (see :mod:`~plsd_widget.session.events`), maybe from a worker thread."""
         self._events.on(event, callback)
@@ -343,73 +344,6 @@ class Session:
     def off(self, event: str, callback) -> None:
         """Stop calling ``callback`` on ``event``."""
         self._events.off(event, callback)
-
-    @property
-    def edits(self):
-        """The :class:`~plsd_widget.edits.EditLog` the targets come from (undo/redo act on it)."""
-        return self._editor.log
-
-    @property
-    def targets(self) -> np.ndarray:
-        """Edit targets of shape (n, 2), NaN for points no edit touched."""
-        return self._editor.log.targets()
-
-    @property
-    def selection(self) -> np.ndarray:
-        """Indices of the selected points, sorted uint32."""
-        return self._editor.selection
-
-    @property
-    def fingerprint(self) -> str:
-        """A short hash of the embedding the edits are made on (as saved with them)."""
-        return self._editor.fingerprint
-
-    @property
-    def autosave(self) -> Path | None:
-        """The file every change of the edits is written to (see the class docstring); settable."""
-        return self._editor.autosave
-
-    @autosave.setter
-    def autosave(self, path) -> None:
-        self._editor.autosave = path
-
-    def select(self, what) -> None:
-        """Set the selection to a class name, list of class names or index array."""
-        self._editor.select(what)
-
-    def shift(self, what, delta) -> None:
-        """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1).
-
-        Edits (this, ``contract``, ``move_points``, ``undo``, ``redo``, ``reset_edits``,
-        ``load_edits``) are refused while a run goes on: it trains toward the targets it
-        started with, and the view would show others.
-        """
-        self._editor.edit("shift", what, delta=delta)
-
-    def contract(self, what, kappa: float) -> None:
-        """Contract a class, classes or index set toward its centroid by ``kappa`` (Eq. 2)."""
-        self._editor.edit("contract", what, kappa=kappa)
-
-    def move_points(self, indices, targets) -> None:
-        """Place points ``indices`` at absolute ``targets`` of shape (k, 2) (a drag)."""
-        self._editor.edit("move", indices, targets=targets)
-
-    def undo(self) -> bool:
-        return self._editor.undo()
-
-    def redo(self) -> bool:
-        return self._editor.redo()
-
-    def reset_edits(self) -> None:
-        self._editor.reset()
-
-    def save_edits(self, path) -> Path:
-        """Write the edit log as JSON (with the embedding's fingerprint) to ``path``, atomically."""
-        return self._editor.save(path)
-
-    def load_edits(self, path) -> None:
-        """Replace the edit log by the one saved in ``path``; it must be of this session's embedding."""
-        self._editor.load(path)
 
     def save(self, path, *, model=None, data=None) -> Path:
         """Save what a replay needs in the folder ``path``: start weights, embedding, edits.
@@ -420,32 +354,6 @@ class Session:
         from plsd_widget.saved_session import save_session
 
         return save_session(self, path, model=model, data=data)
-
-    # ---- looking inside (plsd_widget.session.inspection has the details) -----------------
-    def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train", metric: str = "euclidean",
-                         return_distance: bool = False):
-        """Indices (and with ``return_distance`` the distances) of the ``k`` points nearest to point ``index``
-        in the layer's activation space ("euclidean" or "cosine"): what the model thinks is similar."""
-        indices, distances = inspection.neighbours_of(self, index, k, split=split, metric=metric)
-        return (indices, distances) if return_distance else indices
-
-    def select_diverse(self, n: int, *, space: str = "latent", balanced: bool = False, method: str = "fps",
-                       split: str = "train", progress: bool = False) -> np.ndarray:
-        """``n`` points to label next, spread over ``space`` ("latent", "embedding" or "input"); ``method``
-        "fps" (furthest-point sampling) or "typical"; ``balanced`` splits them over the predicted classes."""
-        return inspection.select_diverse(self, n, space=space, balanced=balanced, method=method, split=split,
-                                         progress=progress)
-
-    def saliency(self, indices, *, kind: str = "gradient", toward=None, split: str = "train",
-                 progress: bool = False) -> np.ndarray:
-        """Saliency maps of points ``indices`` shaped like their inputs: ``kind`` "gradient", "integrated" or
-        "toward" (what would move each point toward the 2-D point ``toward``); refused while a run goes on."""
-        return inspection.saliency(self, indices, kind=kind, toward=toward, split=split, progress=progress)
-
-    def subtypes(self, cls, *, split: str = "train", **options):
-        """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding
-        (``options`` go to :func:`plsd_widget.analysis.subtypes.find_subtypes`)."""
-        return inspection.subtypes(self, cls, split=split, **options)
 
     # ---- display -------------------------------------------------------------------------
     def dashboard(self):

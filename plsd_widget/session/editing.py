@@ -128,3 +128,76 @@ class Editor:
                 logger.exception("autosave to %s failed", self.autosave)
                 self._events.emit("error", message=f"autosave to {self.autosave} failed: {exc}")
         self._events.emit("targets")
+
+
+class EditingFront:
+    """The members of :class:`~plsd_widget.session.Session` that edit and select, over its ``Editor``."""
+
+    _editor: Editor
+
+    @property
+    def edits(self):
+        """The :class:`~plsd_widget.edits.EditLog` the targets come from (undo/redo act on it)."""
+        return self._editor.log
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Edit targets of shape (n, 2), NaN for points no edit touched."""
+        return self._editor.log.targets()
+
+    @property
+    def selection(self) -> np.ndarray:
+        """Indices of the selected points, sorted uint32."""
+        return self._editor.selection
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the embedding the edits are made on (as saved with them)."""
+        return self._editor.fingerprint
+
+    @property
+    def autosave(self) -> Path | None:
+        """The file every change of the edits is written to (see the class docstring); settable."""
+        return self._editor.autosave
+
+    @autosave.setter
+    def autosave(self, path) -> None:
+        self._editor.autosave = path
+
+    def select(self, what) -> None:
+        """Set the selection to a class name, list of class names or index array."""
+        self._editor.select(what)
+
+    def shift(self, what, delta) -> None:
+        """Shift a class (name), classes or index set by ``delta = (dx, dy)`` (Eq. 1).
+
+        Edits (this, ``contract``, ``move_points``, ``undo``, ``redo``, ``reset_edits``,
+        ``load_edits``) are refused while a run goes on: it trains toward the targets it
+        started with, and the view would show others.
+        """
+        self._editor.edit("shift", what, delta=delta)
+
+    def contract(self, what, kappa: float) -> None:
+        """Contract a class, classes or index set toward its centroid by ``kappa`` (Eq. 2)."""
+        self._editor.edit("contract", what, kappa=kappa)
+
+    def move_points(self, indices, targets) -> None:
+        """Place points ``indices`` at absolute ``targets`` of shape (k, 2) (a drag)."""
+        self._editor.edit("move", indices, targets=targets)
+
+    def undo(self) -> bool:
+        return self._editor.undo()
+
+    def redo(self) -> bool:
+        return self._editor.redo()
+
+    def reset_edits(self) -> None:
+        self._editor.reset()
+
+    def save_edits(self, path) -> Path:
+        """Write the edit log as JSON (with the embedding's fingerprint) to ``path``, atomically."""
+        return self._editor.save(path)
+
+    def load_edits(self, path) -> None:
+        """Replace the edit log by the one saved in ``path``; it must be of this session's embedding."""
+        self._editor.load(path)

@@ -149,3 +149,32 @@ def subtypes(session, cls, *, split: str = "train", **options):
     found = find_subtypes(H, y, int(code), random_state=session.random_state, **options)
     positions = space_features(session, "embedding", split, snapshot)
     return found, subtype_outlines(positions, found)
+
+
+class InspectionFront:
+    """The members of :class:`~plsd_widget.session.Session` that look inside, over the functions above."""
+
+    def latent_neighbors(self, index: int, k: int = 8, *, split: str = "train", metric: str = "euclidean",
+                         return_distance: bool = False):
+        """Indices (and with ``return_distance`` the distances) of the ``k`` points nearest to point ``index``
+        in the layer's activation space ("euclidean" or "cosine"): what the model thinks is similar."""
+        indices, distances = neighbours_of(self, index, k, split=split, metric=metric)
+        return (indices, distances) if return_distance else indices
+
+    def select_diverse(self, n: int, *, space: str = "latent", balanced: bool = False, method: str = "fps",
+                       split: str = "train", progress: bool = False) -> np.ndarray:
+        """``n`` points to label next, spread over ``space`` ("latent", "embedding" or "input"); ``method``
+        "fps" (furthest-point sampling) or "typical"; ``balanced`` splits them over the predicted classes."""
+        return select_diverse(self, n, space=space, balanced=balanced, method=method, split=split,
+                                         progress=progress)
+
+    def saliency(self, indices, *, kind: str = "gradient", toward=None, split: str = "train",
+                 progress: bool = False) -> np.ndarray:
+        """Saliency maps of points ``indices`` shaped like their inputs: ``kind`` "gradient", "integrated" or
+        "toward" (what would move each point toward the 2-D point ``toward``); refused while a run goes on."""
+        return saliency(self, indices, kind=kind, toward=toward, split=split, progress=progress)
+
+    def subtypes(self, cls, *, split: str = "train", **options):
+        """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding
+        (``options`` go to :func:`plsd_widget.analysis.subtypes.find_subtypes`)."""
+        return subtypes(self, cls, split=split, **options)
