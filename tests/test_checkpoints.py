@@ -111,3 +111,13 @@ def test_resident_memory_stays_flat_over_twenty_epochs_and_every_epoch_rolls_bac
     folder = session.checkpoints.folder
     session.close()
     assert not folder.exists()
+
+
+def test_an_epoch_that_is_not_there_is_refused_with_the_range():
+    checkpoints = Checkpoints({"w": torch.zeros(2)})
+    checkpoints.append({"w": torch.ones(2)})
+    assert torch.equal(checkpoints[-1]["w"], torch.ones(2))
+    with pytest.raises(IndexError, match=r"epoch must be in \[0, 1\], got 2"):
+        checkpoints[2]
+    with pytest.raises(TypeError, match="checkpoints are indexed by epoch"):
+        checkpoints["1"]

@@ -234,3 +234,18 @@ def test_demo_saves_a_session_only_headless(tmp_path, capsys):
         main(["demo", "--save-session", str(tmp_path / "s")])
     assert exc.value.code == 2 and "--save-session needs --headless" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_cli_refuses_an_unreadable_config_file_with_exit_2_and_writes_nothing(saved, tmp_path, capsys):
+    from plsd_widget.cli import main
+
+    folder, _ = saved
+    for text, message in (("{", "cannot read the fine-tuning config"), ('{"format": "x"}', "not a fine-tuning config")):
+        path = tmp_path / "bad.json"
+        path.write_text(text)
+        with pytest.raises(SystemExit) as exit_info:
+            main(["replay", str(folder), "--config", str(path), "--out", str(tmp_path / "out")])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["replay", str(folder), "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
+    assert "missing.json" in capsys.readouterr().err and not (tmp_path / "out").exists()

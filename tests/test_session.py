@@ -390,3 +390,13 @@ def test_a_session_given_a_fitted_embedding_warms_the_kernels_up(digits, trained
     monkeypatch.setattr(warm_up, "start_warm_up", lambda: started.append(True))
     make_session(digits, trained_cnn, fitted_embedding)
     assert started == [True]
+
+
+def test_a_snapshot_replaced_before_its_test_split_was_asked_for_says_to_read_it_again(session):
+    session.shift("3", (5.0, 0.0))
+    session.finetune(epochs=1, block=True)
+    old = session.snapshot  # epoch 1, its held-out split not computed yet
+    session.finetune(epochs=1, block=True)
+    with pytest.raises(RuntimeError, match=r"no longer the session's; read session.snapshot again"):
+        old.test_positions
+    assert session.snapshot.test_positions.shape == (len(session.y_test), 2)
