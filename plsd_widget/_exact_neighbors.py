@@ -61,11 +61,9 @@ def exact_neighbors(points: np.ndarray, queries: np.ndarray, k: int, exclude, *,
         indices[start:stop], sq_distances[start:stop] = (a.cpu().numpy() for a in found)
         return stop - start
 
-    starts = range(0, m, search.chunk)
-    threads = search.device.type == "cpu" and len(starts) > 1 and torch.get_num_threads() > 1
     with progress_bar(m, enabled=progress, desc="NeighborIndex (exact)", unit="query") as bar:
-        for rows in _in_threads(search_chunk, starts) if threads else map(search_chunk, starts):
-            bar.update(rows)
+        for start in range(0, m, search.chunk):
+            bar.update(search_chunk(start))
     return indices, sq_distances
 
 
@@ -176,21 +174,3 @@ def _smallest(values, count: int):
     largest = np.take_along_axis(array, columns[:, -1:], 1)[:, 0]
     return torch.from_numpy(columns), torch.from_numpy(largest)
 
-
-def _in_threads(work, items):
-    """``work(item)`` for every item, in order, computed in as many threads as torch's, each running torch on one.
-
-    One serial torch per chunk of queries, not every operation split over torch's threads:
-    on a busy machine the threads of each split operation wait for one another (with
-    torch's threads split, the exact search ran 2-3 times slower on the 2 shared cores).
-    Later threads get torch's thread count back (``torch.set_num_threads`` also sets theirs).
-    """
-    import torch
-    from concurrent.futures import ThreadPoolExecutor
-
-    n_threads = torch.get_num_threads()
-    try:
-        with ThreadPoolExecutor(n_threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            yield from pool.map(work, items)  # re-raises a worker's error here
-    finally:
-        torch.set_num_threads(n_threads)
