@@ -85,11 +85,11 @@ def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
 def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0) -> float:
     """Return ``value`` as float if it is finite and in [low, high], else raise (``True`` is not a number here)."""
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+        raise TypeError(f"{name} must be a number, got {value!r}; use one in [{low}, {high}]")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number in [{low}, {high}], got {value!r}") from exc
+        raise TypeError(f"{name} must be a number, got {value!r}; use one in [{low}, {high}]") from exc
     if not np.isfinite(v) or not (low <= v <= high):
         raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
     return v
@@ -98,11 +98,11 @@ def check_fraction(value, name: str, *, low: float = 0.0, high: float = 1.0) -> 
 def check_positive(value, name: str) -> float:
     """Return ``value`` as float if it is a finite number > 0, else raise."""
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
+        raise TypeError(f"{name} must be a number, got {value!r}; use a positive one")
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a positive number, got {value!r}") from exc
+        raise TypeError(f"{name} must be a number, got {value!r}; use a positive one") from exc
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return v

@@ -36,7 +36,7 @@ def test_config_is_frozen():
     ({"lam": 2}, ValueError, r"lam must be in \[0.0, 1.0\]"),
     ({"lam": "a lot"}, TypeError, "lam must be a number"),
     ({"lam": True}, TypeError, "lam must be a number"),
-    ({"lr": "fast"}, TypeError, "lr must be a positive number"),
+    ({"lr": "fast"}, TypeError, "lr must be a number, got 'fast'; use a positive one"),
     ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
     ({"epochs": 1.5}, ValueError, "epochs must be a positive integer"),
     ({"epochs": True}, ValueError, "epochs must be a positive integer"),
