@@ -28,6 +28,11 @@ RANDOM_STATE = 0
 #: Where to compute: ``"auto"`` is CUDA, then MPS, then the CPU (:func:`plsd_widget.devices.resolve_device`).
 DEVICE = "auto"
 
+#: Density contours enclose this fraction of each class's mass (:func:`plsd_widget.contours.density_contours`).
+CONTOUR_LEVEL = 0.9
+#: The paper's contour level instead: a density of 1/N, N the points of the split shown.
+PAPER_CONTOUR_LEVEL = "1/N"
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULER_INTERVALS = ("epoch", "batch")
 #: How the embedding term averages: over the batch's edited points (each edited point weighs
@@ -257,6 +262,7 @@ DEFAULTS = {
     "perplexity": PERPLEXITY,
     "random_state": RANDOM_STATE,
     "device": DEVICE,
+    "contour_level": CONTOUR_LEVEL,
     **{f"finetune.{f.name}": f.default if f.default is not dataclasses.MISSING else f.default_factory()
        for f in dataclasses.fields(FinetuneConfig)},
 }

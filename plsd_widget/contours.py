@@ -1,7 +1,8 @@
-"""Per-class density contours: closed polylines at a size-independent level of the densities.
+"""Per-class density contours: closed polylines at a mass level of each class's density, or at the paper's 1/N.
 
 Marching squares with linear interpolation along cell edges over a
-:class:`~plsd_widget.density.DensityGrid`, cut at each class's :func:`~plsd_widget.density.mass_level`;
+:class:`~plsd_widget.density.DensityGrid`, cut at each class's :func:`~plsd_widget.density.mass_level`
+or at :func:`~plsd_widget.density.paper_level`;
 saddle cells are resolved by the cell-centre average. The field is framed by low values
 first, so every polyline is closed. :func:`pack_contours` puts them in one vertex buffer.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plsd_widget.density import DensityGrid, check_mass, grid_densities, mass_level
+from plsd_widget.config import CONTOUR_LEVEL, PAPER_CONTOUR_LEVEL
+from plsd_widget.density import DensityGrid, check_mass, grid_densities, mass_level, paper_level
 
 # Marching-squares segments per case, oriented so the high side is on the left (y up).
 # Corners: a=(r,c) bit 1, b=(r,c+1) bit 2, c=(r+1,c+1) bit 4, d=(r+1,c) bit 8.
@@ -93,30 +95,34 @@ def marching_squares(field, level):
     return lines
 
 
-def density_contours(Y, labels, *, mass=0.9, n_classes=None, grid_size=256, bandwidth="scott", extent=None):
+def density_contours(Y, labels, *, level=CONTOUR_LEVEL, n_classes=None, grid_size=256, bandwidth="scott",
+                     extent=None):
     """Per-class density contours as closed polylines in data coordinates.
 
-    The level. The PLSD paper draws each class's KDE at a "1/N" level. Taken literally
-    (the density ``1/N`` with ``N`` the class's point count) that line moves outward as
-    ``N`` grows, so a 50k-point train set and a 10k-point test set from the same
-    distribution would get different contours. Here the level is made size-independent
-    by fixing what it *encloses*: each class's density is normalised to total mass 1
-    (so ``N`` cancels) and the contour is the highest-density region holding the
-    fraction ``mass`` of it, i.e. the largest ``t`` with ``∑_{p ≥ t} p ≥ mass``. That
-    region converges to the population's as ``N`` grows and does not depend on units,
-    grid extent or zoom; only Scott's bandwidth ``∝ N^(−1/6)`` still depends on ``N``,
-    which widens a Gaussian blob's ``mass``-contour by ~1 % between 10k and 50k points
-    (pass a float ``bandwidth`` to remove even that). For a Gaussian of standard
-    deviation σ the contour is a circle of radius ``σ_eff·√(−2 ln(1 − mass))`` with
-    ``σ_eff² = σ² + h²``.
+    Two levels. ``level="1/N"`` is the PLSD paper's: each class's KDE, normalised to
+    integrate to 1 over the plane in the data's units, cut where it equals ``1/N``, ``N``
+    the number of points given of every class (the train or the test split shown; the
+    paper: "a density threshold of 1/N … N is the total number of train or test
+    images"). That line depends on the units of the view and moves outward as ``N``
+    grows: a 50k-point train set and a 10k-point test set from the same distribution get
+    different contours. A number ``level`` in (0, 1), the default 0.9, fixes instead what
+    each contour *encloses*: the highest-density region holding that fraction of the
+    class's mass, i.e. the largest ``t`` with ``∑_{p ≥ t} p ≥ level``. That region
+    converges to the population's as ``N`` grows and does not depend on units, grid extent
+    or zoom; only Scott's bandwidth ``∝ N^(−1/6)`` still depends on ``N``, which widens a
+    Gaussian blob's contour by ~1 % between 10k and 50k points (pass a float ``bandwidth``
+    to remove even that). For a Gaussian class of standard deviation σ, with
+    ``σ_eff² = σ² + h²``, the mass contour is a circle of radius ``σ_eff·√(−2 ln(1 − level))``
+    and the 1/N contour one of radius ``σ_eff·√(2 ln(N / (2π σ_eff²)))`` (none when
+    ``2π σ_eff² ≥ N``: the class is too spread out ever to reach that density).
 
     Parameters
     ----------
     Y : array-like of shape (n_samples, 2)
     labels : array-like of shape (n_samples,)
         Integer class indices ``0..n_classes-1``.
-    mass : float in (0, 1), default=0.9
-        Probability mass each class's contour encloses.
+    level : float in (0, 1) or "1/N", default=0.9
+        The mass each class's contour encloses, or the paper's density threshold.
     n_classes, grid_size, bandwidth, extent
         See :func:`grid_densities`.
 
@@ -124,24 +130,38 @@ def density_contours(Y, labels, *, mass=0.9, n_classes=None, grid_size=256, band
     -------
     list of list of ndarray of shape (k, 2), float32
         For each class, its closed polylines (last vertex equals the first), in data
-        coordinates. A class can have several (separate clusters or holes).
+        coordinates. A class can have several (separate clusters or holes), or none when
+        its density never reaches a 1/N level.
     """
-    check_mass(mass)
+    check_contour_level(level)
     grid = grid_densities(Y, labels, n_classes=n_classes, grid_size=grid_size, bandwidth=bandwidth, extent=extent)
-    return grid_contours(grid, mass)
+    return grid_contours(grid, level)
 
 
-def grid_contours(grid: DensityGrid, mass=0.9):
+def grid_contours(grid: DensityGrid, level=CONTOUR_LEVEL):
     """The contours of :func:`density_contours` from an already computed :class:`DensityGrid`."""
-    mass = check_mass(mass)
+    level = check_contour_level(level)
     G = grid.density.shape[1]
     lo = np.array([grid.extent[0], grid.extent[2]])
     step = (np.array([grid.extent[1], grid.extent[3]]) - lo) / (G - 1)
     out = []
     for dens in grid.density:
-        level = mass_level(dens, mass)
-        out.append([(line * step + lo).astype(np.float32) for line in marching_squares(dens, level)])
+        cut = paper_level(grid) if level == PAPER_CONTOUR_LEVEL else mass_level(dens, level)
+        out.append([(line * step + lo).astype(np.float32) for line in marching_squares(dens, cut)])
     return out
+
+
+def check_contour_level(level):
+    """``level`` as :func:`density_contours` takes it: ``"1/N"`` or a mass strictly between 0 and 1."""
+    if isinstance(level, str):
+        if level.replace(" ", "").upper() != PAPER_CONTOUR_LEVEL:
+            raise ValueError(f"level must be a mass fraction in (0, 1) such as 0.9, or '1/N' (the paper's "
+                             f"density threshold), got {level!r}")
+        return PAPER_CONTOUR_LEVEL
+    try:
+        return check_mass(level)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{exc}; or pass level='1/N' for the paper's density threshold") from None
 
 
 def pack_contours(contours):

@@ -17,7 +17,9 @@ How it works
    number. A bandwidth below one grid spacing is raised to one spacing (the grid could
    not resolve it). A float ``bandwidth`` fixes ``h`` in data units for every class.
 5. **Level.** :func:`mass_level`: the density whose super-level set holds a fraction
-   ``mass`` of the class (see :func:`plsd_widget.contours.density_contours` for why).
+   ``mass`` of the class; or the paper's "1/N" (:func:`paper_level`), the node mass of a
+   density of ``1/N`` per unit area, ``N`` the number of points of every class (see
+   :func:`plsd_widget.contours.density_contours` for the difference).
 
 The contour lines themselves are :mod:`plsd_widget.contours`. Only numpy and scipy are
 used (no contourpy, scikit-image or matplotlib).
@@ -48,12 +50,21 @@ class DensityGrid:
         Kernel standard deviations ``(h_x, h_y)`` in data units.
     counts : ndarray of shape (n_classes,)
         Points per class that fell inside ``extent``.
+    n_samples : int
+        Points given, of every class, inside ``extent`` or not (the paper's ``N``).
     """
 
     density: np.ndarray
     extent: tuple
     bandwidths: np.ndarray
     counts: np.ndarray
+    n_samples: int
+
+    @property
+    def cell_area(self) -> float:
+        """Area of one grid cell in data units squared: node mass = density x ``cell_area``."""
+        G = self.density.shape[1]
+        return (self.extent[1] - self.extent[0]) * (self.extent[3] - self.extent[2]) / (G - 1) ** 2
 
 
 def _check_grid_size(grid_size) -> int:
@@ -172,7 +183,8 @@ def grid_densities(Y, labels, *, n_classes=None, grid_size=256, bandwidth="scott
     h = np.maximum(h, step)  # the grid cannot resolve a narrower kernel
 
     binned, lab = _linear_binning((Y - lo) / step, labels, n_classes, G)
-    return DensityGrid(_gaussian_smoothing(binned, h / step), extent, h, np.bincount(lab, minlength=n_classes))
+    return DensityGrid(_gaussian_smoothing(binned, h / step), extent, h, np.bincount(lab, minlength=n_classes),
+                       len(Y))
 
 
 def mass_level(density, mass):
@@ -192,6 +204,16 @@ def mass_level(density, mass):
     flat = np.sort(density, axis=None)[::-1]
     k = int(np.searchsorted(np.cumsum(flat), mass))
     return float(flat[min(k, flat.size - 1)])
+
+
+def paper_level(grid: DensityGrid) -> float:
+    """The paper's contour level, a density of ``1/N`` per unit area, as a node mass of ``grid``.
+
+    Each class's density integrates to 1 over the plane, in the data's units (the view's
+    coordinates); ``N`` is ``grid.n_samples``, the number of points of every class (the
+    train or the test split shown). The level is the same for every class.
+    """
+    return grid.cell_area / grid.n_samples
 
 
 def check_mass(mass) -> float:

@@ -17,7 +17,7 @@ def _signed_area(line):
 def test_gaussian_blob_gives_one_closed_contour_at_the_analytic_radius(rng):
     n, mass = 20000, 0.9
     Y = _blob(rng, n)
-    (lines,) = density_contours(Y, np.zeros(n, int), mass=mass)
+    (lines,) = density_contours(Y, np.zeros(n, int), level=mass)
     assert len(lines) == 1
     line = lines[0]
     assert line.dtype == np.float32 and line.shape[1] == 2
@@ -28,6 +28,34 @@ def test_gaussian_blob_gives_one_closed_contour_at_the_analytic_radius(rng):
     r = np.linalg.norm(line, axis=1)
     assert abs(np.median(r) - expected) < 0.03 * expected
     assert r.std() < 0.05 * expected
+
+
+def test_paper_level_is_the_density_1_over_n_of_every_point(rng):
+    """Two Gaussian classes (sd 10, as t-SNE units) of 1,500 and 500 points, N = 2,000:
+    a class's density integrates to 1, so each 1/N contour is the circle where
+    exp(-r²/2σ²)/(2πσ²) = 1/N, whatever the class's own count."""
+    sd, h = 10.0, 3.0
+    Y = np.vstack([_blob(rng, 1500, sd=sd), _blob(rng, 500, (80, 0), sd=sd)])
+    labels = np.r_[np.zeros(1500, int), np.ones(500, int)]
+    var = sd**2 + h**2
+    expected = np.sqrt(2 * var * np.log(len(Y) / (2 * np.pi * var)))  # 15.3: inside the blob, not its edge
+    contours = density_contours(Y, labels, level="1/N", bandwidth=h)
+    for lines, centre, tolerance in zip(contours, ((0, 0), (80, 0)), (0.03, 0.06)):
+        line = max(lines, key=len)
+        r = np.linalg.norm(line - np.asarray(centre, np.float32), axis=1)
+        assert abs(np.median(r) - expected) < tolerance * expected
+    mass = density_contours(Y, labels, level=0.9, bandwidth=h)
+    assert np.linalg.norm(mass[0][0], axis=1).mean() > 1.2 * expected  # 0.9 of the mass: r = 22.0
+
+
+def test_paper_level_moves_out_with_n_and_vanishes_for_a_spread_class(rng):
+    Y = _blob(rng, 2000, sd=10.0)
+    labels = np.zeros(2000, int)
+    (few,) = density_contours(Y[:500], labels[:500], level="1/N", bandwidth=1.0)
+    (many,) = density_contours(Y, labels, level="1 / n", bandwidth=1.0)
+    assert np.linalg.norm(many[0], axis=1).mean() > np.linalg.norm(few[0], axis=1).mean() + 3
+    (spread,) = density_contours(Y * 10, labels, level="1/N", bandwidth=1.0)  # 2πσ² = 63,000 > N
+    assert spread == []
 
 
 def test_density_sums_to_one_per_class_and_reports_counts(rng):
@@ -130,7 +158,8 @@ def test_pack_empty():
         ({"grid_size": 4}, "grid_size must be an integer >= 8"),
         ({"bandwidth": "silverman-ish"}, "bandwidth"),
         ({"bandwidth": -1.0}, "bandwidth"),
-        ({"mass": 1.0}, "strictly between 0 and 1"),
+        ({"level": 1.0}, "strictly between 0 and 1.*'1/N'"),
+        ({"level": "1/n_c"}, "'1/N'"),
         ({"extent": (1.0, 0.0, 0.0, 1.0)}, "extent"),
     ],
 )

@@ -317,5 +317,5 @@ def subtype_outlines(positions, subtypes: Subtypes, *, mass=0.8, grid_size=128, 
             f"subtypes index rows up to {subtypes.indices.max()} but positions has {len(Y)} rows; "
             "pass the positions of the same points find_subtypes saw"
         )
-    return density_contours(Y[subtypes.indices], subtypes.labels, mass=mass, n_classes=subtypes.k,
+    return density_contours(Y[subtypes.indices], subtypes.labels, level=mass, n_classes=subtypes.k,
                             grid_size=grid_size, bandwidth=bandwidth, extent=extent)
