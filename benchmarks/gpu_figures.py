@@ -161,7 +161,7 @@ def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) ->
     from plsd_widget.activations import extract_activations
     from plsd_widget.datasets import load_mnist
     from plsd_widget.embedding import ParametricTSNE
-    from plsd_widget.finetune import PLSDTrainer
+    from plsd_widget.finetune import PLSDTrainer, embedding_scale
     from plsd_widget.models import seeded_model, train_classifier
 
     train = load_mnist("train")
@@ -175,7 +175,7 @@ def epoch_figure(device: torch.device, n: int, batch_size: int, repeats: int) ->
     targets = np.full_like(Y, np.nan)
     edited = np.isin(y_np, [3, 5, 8])
     targets[edited] = Y[edited] + 0.25 * extent * np.array([1.0, -1.0], dtype=np.float32)
-    scale = float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean()))
+    scale = embedding_scale(Y)
     x_t, y_t = torch.from_numpy(x_np), torch.from_numpy(y_np)  # batches go to the device as the trainer's do
     start_state = copy.deepcopy(model.state_dict())
 

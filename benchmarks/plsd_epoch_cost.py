@@ -38,7 +38,7 @@ from torch import nn
 from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import load_mnist
 from plsd_widget.embedding import ParametricTSNE
-from plsd_widget.finetune import PLSDTrainer
+from plsd_widget.finetune import PLSDTrainer, embedding_scale
 from plsd_widget.models import seeded_model, train_classifier
 
 BATCH, LR, SEED = 64, 0.01, 0
@@ -94,7 +94,7 @@ def main():
     targets = np.full_like(Y, np.nan)
     edited = np.isin(y_np, [3, 5, 8])
     targets[edited] = Y[edited] + 0.25 * extent * np.array([1.0, -1.0], dtype=np.float32)
-    scale = float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean()))
+    scale = embedding_scale(Y)
     print(f"{args.n_train} MNIST training images, batch {BATCH}, {edited.mean():.0%} of points edited")
 
     x_t, y_t = torch.from_numpy(x_np), torch.from_numpy(y_np)

@@ -61,7 +61,7 @@ from plsd_widget.activations import extract_activations
 from plsd_widget.datasets import ImageSplit, load_mnist
 from plsd_widget.declutter import declutter_scores, seeds_markdown
 from plsd_widget.embedding import ParametricTSNE
-from plsd_widget.finetune import PLSDTrainer
+from plsd_widget.finetune import PLSDTrainer, embedding_scale
 from plsd_widget.metrics import SeedTable, class_report, group_average
 from plsd_widget.models import seeded_model, train_classifier
 from plsd_widget.session import embed_through
@@ -103,7 +103,7 @@ def prepare(seed: int, *, marked_classes, layer: str = LAYER, per_class: int = 3
     H = extract_activations(model, layer, marked_train.images)
     tsne = ParametricTSNE(perplexity=30, n_epochs=tsne_epochs, random_state=seed, device="cpu").fit(H)
     Y = tsne.embedding_.astype(np.float32)
-    scale = float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(1).mean()))
+    scale = embedding_scale(Y)
     return Setting(seed, layer, marked_train, marked, tests, model, tsne, Y, scale)
 
 

@@ -181,7 +181,12 @@ class FinetuneConfig:
         """The seed paper's recipe (Sec. 3): 7 epochs of SGD (lr 0.1, Nesterov 0.9, batch 100), λ 0.1.
 
         The embedding term counts the edited points only, the others free (anchor 0), per
-        instance averaged over the batch (``reduction="batch"``, Eq. 3).
+        instance averaged over the batch (``reduction="batch"``, Eq. 3). Distances are in
+        units of the embedding's scale, as in every recipe here (``PLSDTrainer(scale="auto")``,
+        ``Session.embedding_scale``); the paper's literal Eq. 3 is in raw t-SNE units
+        (``scale=1``), which diverges at this package's learning rates (README, "Departures
+        from the paper"). The paper trained its classifier 5 epochs with affine augmentation
+        before these 7; that is the model you start from, not part of this recipe.
         """
         return cls(epochs=7, lam=0.1, lr=0.1, anchor=0.0, edited_only=True, batch_size=100, optimizer="sgd",
                    reduction="batch")

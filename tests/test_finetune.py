@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from plsd_widget.activations import extract_activations
-from plsd_widget.finetune import PLSDTrainer, plsd_loss
+from plsd_widget.finetune import PLSDTrainer, embedding_scale, plsd_loss
 
 
 @pytest.fixture
@@ -123,7 +123,8 @@ def test_offsets_only_move_the_frame_of_the_targets(trained_cnn_state, encoder, 
     for tgt, off in ((targets, offsets), (targets - offsets, None)):
         model = SmallCNN()
         model.load_state_dict(trained_cnn_state)
-        PLSDTrainer(model, "latent", encoder, epochs=1, anchor=0.0, random_state=3, device="cpu").fit(
+        # a fixed unit: scale="auto" measures the view, which the offsets spread out
+        PLSDTrainer(model, "latent", encoder, epochs=1, anchor=0.0, scale=2.0, random_state=3, device="cpu").fit(
             x, y, tgt, offsets=off)
         states.append(_state(model))
     assert _same(*states)
@@ -673,3 +674,57 @@ def test_batch_reduction_trains_with_its_own_denominators(trained_cnn_state, enc
     share = (y == 3).mean()  # one batch of every point: the share of edited points is the batch's
     assert histories["batch"]["emb"] == pytest.approx(histories["edited"]["emb"] * share, rel=1e-5)
     assert histories["batch"]["ce"] == pytest.approx(histories["edited"]["ce"], rel=1e-6)
+
+
+def test_the_defaults_do_not_diverge_on_t_sne_coordinates(digits, trained_cnn_state, fitted_embedding):
+    """A new user's first call: targets 5 t-SNE units from one class, λ 0.5, lr 0.01, no scale given.
+
+    In raw t-SNE units (scale=1, the paper's literal Eq. 3) the loss is infinite by the
+    fourth batch; the default scale="auto" measures the embedding's own unit, as a Session does.
+    """
+    x, y = digits[0].images, digits[0].labels
+    start = fitted_embedding.transform(extract_activations(_fresh(trained_cnn_state), "latent", x))
+    targets = np.full_like(start, np.nan)
+    targets[y == 3] = start[y == 3] + 5.0
+    result = PLSDTrainer(_fresh(trained_cnn_state), "latent", fitted_embedding.encoder_, epochs=1, lam=0.5,
+                         lr=0.01, device="cpu").fit(x, y, targets)
+    assert np.isfinite(result.history[0]["loss"]) and result.history[0]["ce"] < 1.0
+    with pytest.raises(FloatingPointError, match="lower the learning rate or λ"):
+        PLSDTrainer(_fresh(trained_cnn_state), "latent", fitted_embedding.encoder_, epochs=1, lam=0.5, lr=0.01,
+                    scale=1.0, device="cpu").fit(x, y, targets)
+
+
+def test_scale_auto_is_the_sessions_embedding_scale(trained_cnn_state, encoder, data):
+    x, y = data
+    positions = np.random.default_rng(0).normal(scale=7.0, size=(len(y), 2)).astype(np.float32)
+    targets = np.where((y == 3)[:, None], positions + 1.0, np.nan).astype(np.float32)
+    states = []
+    for scale in ("auto", embedding_scale(positions)):
+        model = _fresh(trained_cnn_state)
+        PLSDTrainer(model, "latent", encoder, epochs=1, scale=scale, device="cpu").fit(x, y, targets,
+                                                                                        positions=positions)
+        states.append(_state(model))
+    assert _same(*states)
+    with pytest.raises(ValueError, match='"auto" or a positive number'):
+        PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, scale="raw").fit(x, y, targets)
+    with pytest.raises(ValueError, match='scale="auto"'):
+        PLSDTrainer(_fresh(trained_cnn_state), "latent", encoder, scale=0).fit(x, y, targets)
+
+
+def test_equivalent_lam_makes_the_two_reductions_proportional():
+    from plsd_widget.finetune.loss import equivalent_lam
+
+    gen = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(40, 3, generator=gen), torch.randint(3, (40,), generator=gen)
+    embedded, targets = torch.randn(40, 2, generator=gen), torch.randn(40, 2, generator=gen)
+    mask = torch.arange(40) < 6  # share 0.15
+    lam_batch = 0.1
+    lam_edited = equivalent_lam(lam_batch, 0.15, to="edited")
+    assert equivalent_lam(lam_edited, 0.15, to="batch") == pytest.approx(lam_batch)
+    per_instance, _, _ = plsd_loss(logits, labels, embedded, targets, mask, lam_batch, reduction="batch")
+    edited, ce, emb = plsd_loss(logits, labels, embedded, targets, mask, lam_edited, reduction="edited")
+    assert per_instance.item() == pytest.approx(edited.item() * (1 - lam_batch) / (1 - lam_edited), rel=1e-6)
+    assert ce.item() != pytest.approx(emb.item())  # the terms differ, so proportionality is not trivial
+    # the figures the README quotes: the paper's 0.1 over 120 of 2,920 points, this package's 0.5
+    assert equivalent_lam(0.1, 120 / 2920, to="edited") == pytest.approx(0.0045, abs=1e-4)
+    assert equivalent_lam(0.5, 120 / 2920, to="batch") == pytest.approx(0.96, abs=0.005)

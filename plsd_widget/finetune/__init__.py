@@ -7,7 +7,8 @@ than where ``E`` does (``ParametricTSNE.offsets_``, ``Session.offsets``): it mov
 frame of the targets, not the gradient. ``s`` is the embedding's scale (RMS distance of
 the points from their mean): t-SNE coordinates span tens of units, so without it the
 embedding term swamps the cross-entropy and SGD diverges; with it the same λ means the
-same on any embedding, and ``s = 1`` is the paper's Eq. 3 literally.
+same on any embedding, and ``s = 1`` is the paper's Eq. 3 literally. ``PLSDTrainer``
+measures ``s`` from the positions unless given one (``scale="auto"``).
 
 :mod:`~plsd_widget.finetune.loss` is the loss of one batch, a pure function;
 :mod:`~plsd_widget.finetune.data` the data sources (arrays, Dataset, DataLoader) and the
@@ -16,7 +17,7 @@ which runs a :class:`~plsd_widget.config.FinetuneConfig`'s epochs.
 """
 
 from plsd_widget.finetune.data import balanced_weights, check_sample_weight
-from plsd_widget.finetune.loss import plsd_loss
+from plsd_widget.finetune.loss import embedding_scale, equivalent_lam, plsd_loss
 from plsd_widget.finetune.trainer import FinetuneResult, PLSDTrainer
 
-__all__ = ["PLSDTrainer", "FinetuneResult", "plsd_loss", "balanced_weights", "check_sample_weight"]
+__all__ = ["PLSDTrainer", "FinetuneResult", "plsd_loss", "embedding_scale", "equivalent_lam", "balanced_weights", "check_sample_weight"]

@@ -30,7 +30,7 @@ from plsd_widget.config import DEVICE, RANDOM_STATE, resolve_config
 from plsd_widget.devices import resolve_device
 from plsd_widget.distributed import any_rank, is_distributed, shard, sum_over_ranks, world
 from plsd_widget.finetune.data import cross_entropy_weights, draw_batches, make_source
-from plsd_widget.finetune.loss import batch_totals, plsd_loss
+from plsd_widget.finetune.loss import batch_totals, embedding_scale, plsd_loss
 
 #: The optimisers a config names; SGD gets the paper's Nesterov momentum 0.9.
 OPTIMIZERS = {
@@ -40,6 +40,18 @@ OPTIMIZERS = {
 }
 #: Rows the encoder embeds at once when ``fit`` computes the current positions.
 ENCODE_CHUNK = 65536
+
+
+def _check_scale(scale) -> float | None:
+    """``scale`` as a positive float, or None for ``"auto"``."""
+    if isinstance(scale, str):
+        if scale != "auto":
+            raise ValueError(f'scale must be "auto" or a positive number, got {scale!r}')
+        return None
+    try:
+        return check_positive(scale, "scale")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f'{exc}; or pass scale="auto" to measure it from the positions') from None
 
 
 @dataclass
@@ -62,7 +74,7 @@ class _Run:
     counted: np.ndarray  # points of the embedding term
     held: np.ndarray | None  # points of the anchor term
     weights: np.ndarray | None  # of the cross-entropy
-    scale: float
+    scale: float | None  # None: "auto", measured by _start
     batch_size: int
     work: torch.nn.Module  # the model's working copy, and its DistributedDataParallel wrapper if any
     forward: torch.nn.Module
@@ -94,8 +106,12 @@ class PLSDTrainer:
         The recipe (:class:`~plsd_widget.config.FinetuneConfig`: epochs, λ, learning rate,
         anchor, optimiser, ...) or a preset's name (``"default"``, ``"paper"``); None is
         the default recipe.
-    scale : float, default=1
+    scale : float or "auto", default="auto"
         Embedding scale ``s`` the distances are measured in (see :mod:`plsd_widget.finetune`).
+        ``"auto"`` measures it as ``Session.embedding_scale`` does: the RMS distance of the
+        points from their mean, over ``positions`` (computed when not given). ``1`` is the
+        paper's Eq. 3 literally, in raw t-SNE units: there λ weighs squared distances of
+        tens of units, and at this package's learning rates the loss can diverge.
     device : str or torch.device, default="auto"
         CUDA, then MPS, then the CPU for ``"auto"``.
     random_state : int or None, default=0
@@ -105,15 +121,15 @@ class PLSDTrainer:
         CPU with the same seed give identical weights.
     **overrides
         Fields of the config to change, e.g. ``PLSDTrainer(model, "layer4", encoder,
-        lam=0.5, lr=0.01, scale=s)``.
+        lam=0.5, lr=0.01)``.
 
     Examples
     --------
-    >>> trainer = PLSDTrainer(model, "latent", tsne.encoder_, "paper", scale=scale)  # doctest: +SKIP
+    >>> trainer = PLSDTrainer(model, "latent", tsne.encoder_, "paper")  # doctest: +SKIP
     >>> trainer.fit(x, y, targets, positions=positions).history  # doctest: +SKIP
     """
 
-    def __init__(self, model, layer, encoder, config=None, *, scale=1.0, device=DEVICE, random_state=RANDOM_STATE,
+    def __init__(self, model, layer, encoder, config=None, *, scale="auto", device=DEVICE, random_state=RANDOM_STATE,
                  **overrides):
         self.model = model
         self.layer = layer
@@ -182,7 +198,7 @@ class PLSDTrainer:
 
     def _prepare(self, x, y, targets, positions, offsets, sample_weight) -> _Run:
         """Every check of ``fit``'s inputs, then the working copies: nothing is computed before it passes."""
-        scale = check_positive(self.scale, "scale")
+        scale = _check_scale(self.scale)
         source = make_source(x, y)
         if targets is None:
             raise ValueError("pass the edit targets, shape (n_samples, 2), NaN for free points")
@@ -190,6 +206,10 @@ class PLSDTrainer:
             raise ValueError(f"x, y and targets must have the same length, got {len(source)} samples "
                              f"and {len(targets)} targets")
         loss_targets, counted, held = self.prepare_targets(targets, positions)
+        if scale is None and self.config.lam == 0:
+            scale = 1.0  # no embedding term: nothing to measure
+        elif scale is None and positions is not None:
+            scale = embedding_scale(positions)
         if offsets is not None:
             offsets = np.asarray(offsets, dtype=np.float32)
             if offsets.shape != loss_targets.shape or not np.isfinite(offsets).all():
@@ -240,9 +260,12 @@ class PLSDTrainer:
                 torch.cuda.manual_seed(cuda_seed)
 
         missing = np.isnan(run.targets)
-        if missing.any():  # held points without positions: where the model puts them now
+        if missing.any() or run.scale is None:  # held points without positions, or the scale: from the model now
             seed_globals()  # a Dataset that draws from torch's generator draws the same on every run
-            run.targets = np.where(missing, self._current_positions(run), run.targets)
+            positions = self._current_positions(run)
+            run.targets = np.where(missing, positions, run.targets)
+            if run.scale is None:
+                run.scale = embedding_scale(positions)
         seed_globals()  # training draws as it would with the positions given
         targets = run.targets if run.offsets is None else run.targets - run.offsets
         run.on_device = {name: None if array is None else torch.from_numpy(array).to(run.device)
@@ -313,7 +336,8 @@ class PLSDTrainer:
         values = sum_over_ranks(torch.stack((loss.detach(), ce.detach(), em.detach()))).tolist()
         if not np.isfinite(values[0]):
             raise FloatingPointError(f"loss became {values[0]} in epoch {where[0] + 1}, batch {where[1] + 1}; "
-                                     "lower the learning rate or λ")
+                                     f"lower the learning rate or λ, or measure the embedding term in a larger "
+                                     f"unit (scale={run.scale:.3g}; scale='auto' is the embedding's own)")
         run.optimizer.zero_grad(set_to_none=True)
         # DistributedDataParallel averages the processes' gradients; their sum is wanted
         run.scaler.scale(loss * world()[1]).backward()
