@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from plsd_widget._validation import as_labels
 from plsd_widget.activations import activations_and_predictions, get_layer
 from plsd_widget.config import DEVICE, PERPLEXITY, RANDOM_STATE, FinetuneConfig, resolve_config
 from plsd_widget.declutter import DeclutterTable
+from plsd_widget.finetune.loss import embedding_scale
+from plsd_widget.labels import encode_labels
 from plsd_widget.metrics import MetricsTable, resolve_groups
 from plsd_widget.session.checkpoints import Checkpoints
 from plsd_widget.session.editing import Editor, EditingFront
@@ -48,11 +49,14 @@ class Session(EditingFront, InspectionFront):
     x : array-like of shape (n_samples, ...)
         Inputs of the points shown and fine-tuned on.
     y : array-like of shape (n_samples,)
-        Integer class labels.
+        Class labels: integer class indices, or names of any hashable type (``"LVOT"``,
+        ...), which are encoded in the order of ``class_names`` or else sorted
+        (:func:`plsd_widget.labels.encode_labels`); ``session.labels`` holds the indices.
     x_test, y_test : array-like, optional
         A held-out split for the metrics; without it metrics use ``x``, ``y``.
-    class_names : list of str, optional
-        Defaults to ``"0"``, ``"1"``, ...
+    class_names : list, optional
+        For integer labels the name of each class, ``"0"``, ``"1"``, ... by default; for
+        named labels the classes in the order wanted, the labels sorted by default.
     embedding : ParametricTSNE, optional
         An already fitted embedding of this layer; otherwise one is fitted here.
     perplexity : float, default=50
@@ -84,22 +88,18 @@ class Session(EditingFront, InspectionFront):
         get_layer(model, layer)
         self.model, self.layer = model, layer
         self.x = np.asarray(x, dtype=np.float32)
-        self.y = as_labels(y, len(self.x))
         if (x_test is None) != (y_test is None):
             raise ValueError("pass both x_test and y_test, or neither")
         self.x_test = None if x_test is None else np.asarray(x_test, dtype=np.float32)
-        self.y_test = None if y_test is None else as_labels(y_test, len(self.x_test), "y_test")
-        n_classes = int(max(self.y.max(), -1 if self.y_test is None else self.y_test.max())) + 1
-        self.class_names = [str(i) for i in range(n_classes)] if class_names is None else [str(c) for c in class_names]
-        if len(self.class_names) < n_classes:
-            raise ValueError(f"labels go up to {n_classes - 1} but only {len(self.class_names)} class names were given")
+        self.y, self.y_test, self.class_names = encode_labels(
+            y, len(self.x), y_test=y_test, n_test=0 if self.x_test is None else len(self.x_test),
+            class_names=class_names)
         self.device, self.random_state = device, random_state
         self.config = FinetuneConfig.default()
         H, predictions = activations_and_predictions(model, layer, self.x)
         self.embedding = self._fitted(embedding, H, perplexity, verbose)
         positions, offsets = start_positions(self.embedding, H)
-        centred = positions - positions.mean(axis=0)
-        self.embedding_scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
+        self.embedding_scale = embedding_scale(positions)
         inputs = SnapshotInputs(layer, self.embedding, offsets, self.x_test,
                                 self.y if self.y_test is None else self.y_test, len(self.class_names))
         self._events = Events()
