@@ -8,6 +8,7 @@ test_saliency and test_subtypes; here: that the session asks them the right ques
 import numpy as np
 import pytest
 
+from plsd_widget.activations import extract_activations
 from plsd_widget.widget.binary import bytes_to_array
 from plsd_widget.widget.messages import handle
 from plsd_widget.widget.outlines import decode_outlines
@@ -78,6 +79,49 @@ def test_saliency_kinds_have_the_inputs_shape(session):
         session.saliency([0], kind="lime")
     with pytest.raises(ValueError, match="indices must be"):
         session.saliency([])
+
+
+def test_direction_between_classes_and_selections_in_the_current_view(session):
+    P, y = session.positions, session.y
+    expected = P[y == 9].mean(0) - P[y == 4].mean(0)
+    d = session.direction_between("4", "9")
+    np.testing.assert_allclose(d, expected / np.linalg.norm(expected), rtol=1e-5)
+    np.testing.assert_allclose(session.direction_between(4, 9), d)  # an index names the same class
+    np.testing.assert_allclose(session.direction_between(np.flatnonzero(y == 4), y == 9), d, rtol=1e-6)
+    by_prediction = P[session.predictions == 9].mean(0) - P[session.predictions == 4].mean(0)
+    np.testing.assert_allclose(session.direction_between("4", "9", by="prediction"),
+                               by_prediction / np.linalg.norm(by_prediction), rtol=1e-5)
+    Pt = session.test_positions
+    in_test = Pt[session.y_test == 9].mean(0) - Pt[session.y_test == 4].mean(0)
+    np.testing.assert_allclose(session.direction_between("4", "9", split="test"),
+                               in_test / np.linalg.norm(in_test), rtol=1e-5)
+
+    with pytest.raises(ValueError, match="same class"):
+        session.direction_between("4", 4)
+    with pytest.raises(ValueError, match="class names"):
+        session.direction_between("4", "eleven")
+    with pytest.raises(ValueError, match="a is an empty selection"):
+        session.direction_between([], "9")
+    with pytest.raises(ValueError, match="same points"):
+        session.direction_between([1, 2], [2, 1])
+    with pytest.raises(ValueError, match="by must be one of"):
+        session.direction_between("4", "9", by="cluster")
+
+
+def test_saliency_along_a_direction_moves_the_points_toward_b(session):
+    """A small step along the map of 'along direction_between(4, 9)' moves each 4 toward the 9s."""
+    fours = np.flatnonzero(session.y == 4)[:6]
+    d = session.direction_between("4", "9")
+    maps = session.saliency(fours, kind="along", direction=d)
+    assert maps.shape == session.x[fours].shape
+    x = session.x[fours]
+    step = 1e-3 * np.linalg.norm(x.reshape(6, -1), axis=1) / np.linalg.norm(maps.reshape(6, -1), axis=1)
+    before = session.embedding.transform(session.activations[fours])
+    moved = session.embedding.transform(extract_activations(session.model, session.layer,
+                                                            x + step[:, None, None, None] * maps))
+    assert np.all((moved - before) @ d > 0)
+    with pytest.raises(ValueError, match="needs direction="):
+        session.saliency(fours, kind="along")
 
 
 def test_subtypes_of_a_class_come_with_outlines(session):
