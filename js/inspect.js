@@ -1,6 +1,7 @@
 // "Look inside": the side panel that asks the kernel which points to label next, a class's
-// subtypes and saliency maps, and the strip below the plot that shows the selection's mean
-// saliency. The kernel computes (widget/inspect_panel.py); this module only asks and draws.
+// subtypes and saliency maps (of the selection, or what moves points from one class or group
+// toward another), and the strip below the plot that shows them. The kernel computes
+// (widget/inspect_panel.py); this module only asks and draws.
 import { decodeLabels, decodeUint32 } from "./codecs.js";
 import { h } from "./dom.js";
 import { MESSAGE, send } from "./messages.js";
@@ -48,6 +49,36 @@ export function subtypeIndices(members, labels, s) {
 }
 
 /**
+ * One end of a direction, from the value of its select: `class:<name>` or `group:A` / `group:B`.
+ * A class travels as its name; a group as `null` and its indices (empty for a class).
+ */
+export function directionEnd(value, groups) {
+  if (value.startsWith("group:")) return { name: null, indices: groups[value.slice("group:".length)] ?? [] };
+  return { name: value.slice("class:".length), indices: [] };
+}
+
+/**
+ * The fields and buffers of a direction_saliency message: what moves `points` (the selection;
+ * empty: the "from" end's own points) from `fromValue` toward `toValue` (select values, see
+ * directionEnd). The kernel checks the rest (unknown class, empty group, the same twice).
+ */
+export function directionRequest(fromValue, toValue, groups, points) {
+  const from = directionEnd(fromValue, groups);
+  const to = directionEnd(toValue, groups);
+  return {
+    fields: { from: from.name, to: to.name },
+    buffers: [points, from.indices, to.indices].map((indices) => Uint32Array.from(indices).buffer),
+  };
+}
+
+/** The options of a direction select: the classes, then the groups set so far. */
+export function directionOptions(names, groups) {
+  return [...names.map((name) => [`class:${name}`, `class ${name}`]),
+    ...Object.entries(groups).filter(([, indices]) => indices.length)
+      .map(([key, indices]) => [`group:${key}`, `group ${key} (${indices.length})`])];
+}
+
+/**
  * @param {object} model the anywidget model
  * @param {object} actions
  * @param {(indices: number[]) => void} actions.setSelection
@@ -69,6 +100,36 @@ export function createInspect(model, actions) {
       if (actions.needSelection("ask for their saliency")) {
         send(model, MESSAGE.selection_saliency, {}, [Uint32Array.from(actions.selection()).buffer]);
       }
+    } });
+
+  // What moves points from one class or group toward another: the groups are selections kept here.
+  const groups = { A: [], B: [] };
+  let classNames = [];
+  const directionFrom = h("select", { "data-testid": "direction-from", title: "From this class or group" });
+  const directionTo = h("select", { "data-testid": "direction-to", title: "Toward this class or group" });
+  function renderDirections() {
+    for (const [select, fallback] of [[directionFrom, 0], [directionTo, 1]]) {
+      const options = directionOptions(classNames, groups);
+      const kept = options.some(([value]) => value === select.value) ? select.value : options[fallback]?.[0];
+      select.replaceChildren(...options.map(([value, text]) => h("option", { value, text })));
+      if (kept !== undefined) select.value = kept;
+    }
+  }
+  const groupButtons = Object.keys(groups).map((key) => h("button", { "data-testid": `group-${key}`,
+    text: `${key} = selection`, title: `Keep the selected points as group ${key}, to go from or toward`,
+    onclick: () => {
+      if (actions.needSelection(`keep them as group ${key}`)) {
+        groups[key] = actions.selection().slice();
+        renderDirections();
+      }
+    } }));
+  const directionSaliency = h("button", { "data-testid": "direction-saliency", text: "What moves them",
+    title: "Mean directional saliency: what in the images moves them in the view from the first class or group "
+      + "toward the second (red: more ink there). Of the selection, or without one of the first's points",
+    onclick: () => {
+      const { fields, buffers } = directionRequest(directionFrom.value, directionTo.value, groups,
+        actions.selection());
+      send(model, MESSAGE.direction_saliency, fields, buffers);
     } });
 
   const count = h("input", { type: "number", min: "1", step: "1", "data-testid": "suggest-n" });
@@ -106,6 +167,8 @@ export function createInspect(model, actions) {
     h("div", { class: "plsd-inspect-title", text: "Look inside" }),
     h("label", {}, ["saliency ", saliency]),
     meanSaliency,
+    h("div", { class: "plsd-row" }, [directionFrom, "→", directionTo]),
+    h("div", { class: "plsd-buttons" }, [directionSaliency, ...groupButtons]),
     h("div", { class: "plsd-row" }, ["label next ", count, h("label", { title: "Equal numbers per predicted class" },
       [balanced, " balanced"])]),
     h("div", { class: "plsd-buttons" }, [suggestButton, selectSuggested, exportSuggested]),
@@ -160,15 +223,17 @@ export function createInspect(model, actions) {
     init() {
       count.value = model.get("suggest_n");
       balanced.checked = model.get("suggest_balanced");
-      meanSaliency.disabled = !model.get("thumbnail_side");
+      meanSaliency.disabled = directionSaliency.disabled = !model.get("thumbnail_side");
       onSaliencyKind();
       onSuggested();
       onSubtypes();
       onSelectionHeat();
     },
-    /** The class names the subtype finder offers, after the labels change. */
+    /** The class names the subtype finder and the direction offer, after the labels change. */
     setClasses(names) {
       subtypeClass.replaceChildren(...names.map((name) => h("option", { value: name, text: `class ${name}` })));
+      classNames = names;
+      renderDirections();
     },
   };
 }

@@ -12,6 +12,7 @@ from plsd_widget.activations import extract_activations
 from plsd_widget.widget.binary import bytes_to_array
 from plsd_widget.widget.messages import handle
 from plsd_widget.widget.outlines import decode_outlines
+from plsd_widget.widget.thumbnails import heat_atlas
 
 
 @pytest.fixture(autouse=True)
@@ -170,6 +171,34 @@ def test_widget_mean_saliency_of_a_selection_and_of_a_drag(session):
     assert len(widget.selection_heat) == 2 * side * side
     handle(widget, {"type": "selection_saliency"}, [memoryview(b"")])
     assert "select points" in widget.error
+
+
+def test_widget_saliency_from_a_class_or_group_toward_another(session):
+    widget = session.widget()
+    side = widget.thumbnail_side
+    buf = lambda indices: memoryview(np.asarray(indices, np.uint32).tobytes())
+    fours, nines = np.flatnonzero(session.y == 4), np.flatnonzero(session.y == 9)
+    handle(widget, {"type": "direction_saliency", "from": "4", "to": "9"}, [buf([]), buf([]), buf([])])
+    assert widget.error == "" and len(widget.selection_heat) == side * side
+    caption = widget.selection_heat_captions[0]
+    assert caption.startswith(f"what moves the {fours.size} of class 4 from class 4 toward class 9")
+    expected = session.saliency(fours, kind="along", direction=session.direction_between("4", "9")).mean(0)
+    assert widget.selection_heat == heat_atlas(expected[None], side)
+
+    handle(widget, {"type": "direction_saliency", "from": None, "to": None},
+           [buf(fours[:3]), buf(fours[:10]), buf(nines[:10])])
+    assert widget.error == ""
+    assert widget.selection_heat_captions[0].startswith("what moves 3 selected from group A (10) toward group B (10)")
+
+    refusals = [({"from": "4", "to": "4"}, [buf([])] * 3, "same class"),
+                ({"from": "4", "to": "eleven"}, [buf([])] * 3, "class names"),
+                ({"from": None, "to": "9"}, [buf([])] * 3, "group A is empty"),
+                ({"from": None, "to": None}, [buf([]), buf([1, 2]), buf([2, 1])], "same points"),
+                ({"from": 4, "to": "9"}, [buf([])] * 3, "from must be a class name"),
+                ({"from": "4", "to": "9"}, [buf([])], "needs 3 buffers")]
+    for fields, buffers, message in refusals:
+        handle(widget, {"type": "direction_saliency", **fields}, buffers)
+        assert message in widget.error, (fields, widget.error)
 
 
 def test_widget_shows_and_clears_subtypes(session):
