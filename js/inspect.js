@@ -79,30 +79,11 @@ export function directionOptions(names, groups) {
 }
 
 /**
- * @param {object} model the anywidget model
- * @param {object} actions
- * @param {(indices: number[]) => void} actions.setSelection
- * @param {() => number[]} actions.selection
- * @param {(what: string) => boolean} actions.needSelection
- * @param {() => void} actions.redraw redraw the overlay (suggested points, subtype outlines)
+ * The "from → to" rows: two selects (classes, and the groups A / B kept from selections) and
+ * the button that asks what moves the selection (or the first's points) from one toward the other.
+ * @returns {{rows: HTMLElement[], button: HTMLElement, setClasses: (names: string[]) => void}}
  */
-export function createInspect(model, actions) {
-  const writeTrait = (name, value) => { model.set(name, value); model.save_changes(); };
-
-  const saliency = h("select", { "data-testid": "saliency-kind",
-    title: "Colour the neighbour thumbnails by what the prediction looks at" },
-  [["off", "off"], ["gradient", "gradient"], ["integrated", "integrated gradients"]]
-    .map(([value, text]) => h("option", { value, text })));
-  saliency.addEventListener("change", () => writeTrait("saliency", saliency.value));
-  const meanSaliency = h("button", { "data-testid": "selection-saliency", text: "Saliency of selection",
-    title: "Mean saliency map of the selected points; for edited points also what moves them to their targets",
-    onclick: () => {
-      if (actions.needSelection("ask for their saliency")) {
-        send(model, MESSAGE.selection_saliency, {}, [Uint32Array.from(actions.selection()).buffer]);
-      }
-    } });
-
-  // What moves points from one class or group toward another: the groups are selections kept here.
+function createDirection(model, actions) {
   const groups = { A: [], B: [] };
   let classNames = [];
   const directionFrom = h("select", { "data-testid": "direction-from", title: "From this class or group" });
@@ -123,13 +104,48 @@ export function createInspect(model, actions) {
         renderDirections();
       }
     } }));
-  const directionSaliency = h("button", { "data-testid": "direction-saliency", text: "What moves them",
+  const button = h("button", { "data-testid": "direction-saliency", text: "What moves them",
     title: "Mean directional saliency: what in the images moves them in the view from the first class or group "
       + "toward the second (red: more ink there). Of the selection, or without one of the first's points",
     onclick: () => {
       const { fields, buffers } = directionRequest(directionFrom.value, directionTo.value, groups,
         actions.selection());
       send(model, MESSAGE.direction_saliency, fields, buffers);
+    } });
+  return {
+    rows: [h("div", { class: "plsd-row" }, [directionFrom, "→", directionTo]),
+      h("div", { class: "plsd-buttons" }, [button, ...groupButtons])],
+    button,
+    setClasses(names) {
+      classNames = names;
+      renderDirections();
+    },
+  };
+}
+
+/**
+ * @param {object} model the anywidget model
+ * @param {object} actions
+ * @param {(indices: number[]) => void} actions.setSelection
+ * @param {() => number[]} actions.selection
+ * @param {(what: string) => boolean} actions.needSelection
+ * @param {() => void} actions.redraw redraw the overlay (suggested points, subtype outlines)
+ */
+export function createInspect(model, actions) {
+  const writeTrait = (name, value) => { model.set(name, value); model.save_changes(); };
+
+  const saliency = h("select", { "data-testid": "saliency-kind",
+    title: "Colour the neighbour thumbnails by what the prediction looks at" },
+  [["off", "off"], ["gradient", "gradient"], ["integrated", "integrated gradients"]]
+    .map(([value, text]) => h("option", { value, text })));
+  saliency.addEventListener("change", () => writeTrait("saliency", saliency.value));
+  const direction = createDirection(model, actions);
+  const meanSaliency = h("button", { "data-testid": "selection-saliency", text: "Saliency of selection",
+    title: "Mean saliency map of the selected points; for edited points also what moves them to their targets",
+    onclick: () => {
+      if (actions.needSelection("ask for their saliency")) {
+        send(model, MESSAGE.selection_saliency, {}, [Uint32Array.from(actions.selection()).buffer]);
+      }
     } });
 
   const count = h("input", { type: "number", min: "1", step: "1", "data-testid": "suggest-n" });
@@ -167,8 +183,7 @@ export function createInspect(model, actions) {
     h("div", { class: "plsd-inspect-title", text: "Look inside" }),
     h("label", {}, ["saliency ", saliency]),
     meanSaliency,
-    h("div", { class: "plsd-row" }, [directionFrom, "→", directionTo]),
-    h("div", { class: "plsd-buttons" }, [directionSaliency, ...groupButtons]),
+    ...direction.rows,
     h("div", { class: "plsd-row" }, ["label next ", count, h("label", { title: "Equal numbers per predicted class" },
       [balanced, " balanced"])]),
     h("div", { class: "plsd-buttons" }, [suggestButton, selectSuggested, exportSuggested]),
@@ -223,7 +238,7 @@ export function createInspect(model, actions) {
     init() {
       count.value = model.get("suggest_n");
       balanced.checked = model.get("suggest_balanced");
-      meanSaliency.disabled = directionSaliency.disabled = !model.get("thumbnail_side");
+      meanSaliency.disabled = direction.button.disabled = !model.get("thumbnail_side");
       onSaliencyKind();
       onSuggested();
       onSubtypes();
@@ -232,8 +247,7 @@ export function createInspect(model, actions) {
     /** The class names the subtype finder and the direction offer, after the labels change. */
     setClasses(names) {
       subtypeClass.replaceChildren(...names.map((name) => h("option", { value: name, text: `class ${name}` })));
-      classNames = names;
-      renderDirections();
+      direction.setClasses(names);
     },
   };
 }
