@@ -15,7 +15,8 @@ Then Adebayo et al.'s check: mean Spearman rank correlation between the maps of 
 trained model and of a re-initialised one (``seeded_model(random_state=1)``), for
 |grad|, signed grad, IG and directional saliency, on ``--n-rand`` test images.
 
-Usage: ``PLSD_MNIST=/work/shared/data/mnist python benchmarks/saliency.py``
+Usage: ``PLSD_MNIST=path/to/mnist python benchmarks/saliency.py``, or without ``PLSD_MNIST`` with the
+``data`` extra installed (``pip install 'plsd_widget[data]'``)
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 // "Look inside": the side panel that asks the kernel which points to label next, a class's
-// subtypes and saliency maps, and the strip below the plot that shows the selection's mean
-// saliency. The kernel computes (widget/inspect_panel.py); this module only asks and draws.
+// subtypes and saliency maps (of the selection, or what moves points from one class or group
+// toward another), and the strip below the plot that shows them. The kernel computes
+// (widget/inspect_panel.py); this module only asks and draws.
 import { decodeLabels, decodeUint32 } from "./codecs.js";
 import { h } from "./dom.js";
 import { MESSAGE, send } from "./messages.js";
@@ -48,6 +49,81 @@ export function subtypeIndices(members, labels, s) {
 }
 
 /**
+ * One end of a direction, from the value of its select: `class:<name>` or `group:A` / `group:B`.
+ * A class travels as its name; a group as `null` and its indices (empty for a class).
+ */
+export function directionEnd(value, groups) {
+  if (value.startsWith("group:")) return { name: null, indices: groups[value.slice("group:".length)] ?? [] };
+  return { name: value.slice("class:".length), indices: [] };
+}
+
+/**
+ * The fields and buffers of a direction_saliency message: what moves `points` (the selection;
+ * empty: the "from" end's own points) from `fromValue` toward `toValue` (select values, see
+ * directionEnd). The kernel checks the rest (unknown class, empty group, the same twice).
+ */
+export function directionRequest(fromValue, toValue, groups, points) {
+  const from = directionEnd(fromValue, groups);
+  const to = directionEnd(toValue, groups);
+  return {
+    fields: { from: from.name, to: to.name },
+    buffers: [points, from.indices, to.indices].map((indices) => Uint32Array.from(indices).buffer),
+  };
+}
+
+/** The options of a direction select: the classes, then the groups set so far. */
+export function directionOptions(names, groups) {
+  return [...names.map((name) => [`class:${name}`, `class ${name}`]),
+    ...Object.entries(groups).filter(([, indices]) => indices.length)
+      .map(([key, indices]) => [`group:${key}`, `group ${key} (${indices.length})`])];
+}
+
+/**
+ * The "from → to" rows: two selects (classes, and the groups A / B kept from selections) and
+ * the button that asks what moves the selection (or the first's points) from one toward the other.
+ * @returns {{rows: HTMLElement[], button: HTMLElement, setClasses: (names: string[]) => void}}
+ */
+function createDirection(model, actions) {
+  const groups = { A: [], B: [] };
+  let classNames = [];
+  const directionFrom = h("select", { "data-testid": "direction-from", title: "From this class or group" });
+  const directionTo = h("select", { "data-testid": "direction-to", title: "Toward this class or group" });
+  function renderDirections() {
+    for (const [select, fallback] of [[directionFrom, 0], [directionTo, 1]]) {
+      const options = directionOptions(classNames, groups);
+      const kept = options.some(([value]) => value === select.value) ? select.value : options[fallback]?.[0];
+      select.replaceChildren(...options.map(([value, text]) => h("option", { value, text })));
+      if (kept !== undefined) select.value = kept;
+    }
+  }
+  const groupButtons = Object.keys(groups).map((key) => h("button", { "data-testid": `group-${key}`,
+    text: `${key} = selection`, title: `Keep the selected points as group ${key}, to go from or toward`,
+    onclick: () => {
+      if (actions.needSelection(`keep them as group ${key}`)) {
+        groups[key] = actions.selection().slice();
+        renderDirections();
+      }
+    } }));
+  const button = h("button", { "data-testid": "direction-saliency", text: "What moves them",
+    title: "Mean directional saliency: what in the images moves them in the view from the first class or group "
+      + "toward the second (red: more ink there). Of the selection, or without one of the first's points",
+    onclick: () => {
+      const { fields, buffers } = directionRequest(directionFrom.value, directionTo.value, groups,
+        actions.selection());
+      send(model, MESSAGE.direction_saliency, fields, buffers);
+    } });
+  return {
+    rows: [h("div", { class: "plsd-row" }, [directionFrom, "→", directionTo]),
+      h("div", { class: "plsd-buttons" }, [button, ...groupButtons])],
+    button,
+    setClasses(names) {
+      classNames = names;
+      renderDirections();
+    },
+  };
+}
+
+/**
  * @param {object} model the anywidget model
  * @param {object} actions
  * @param {(indices: number[]) => void} actions.setSelection
@@ -63,6 +139,7 @@ export function createInspect(model, actions) {
   [["off", "off"], ["gradient", "gradient"], ["integrated", "integrated gradients"]]
     .map(([value, text]) => h("option", { value, text })));
   saliency.addEventListener("change", () => writeTrait("saliency", saliency.value));
+  const direction = createDirection(model, actions);
   const meanSaliency = h("button", { "data-testid": "selection-saliency", text: "Saliency of selection",
     title: "Mean saliency map of the selected points; for edited points also what moves them to their targets",
     onclick: () => {
@@ -106,6 +183,7 @@ export function createInspect(model, actions) {
     h("div", { class: "plsd-inspect-title", text: "Look inside" }),
     h("label", {}, ["saliency ", saliency]),
     meanSaliency,
+    ...direction.rows,
     h("div", { class: "plsd-row" }, ["label next ", count, h("label", { title: "Equal numbers per predicted class" },
       [balanced, " balanced"])]),
     h("div", { class: "plsd-buttons" }, [suggestButton, selectSuggested, exportSuggested]),
@@ -160,15 +238,16 @@ export function createInspect(model, actions) {
     init() {
       count.value = model.get("suggest_n");
       balanced.checked = model.get("suggest_balanced");
-      meanSaliency.disabled = !model.get("thumbnail_side");
+      meanSaliency.disabled = direction.button.disabled = !model.get("thumbnail_side");
       onSaliencyKind();
       onSuggested();
       onSubtypes();
       onSelectionHeat();
     },
-    /** The class names the subtype finder offers, after the labels change. */
+    /** The class names the subtype finder and the direction offer, after the labels change. */
     setClasses(names) {
       subtypeClass.replaceChildren(...names.map((name) => h("option", { value: name, text: `class ${name}` })));
+      direction.setClasses(names);
     },
   };
 }

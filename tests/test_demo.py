@@ -97,6 +97,8 @@ def test_look_inside_notebook_runs_small(tmp_path, monkeypatch):
     fps, randomly = (float(v) for v in re.findall(r"closest pair (\d+\.\d+)", printed)[::2])
     assert fps > randomly  # furthest-point picks stay further apart than random ones
     assert len(re.findall(r"mean Spearman -?[01]\.\d{3}", printed)) == 2
+    steps = re.search(r"each 4's move along 4s -> 9s, a small step along its map: \[([^\]]*)\]", printed)
+    assert steps and all(float(v) > 0 for v in steps.group(1).split())  # the map's sign: toward the 9s
     assert re.search(r"digit 7: k = \d", printed) and "ARI against the mirrored half" in printed
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert html.count("<polyline") >= 1 and html.count("<figure") >= 9 + 20 + 16

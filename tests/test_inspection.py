@@ -8,9 +8,11 @@ test_saliency and test_subtypes; here: that the session asks them the right ques
 import numpy as np
 import pytest
 
+from plsd_widget.activations import extract_activations
 from plsd_widget.widget.binary import bytes_to_array
 from plsd_widget.widget.messages import handle
 from plsd_widget.widget.outlines import decode_outlines
+from plsd_widget.widget.thumbnails import heat_atlas
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +82,49 @@ def test_saliency_kinds_have_the_inputs_shape(session):
         session.saliency([])
 
 
+def test_direction_between_classes_and_selections_in_the_current_view(session):
+    P, y = session.positions, session.y
+    expected = P[y == 9].mean(0) - P[y == 4].mean(0)
+    d = session.direction_between("4", "9")
+    np.testing.assert_allclose(d, expected / np.linalg.norm(expected), rtol=1e-5)
+    np.testing.assert_allclose(session.direction_between(4, 9), d)  # an index names the same class
+    np.testing.assert_allclose(session.direction_between(np.flatnonzero(y == 4), y == 9), d, rtol=1e-6)
+    by_prediction = P[session.predictions == 9].mean(0) - P[session.predictions == 4].mean(0)
+    np.testing.assert_allclose(session.direction_between("4", "9", by="prediction"),
+                               by_prediction / np.linalg.norm(by_prediction), rtol=1e-5)
+    Pt = session.test_positions
+    in_test = Pt[session.y_test == 9].mean(0) - Pt[session.y_test == 4].mean(0)
+    np.testing.assert_allclose(session.direction_between("4", "9", split="test"),
+                               in_test / np.linalg.norm(in_test), rtol=1e-5)
+
+    with pytest.raises(ValueError, match="same class"):
+        session.direction_between("4", 4)
+    with pytest.raises(ValueError, match="class names"):
+        session.direction_between("4", "eleven")
+    with pytest.raises(ValueError, match="a is an empty selection"):
+        session.direction_between([], "9")
+    with pytest.raises(ValueError, match="same points"):
+        session.direction_between([1, 2], [2, 1])
+    with pytest.raises(ValueError, match="by must be one of"):
+        session.direction_between("4", "9", by="cluster")
+
+
+def test_saliency_along_a_direction_moves_the_points_toward_b(session):
+    """A small step along the map of 'along direction_between(4, 9)' moves each 4 toward the 9s."""
+    fours = np.flatnonzero(session.y == 4)[:6]
+    d = session.direction_between("4", "9")
+    maps = session.saliency(fours, kind="along", direction=d)
+    assert maps.shape == session.x[fours].shape
+    x = session.x[fours]
+    step = 1e-3 * np.linalg.norm(x.reshape(6, -1), axis=1) / np.linalg.norm(maps.reshape(6, -1), axis=1)
+    before = session.embedding.transform(session.activations[fours])
+    moved = session.embedding.transform(extract_activations(session.model, session.layer,
+                                                            x + step[:, None, None, None] * maps))
+    assert np.all((moved - before) @ d > 0)
+    with pytest.raises(ValueError, match="needs direction="):
+        session.saliency(fours, kind="along")
+
+
 def test_subtypes_of_a_class_come_with_outlines(session):
     found, outlines = session.subtypes("3")
     assert set(found.indices) == set(np.flatnonzero(session.y == 3))
@@ -126,6 +171,34 @@ def test_widget_mean_saliency_of_a_selection_and_of_a_drag(session):
     assert len(widget.selection_heat) == 2 * side * side
     handle(widget, {"type": "selection_saliency"}, [memoryview(b"")])
     assert "select points" in widget.error
+
+
+def test_widget_saliency_from_a_class_or_group_toward_another(session):
+    widget = session.widget()
+    side = widget.thumbnail_side
+    buf = lambda indices: memoryview(np.asarray(indices, np.uint32).tobytes())
+    fours, nines = np.flatnonzero(session.y == 4), np.flatnonzero(session.y == 9)
+    handle(widget, {"type": "direction_saliency", "from": "4", "to": "9"}, [buf([]), buf([]), buf([])])
+    assert widget.error == "" and len(widget.selection_heat) == side * side
+    caption = widget.selection_heat_captions[0]
+    assert caption.startswith(f"what moves the {fours.size} of class 4 from class 4 toward class 9")
+    expected = session.saliency(fours, kind="along", direction=session.direction_between("4", "9")).mean(0)
+    assert widget.selection_heat == heat_atlas(expected[None], side)
+
+    handle(widget, {"type": "direction_saliency", "from": None, "to": None},
+           [buf(fours[:3]), buf(fours[:10]), buf(nines[:10])])
+    assert widget.error == ""
+    assert widget.selection_heat_captions[0].startswith("what moves 3 selected from group A (10) toward group B (10)")
+
+    refusals = [({"from": "4", "to": "4"}, [buf([])] * 3, "same class"),
+                ({"from": "4", "to": "eleven"}, [buf([])] * 3, "class names"),
+                ({"from": None, "to": "9"}, [buf([])] * 3, "group A is empty"),
+                ({"from": None, "to": None}, [buf([]), buf([1, 2]), buf([2, 1])], "same points"),
+                ({"from": 4, "to": "9"}, [buf([])] * 3, "from must be a class name"),
+                ({"from": "4", "to": "9"}, [buf([])], "needs 3 buffers")]
+    for fields, buffers, message in refusals:
+        handle(widget, {"type": "direction_saliency", **fields}, buffers)
+        assert message in widget.error, (fields, widget.error)
 
 
 def test_widget_shows_and_clears_subtypes(session):

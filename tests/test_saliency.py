@@ -1,6 +1,7 @@
 """Tests of plsd_widget.analysis.saliency on the digits with a small trained CNN."""
 
 import copy
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from plsd_widget import NotFittedError
 from plsd_widget.activations import capture, extract_activations
 from plsd_widget.analysis.saliency import (
     direction_between,
+    direction_between_selections,
     direction_towards,
     directional_saliency,
     gradient_saliency,
@@ -287,13 +289,76 @@ def test_directions():
     with pytest.raises(ValueError, match="'z' has no points"):
         direction_between(P, labels, "a", "z")
     with pytest.raises(ValueError, match="coincide"):
-        direction_between(P, labels, "a", "a")
+        direction_between(np.array([[0.0, 0.0], [2.0, 2.0], [1.0, 1.0]]), ["a", "a", "b"], "a", "b")
     with pytest.raises(ValueError, match="lie on the target"):
         direction_towards(P[:2], [0.0, 0.0], per_point=True)
     with pytest.raises(ValueError, match="shape \\(2,\\)"):
         direction_towards(P, [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="labels must have shape"):
         direction_between(P, labels[:3], "a", "b")
+    with pytest.raises(ValueError, match="same class \\('a'\\); pass two different"):
+        direction_between(P, labels, "a", "a")
+
+
+def test_direction_between_selections():
+    P = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [10.0, 12.0], [100.0, 100.0]])
+    d = direction_between_selections(P, [0, 1], [2, 3])
+    np.testing.assert_allclose(d, np.array([9.0, 11.0]) / np.hypot(9, 11))
+    mask = np.array([False, False, True, True, False])
+    np.testing.assert_allclose(direction_between_selections(P, np.array([0, 1]), mask), d)
+    np.testing.assert_allclose(direction_between_selections(P, [2, 3], [0, 1]), -d)
+    # an outlier in a: the median (2, 0) ignores it, the mean does not
+    np.testing.assert_allclose(direction_between_selections(P, [0, 1, 4], [2, 3], center="median"),
+                               np.array([8.0, 11.0]) / np.hypot(8, 11))
+    with pytest.raises(ValueError, match="a is an empty selection"):
+        direction_between_selections(P, [], [2, 3])
+    with pytest.raises(ValueError, match="b is an empty selection"):
+        direction_between_selections(P, [0], np.zeros(5, bool))
+    with pytest.raises(ValueError, match="select the same points"):
+        direction_between_selections(P, [0, 1], [1, 0])
+    with pytest.raises(ValueError, match="outside \\[0, 4\\]"):
+        direction_between_selections(P, [0, 5], [2])
+    with pytest.raises(ValueError, match="boolean mask must have shape \\(5,\\)"):
+        direction_between_selections(P, [True, False], [2])
+    with pytest.raises(ValueError, match="coincide"):
+        direction_between_selections(np.array([[0.0, 0.0], [1.0, 1.0], [0.5, 0.5]]), [0, 1], [2])
+
+
+def _linear_model_and_encoder():
+    """A linear classifier (its layer ``latent`` = W1 x + c1) and a fitted-looking linear encoder (W2 h + c2)."""
+    torch.manual_seed(0)  # test-only weights
+    model = nn.Sequential(OrderedDict(latent=nn.Linear(3, 4), head=nn.Linear(4, 2))).double().eval()
+    embedding = ParametricTSNE()
+    embedding.encoder_ = nn.Linear(4, 2).double().eval()
+    embedding.n_features_in_ = 4
+    return model, embedding
+
+
+def test_directional_sign_from_a_toward_b_on_a_linear_model():
+    """Positive saliency moves a point from a toward b: the map is d<Y, c_b - c_a>/dX / |c_b - c_a|,
+    W1^T W2^T u with u the unit vector from a's centre to b's; seed 002's formula dY/dX . (a - b) is its negative."""
+    model, embedding = _linear_model_and_encoder()
+    W1, W2 = model.latent.weight.detach().numpy(), embedding.encoder_.weight.detach().numpy()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    labels = np.repeat(["a", "b"], 20)
+    X[labels == "b"] += 3 * rng.normal(size=3)  # b's inputs elsewhere, so the centres differ
+    encode = lambda inputs: embedding.encoder_(model.latent(torch.from_numpy(inputs))).detach().numpy()
+    Y = encode(X)
+    c_a, c_b = Y[labels == "a"].mean(0), Y[labels == "b"].mean(0)
+    u = direction_between(Y, labels, "a", "b")
+    np.testing.assert_allclose(u, (c_b - c_a) / np.linalg.norm(c_b - c_a))
+
+    saliency = directional_saliency(model, "latent", embedding, X[labels == "a"], u)
+    by_hand = W1.T @ W2.T @ u
+    np.testing.assert_allclose(saliency, np.broadcast_to(by_hand, saliency.shape), rtol=1e-10)
+    seed_002 = W1.T @ W2.T @ (c_a - c_b)  # dY/dX . (a - b), with the classes' centres for a and b
+    assert np.all(np.sign(saliency[0]) == -np.sign(seed_002))
+
+    # a step along the map moves every point of a, and a's centre, toward b's centre
+    moved = encode(X[labels == "a"] + 0.1 * saliency)
+    assert np.all((moved - Y[labels == "a"]) @ u > 0)
+    assert np.linalg.norm(moved.mean(0) - c_b) < np.linalg.norm(c_a - c_b)
 
 
 # ------------------------------------------------------------------- errors

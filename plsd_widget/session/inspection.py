@@ -15,7 +15,8 @@ import numpy as np
 from plsd_widget._validation import check_positive_int
 
 SPACES = ("latent", "embedding", "input")
-SALIENCY_KINDS = ("gradient", "integrated", "toward")
+SALIENCY_KINDS = ("gradient", "integrated", "toward", "along")
+GROUP_BY = ("label", "prediction")
 #: Neighbour indices built on a snapshot's activations, by (split, metric); gone with the snapshot.
 _INDICES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -96,14 +97,57 @@ def select_diverse(session, n: int, *, space: str = "latent", balanced: bool = F
                   random_state=session.random_state, progress=progress)
 
 
-def saliency(session, indices, *, kind: str = "gradient", toward=None, split: str = "train",
+def _class_code(session, cls, name: str = "cls") -> int:
+    """The index of class ``cls`` (a class name or an index), or a ValueError listing the names."""
+    code = session.class_names.index(cls) if isinstance(cls, str) and cls in session.class_names else cls
+    if isinstance(code, str) or isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
+            or not 0 <= code < len(session.class_names):
+        raise ValueError(f"{name} must be one of the class names {session.class_names} or an index, got {cls!r}")
+    return int(code)
+
+
+def _is_class(group) -> bool:
+    return isinstance(group, (str, int, np.integer)) and not isinstance(group, bool)
+
+
+def _class_mask(session, cls, name: str, classes: np.ndarray) -> np.ndarray:
+    mask = classes == _class_code(session, cls, name)
+    if not mask.any():
+        raise ValueError(f"class {cls!r} ({name}) has no points in this split; pass another class")
+    return mask
+
+
+def direction_between(session, a, b, *, split: str = "train", by: str = "label", center: str = "mean") -> np.ndarray:
+    """Unit vector in the current 2-D view from the centre of ``a`` to the centre of ``b``.
+
+    ``a`` and ``b`` are each a class (a name or an index; its points by ``by``: true
+    label or the current model's prediction) or a selection (point indices or a boolean
+    mask over the split).
+    """
+    from plsd_widget.analysis.saliency import direction_between_selections
+
+    if by not in GROUP_BY:
+        raise ValueError(f"by must be one of {GROUP_BY}, got {by!r}")
+    snapshot = session.snapshot
+    _, y, _ = _split_data(session, split, snapshot)
+    classes = y if by == "label" else snapshot.predictions if split == "train" else snapshot.test_predictions
+    if _is_class(a) and _is_class(b) and _class_code(session, a, "a") == _class_code(session, b, "b"):
+        raise ValueError(f"a and b are the same class ({a!r}); pass two different classes")
+    groups = [_class_mask(session, g, name, classes) if _is_class(g) else g for name, g in (("a", a), ("b", b))]
+    positions = space_features(session, "embedding", split, snapshot)
+    return direction_between_selections(positions, *groups, center=center)
+
+
+def saliency(session, indices, *, kind: str = "gradient", toward=None, direction=None, split: str = "train",
              progress: bool = False) -> np.ndarray:
     """Saliency maps of points ``indices``, shaped like their inputs.
 
     ``kind="gradient"``: |∂ logit / ∂ x| of the predicted class; ``"integrated"``: integrated
     gradients; ``"toward"``: the directional saliency of the embedding, the gradient of
     where the point lands along the direction from the points' mean position to ``toward``
-    (a 2-D target, e.g. where a drag put them): what in the input moves them there.
+    (a 2-D target, e.g. where a drag put them): what in the input moves them there;
+    ``"along"``: the same along a given 2-D ``direction`` (e.g. :func:`direction_between`).
+    Positive is what moves the points along the direction (toward the target, toward b).
     """
     from plsd_widget.analysis import saliency as maps
 
@@ -123,9 +167,13 @@ def saliency(session, indices, *, kind: str = "gradient", toward=None, split: st
             raise ValueError("kind='toward' needs toward=(x, y): the 2-D point to move the points toward")
         positions = space_features(session, "embedding", split, session.snapshot)[indices]
         direction = maps.direction_towards(positions, toward)
-        return maps.directional_saliency(session.model, session.layer, session.embedding, batch, direction,
-                                         progress=progress)
-    raise ValueError(f"kind must be one of {SALIENCY_KINDS}, got {kind!r}")
+    elif kind == "along":
+        if direction is None:
+            raise ValueError("kind='along' needs direction=(dx, dy), e.g. session.direction_between('4', '9')")
+    else:
+        raise ValueError(f"kind must be one of {SALIENCY_KINDS}, got {kind!r}")
+    return maps.directional_saliency(session.model, session.layer, session.embedding, batch, direction,
+                                     progress=progress)
 
 
 def subtypes(session, cls, *, split: str = "train", **options):
@@ -142,11 +190,7 @@ def subtypes(session, cls, *, split: str = "train", **options):
 
     snapshot = session.snapshot
     _, y, H = _split_data(session, split, snapshot)
-    code = session.class_names.index(cls) if isinstance(cls, str) and cls in session.class_names else cls
-    if isinstance(code, str) or isinstance(code, bool) or not isinstance(code, (int, np.integer)) \
-            or not 0 <= code < len(session.class_names):
-        raise ValueError(f"cls must be one of the class names {session.class_names} or an index, got {cls!r}")
-    found = find_subtypes(H, y, int(code), random_state=session.random_state, **options)
+    found = find_subtypes(H, y, _class_code(session, cls), random_state=session.random_state, **options)
     positions = space_features(session, "embedding", split, snapshot)
     return found, subtype_outlines(positions, found)
 
@@ -168,11 +212,20 @@ class InspectionFront:
         return select_diverse(self, n, space=space, balanced=balanced, method=method, split=split,
                                          progress=progress)
 
-    def saliency(self, indices, *, kind: str = "gradient", toward=None, split: str = "train",
+    def saliency(self, indices, *, kind: str = "gradient", toward=None, direction=None, split: str = "train",
                  progress: bool = False) -> np.ndarray:
-        """Saliency maps of points ``indices`` shaped like their inputs: ``kind`` "gradient", "integrated" or
-        "toward" (what would move each point toward the 2-D point ``toward``); refused while a run goes on."""
-        return saliency(self, indices, kind=kind, toward=toward, split=split, progress=progress)
+        """Saliency maps of points ``indices`` shaped like their inputs: ``kind`` "gradient", "integrated",
+        "toward" (what would move each point toward the 2-D point ``toward``) or "along" (along the 2-D
+        ``direction``, e.g. ``direction_between(a, b)``; positive: what moves it toward b); refused while a
+        run goes on."""
+        return saliency(self, indices, kind=kind, toward=toward, direction=direction, split=split,
+                        progress=progress)
+
+    def direction_between(self, a, b, *, split: str = "train", by: str = "label", center: str = "mean"):
+        """Unit 2-vector in the current view from the centre of ``a`` to the centre of ``b``, each a class (name
+        or index; its points by ``by``, "label" or "prediction") or a selection (indices or a boolean mask);
+        ``center`` "mean" or "median". For ``saliency(..., kind="along", direction=...)``."""
+        return direction_between(self, a, b, split=split, by=by, center=center)
 
     def subtypes(self, cls, *, split: str = "train", **options):
         """Subtypes of class ``cls`` in the layer's space and their outlines in the embedding

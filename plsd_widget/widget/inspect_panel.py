@@ -1,5 +1,6 @@
 """The widget's "look inside" actions: neighbours with distances, what to label next,
-saliency over thumbnails, and a class's subtypes as outlines.
+saliency over thumbnails (of a selection, after a drag, from one class or group toward
+another), and a class's subtypes as outlines.
 
 Each function takes the :class:`PLSDWidget` and the view's message, asks the session
 (``plsd_widget.session.inspection``) and writes the traits the view draws.
@@ -55,20 +56,34 @@ def suggest(widget) -> None:
     widget.suggested = array_to_bytes(chosen, np.uint32)
 
 
-def selection_saliency(widget, buffers) -> None:
-    """The mean saliency map of the selected points; for edited ones also what moves them to their targets."""
+def _check_images(widget) -> None:
     if not widget.thumbnail_side:
         raise ValueError("saliency maps are drawn over image thumbnails; these inputs are not images")
+
+
+def _sample(indices: np.ndarray) -> tuple[np.ndarray, str]:
+    """At most MAX_SALIENCY_POINTS of ``indices`` (a fixed sample), and the caption's note when sampled."""
+    if indices.size <= MAX_SALIENCY_POINTS:
+        return indices, ""
+    picked = np.sort(np.random.default_rng(0).choice(indices, MAX_SALIENCY_POINTS, replace=False))
+    return picked, f" (a sample of {picked.size} of the {indices.size})"
+
+
+def _indices(widget, buffer, name: str) -> np.ndarray:
+    return bytes_to_array(buffer, np.uint32, name, len(widget.session.labels)).astype(np.int64)
+
+
+def selection_saliency(widget, buffers) -> None:
+    """The mean saliency map of the selected points; for edited ones also what moves them to their targets."""
+    _check_images(widget)
     if len(buffers) != 1:
         raise ValueError(f"a saliency request needs 1 buffer (indices), got {len(buffers)}")
     session = widget.session
-    indices = bytes_to_array(buffers[0], np.uint32, "saliency indices", len(session.labels)).astype(np.int64)
+    indices = _indices(widget, buffers[0], "saliency indices")
     if indices.size == 0:
         raise ValueError("select points before asking for their saliency")
     n_selected = indices.size
-    if n_selected > MAX_SALIENCY_POINTS:
-        indices = np.sort(np.random.default_rng(0).choice(indices, MAX_SALIENCY_POINTS, replace=False))
-    sample = f" (a sample of {indices.size} of the {n_selected})" if indices.size < n_selected else ""
+    indices, sample = _sample(indices)
     maps = [session.saliency(indices, kind="gradient").mean(axis=0)]
     captions = [f"mean |gradient| of {n_selected} selected{sample}"]
     targets = session.targets[indices]
@@ -82,6 +97,50 @@ def selection_saliency(widget, buffers) -> None:
     with widget.hold_sync():
         widget.selection_heat = _heat(widget, np.stack(maps))
         widget.selection_heat_captions = captions
+
+
+def _direction_end(content, key: str, group: np.ndarray, name: str):
+    """A class name (``content[key]``), or for ``None`` the group sent in the buffer; and its caption."""
+    value = content.get(key, "missing")
+    if value is None:
+        if group.size == 0:
+            raise ValueError(f"group {name} is empty; select points and press '{name} = selection' first, "
+                             "or pick a class")
+        return group, f"group {name} ({group.size})"
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a class name, or null for group {name}; got {reprlib.repr(value)}")
+    return value, f"class {value}"
+
+
+def direction_saliency(widget, content, buffers) -> None:
+    """What moves points from one class or group toward another in the view: the mean directional saliency.
+
+    ``content["from"]`` / ``content["to"]``: class names, or ``None`` for the groups in
+    buffers 1 and 2; buffer 0: the points whose maps are averaged (empty: the "from"
+    class's or group's own points). The direction is ``session.direction_between`` on the
+    train split's current view; positive (red) is what moves a point toward "to".
+    """
+    _check_images(widget)
+    if len(buffers) != 3:
+        raise ValueError(f"a direction request needs 3 buffers (points, group A, group B), got {len(buffers)}")
+    session = widget.session
+    points, group_a, group_b = (_indices(widget, b, name) for b, name in
+                                zip(buffers, ("direction points", "group A", "group B")))
+    a, from_text = _direction_end(content, "from", group_a, "A")
+    b, to_text = _direction_end(content, "to", group_b, "B")
+    direction = session.direction_between(a, b)
+    if points.size:
+        whose = f"{points.size} selected"
+    else:
+        points = group_a if isinstance(a, np.ndarray) else np.flatnonzero(
+            session.labels == session.class_names.index(a))
+        whose = f"the {points.size} of {from_text}"
+    points, sample = _sample(points)
+    heat = session.saliency(points, kind="along", direction=direction).mean(axis=0)
+    with widget.hold_sync():
+        widget.selection_heat = _heat(widget, heat[None])
+        widget.selection_heat_captions = [f"what moves {whose}{sample} from {from_text} toward {to_text} "
+                                          "(red: more ink there moves them toward it)"]
 
 
 def show_subtypes(widget, content) -> None:

@@ -19,6 +19,8 @@ resync_targets                                         (a view found a gap in th
 neighbors           ``index`` of the clicked point
 suggest                                                (``suggest_n`` / ``suggest_balanced``)
 selection_saliency                                     indices uint32[k]
+direction_saliency  ``from``, ``to``: class names, or   points uint32[k] (none: those of ``from``),
+                    null for a group in the buffers    group A uint32[k], group B uint32[k]
 subtypes            ``class`` (null clears them)
 finetune                                               (runs ``finetune_config``)
 stop
@@ -131,6 +133,7 @@ HANDLERS = {
     "neighbors": lambda widget, content, buffers: inspect_panel.show_neighbors(widget, content.get("index")),
     "suggest": lambda widget, content, buffers: inspect_panel.suggest(widget),
     "selection_saliency": lambda widget, content, buffers: inspect_panel.selection_saliency(widget, buffers),
+    "direction_saliency": inspect_panel.direction_saliency,
     "subtypes": lambda widget, content, buffers: inspect_panel.show_subtypes(widget, content),
     "finetune": finetune,
     "stop": lambda widget, content, buffers: widget.session.stop(),

@@ -267,6 +267,18 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             inspect = "document.querySelector('[data-testid=inspect]')"
             page.click("[data-testid=selection-saliency]")
             page.wait_for_function("() => document.querySelector('[data-testid=selection-heat]').dataset.maps === '1'")
+            # What moves the selected 3s from class 3 toward class 5, then from group A (them) toward class 5.
+            heat_caption = "document.querySelector('[data-testid=selection-heat] figcaption')?.textContent ?? ''"
+            page.select_option("[data-testid=direction-from]", label="class 3")
+            page.select_option("[data-testid=direction-to]", label="class 5")
+            page.click("[data-testid=direction-saliency]")
+            page.wait_for_function(f"() => ({heat_caption}).includes('from class 3 toward class 5')")
+            page.click("[data-testid=group-A]")
+            group_a = f"group A ({len(members[3])})"
+            page.select_option("[data-testid=direction-from]", label=group_a)
+            page.click("[data-testid=direction-saliency]")
+            page.wait_for_function(f"() => ({heat_caption}).includes('from {group_a} toward class 5')")
+            assert kernel_json(kernel, "view.error") == ""
             page.select_option("[data-testid=subtype-class]", label="class 3")
             page.click("[data-testid=find-subtypes]")
             page.wait_for_function(f"() => Number({inspect}.dataset.nSubtypes) >= 1", timeout=120_000)

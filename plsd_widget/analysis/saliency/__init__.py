@@ -13,9 +13,13 @@ in eval mode (its own and its sub-modules' modes are restored afterwards):
   :class:`~plsd_widget.embedding.ParametricTSNE` (exactly what its ``encode`` computes,
   input normalisation and output scale included). It answers "what in this image
   would move its point in the 2-D view along ``direction``", e.g. toward another
-  cluster (:func:`direction_between`) or toward where the user dragged a selection
+  cluster (:func:`direction_between` for classes, :func:`direction_between_selections`
+  for any two groups of points) or toward where the user dragged a selection
   (:func:`direction_towards`). The forward pass stops at layer ``m``: the layers after
-  it are not run.
+  it are not run. Sign: positive is what moves the point *from a toward b*, the
+  gradient of ``<Y, c_b - c_a>`` (``c`` the centres); seed 002's formula
+  ``dY/dX . (a - b)`` is the opposite sign of its own prose ("from a to b"), and we
+  follow the prose (:func:`directional_saliency` says why).
 
 :func:`rank_correlation` compares two sets of maps sample by sample (Spearman), which is
 what the model-randomisation sanity check of Adebayo et al. (2018, "Sanity checks for
@@ -44,11 +48,13 @@ Modules: :mod:`~.batches` (checked inputs, eval mode, gradient batches),
 
 from plsd_widget.analysis.saliency.comparison import mean_map, rank_correlation
 from plsd_widget.analysis.saliency.directional import directional_saliency
-from plsd_widget.analysis.saliency.directions import direction_between, direction_towards
+from plsd_widget.analysis.saliency.directions import (direction_between, direction_between_selections,
+                                                      direction_towards)
 from plsd_widget.analysis.saliency.gradients import gradient_saliency, integrated_gradients
 
 __all__ = [
     "direction_between",
+    "direction_between_selections",
     "direction_towards",
     "directional_saliency",
     "gradient_saliency",

@@ -47,10 +47,20 @@ def directional_saliency(model, layer: str, embedding, x, direction, *, batch_si
     ``C_m`` is ``model`` up to ``layer`` (its output flattened to (batch, features), as
     :func:`plsd_widget.activations.extract_activations` gives it) and ``E`` is the
     network of the fitted ``embedding``, exactly as its ``encode`` computes it (input
-    centring and scaling and the output scale are inside the network). Positive
-    values are features whose increase moves the point along ``direction`` in the 2-D
-    view. Embedded points of scheme "distil" are ``E(C_m(x))`` plus a per-point offset
-    that does not depend on ``x`` locally, so the gradient is the same.
+    centring and scaling and the output scale are inside the network). Embedded points
+    of scheme "distil" are ``E(C_m(x))`` plus a per-point offset that does not depend on
+    ``x`` locally, so the gradient is the same.
+
+    Sign: positive values are features whose increase moves the point along
+    ``direction``. With ``direction = direction_between(positions, labels, a, b)`` (the
+    unit vector from ``a``'s centre ``c_a`` to ``b``'s ``c_b``) the map is
+    ``d<Y, c_b - c_a>/dX / |c_b - c_a|``: red (positive) is what moves the point *from
+    a toward b*. Seed 002 wrote the map as ``dY/dX . (a - b)`` but described it as
+    "from a to b"; the formula has the opposite sign to its prose. We follow the prose,
+    so that a direction means the same in every function here (a drag's
+    :func:`direction_towards` points from the selection to where it was dropped) and a
+    step ``x + eps * map`` moves the point toward ``b``. For the seed's formula
+    literally, swap ``a`` and ``b`` (or negate ``direction``).
 
     The forward pass stops as soon as ``layer`` has run (a forward hook raises a
     private exception), so the layers after it are not computed; one vector-Jacobian

@@ -1,4 +1,10 @@
-"""Directions in the 2-D view: between two classes, or toward a target (e.g. where a drag put points)."""
+"""Directions in the 2-D view: between two classes or selections, or toward a target (e.g. where a drag put points).
+
+Every direction points *from* its first argument *to* its second (from ``a``'s centre
+to ``b``'s, from a selection to its target), so the directional saliency along it is
+positive for what moves a point toward ``b`` (see
+:func:`~plsd_widget.analysis.saliency.directional_saliency`).
+"""
 
 from __future__ import annotations
 
@@ -38,8 +44,34 @@ def _unit(v: np.ndarray, what: str) -> np.ndarray:
     return v / norm
 
 
+def _selection(selection, n: int, name: str) -> np.ndarray:
+    """``selection`` (indices or a boolean mask over ``n`` points) as a boolean mask; refused when empty."""
+    sel = np.asarray(to_numpy(selection))
+    if sel.dtype == bool:
+        if sel.shape != (n,):
+            raise ValueError(f"{name} as a boolean mask must have shape ({n},), one per point; got {sel.shape}")
+        mask = sel
+    else:
+        if sel.size == 0:
+            raise ValueError(f"{name} is an empty selection; select at least one point")
+        if sel.ndim != 1 or not np.issubdtype(sel.dtype, np.integer):
+            raise ValueError(f"{name} must be a 1-D array of point indices or a boolean mask of shape ({n},), "
+                             f"got {sel.dtype} of shape {sel.shape}")
+        if sel.min() < 0 or sel.max() >= n:
+            raise ValueError(f"{name} holds indices outside [0, {n - 1}]")
+        mask = np.zeros(n, bool)
+        mask[sel] = True
+    if not mask.any():
+        raise ValueError(f"{name} is an empty selection; select at least one point")
+    return mask
+
+
 def direction_between(positions, labels, a, b, *, center: str = "mean") -> np.ndarray:
     """Unit 2-vector from the centre of class ``a``'s points to the centre of class ``b``'s.
+
+    Passed to :func:`~plsd_widget.analysis.saliency.directional_saliency`, it gives
+    what moves a point *from a toward b*: positive values are features whose increase
+    moves the point toward ``b`` (the gradient of ``<Y, c_b - c_a>``, ``c`` the centres).
 
     Parameters
     ----------
@@ -56,11 +88,23 @@ def direction_between(positions, labels, a, b, *, center: str = "mean") -> np.nd
     -------
     ndarray of shape (2,)
         Unit vector, float64.
+
+    Raises
+    ------
+    ValueError
+        For ``a == b``, a class with no points (the message lists those present), or two
+        classes whose centres coincide.
+
+    See Also
+    --------
+    direction_between_selections : the same between two selections of points.
     """
     P = _check_positions(positions)
     labels = np.asarray(to_numpy(labels))
     if labels.shape != (P.shape[0],):
         raise ValueError(f"labels must have shape ({P.shape[0]},), one per point; got {labels.shape}")
+    if np.array_equal(a, b):
+        raise ValueError(f"a and b are the same class ({a!r}); pass two different classes")
     centres = []
     for name, cls in (("a", a), ("b", b)):
         mask = labels == cls
@@ -70,6 +114,40 @@ def direction_between(positions, labels, a, b, *, center: str = "mean") -> np.nd
             raise ValueError(f"class {name}={cls!r} has no points; classes present: {shown}")
         centres.append(_centre(P[mask], center))
     return _unit(centres[1] - centres[0], f"the centres of classes {a!r} and {b!r}")
+
+
+def direction_between_selections(positions, a, b, *, center: str = "mean") -> np.ndarray:
+    """Unit 2-vector from the centre of selection ``a`` to the centre of selection ``b``.
+
+    For two groups that are not classes: two clusters picked by hand, two subtypes,
+    the misclassified and the correct points of a class. Same sign as
+    :func:`direction_between`: from ``a`` toward ``b``.
+
+    Parameters
+    ----------
+    positions : array-like of shape (n_points, 2)
+        Points in the 2-D view.
+    a, b : array-like of int of shape (k,), or of bool of shape (n_points,)
+        The selections to go from and to: point indices or boolean masks.
+    center : {"mean", "median"}, default="mean"
+        Centroid, or the coordinate-wise median.
+
+    Returns
+    -------
+    ndarray of shape (2,)
+        Unit vector, float64.
+
+    Raises
+    ------
+    ValueError
+        For an empty selection, indices outside the points, two identical selections,
+        or two selections whose centres coincide.
+    """
+    P = _check_positions(positions)
+    mask_a, mask_b = _selection(a, P.shape[0], "a"), _selection(b, P.shape[0], "b")
+    if np.array_equal(mask_a, mask_b):
+        raise ValueError("a and b select the same points; pass two different selections")
+    return _unit(_centre(P[mask_b], center) - _centre(P[mask_a], center), "the centres of selections a and b")
 
 
 def direction_towards(positions, target, *, center: str = "mean", per_point: bool = False) -> np.ndarray:
@@ -108,5 +186,3 @@ def direction_towards(positions, target, *, center: str = "mean", per_point: boo
                          "no direction toward it; leave them out")
     return V / norms[:, None]
 
-
-# ---------------------------------------------------------- comparing maps
