@@ -29,7 +29,8 @@ export function decodeGallery(view) {
   if (view.byteLength < GALLERY_HEADER_BYTES) {
     throw new Error(`a gallery packet needs at least ${GALLERY_HEADER_BYTES} bytes, got ${view.byteLength}`);
   }
-  const [kFixed, kBroken, nFixed, nBroken, side, channels] = [0, 4, 8, 12, 16, 20].map((at) => view.getUint32(at, true));
+  const header = [0, 4, 8, 12, 16, 20].map((at) => view.getUint32(at, true));
+  const [kFixed, kBroken, nFixed, nBroken, side, channels] = header;
   const k = kFixed + kBroken;
   const expected = gallerySize(k, side, channels);
   if (view.byteLength !== expected) {
@@ -60,7 +61,8 @@ export function decodeGallery(view) {
 
 /** The caption of a gallery item: its index, label and both predictions. */
 export function galleryCaption(item, names) {
-  return `#${item.index} · ${names[item.label]} · CE ${names[item.baselinePrediction]} → PLSD ${names[item.plsdPrediction]}`;
+  const name = (c) => names[c];
+  return `#${item.index} · ${name(item.label)} · CE ${name(item.baselinePrediction)} → PLSD ${name(item.plsdPrediction)}`;
 }
 
 /** The gallery's headline: counts, and how many are listed when not all are. */
@@ -139,7 +141,9 @@ export function createGallery(model, actions) {
     const button = h("button", { class: "plsd-gallery-item", "data-testid": "gallery-item", "data-kind": it.kind,
       "data-index": String(it.index), title: "Highlight it in the plot (switches to its split)",
       onclick: () => {
-        for (const other of lists.querySelectorAll(".plsd-gallery-item")) other.classList.toggle("plsd-active", other === button);
+        for (const other of lists.querySelectorAll(".plsd-gallery-item")) {
+          other.classList.toggle("plsd-active", other === button);
+        }
         actions.highlight({ ...it, split });
       } }, [thumb, h("span", { text: galleryCaption(it, names) })]);
     return button;

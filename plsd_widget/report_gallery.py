@@ -41,7 +41,7 @@ def png_data_uri(pixels) -> str:
 
 
 def thumbnail_uris(images) -> list[str]:
-    """One PNG data URI an image (as :func:`~plsd_widget.widget.thumbnails.sprite_atlas` scales them); [] if not images."""
+    """One PNG data URI an image, scaled as :func:`~plsd_widget.widget.thumbnails.sprite_atlas` does; [] if not images."""
     atlas, side, channels = sprite_atlas(images) if len(images) else (None, 0, 0)
     if atlas is None:
         return []
@@ -65,7 +65,8 @@ def _position_map(baseline, plsd, bounds, color) -> str:
     x0, x1, y0, y1 = bounds
 
     def at(point):
-        return (4 + (point[0] - x0) / (x1 - x0) * (MAP_SIZE - 8), MAP_SIZE - 4 - (point[1] - y0) / (y1 - y0) * (MAP_SIZE - 8))
+        inner = MAP_SIZE - 8
+        return 4 + (point[0] - x0) / (x1 - x0) * inner, MAP_SIZE - 4 - (point[1] - y0) / (y1 - y0) * inner
 
     (bx, by), (px, py) = at(baseline), at(plsd)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{MAP_SIZE}" height="{MAP_SIZE}" class="posmap" role="img" '
@@ -87,7 +88,8 @@ def _cards(changed, prefix, uris, class_names, colors, bounds, limit) -> str:
             f'{_position_map((bx, by), (px, py), bounds, colors[int(changed.labels[k])])}'
             f"<figcaption><b>{prefix}{k + 1}</b> #{changed.indices[k]} · label {html.escape(label)}<br>"
             f"CE {html.escape(base)} · PLSD {html.escape(plsd)}<br>"
-            f'<span class="xy">CE ({bx:.1f}, {by:.1f}) □ · PLSD ({px:.1f}, {py:.1f}) ●</span></figcaption></figure>')
+            f'<span class="xy">CE ({bx:.1f}, {by:.1f}) □ · PLSD ({px:.1f}, {py:.1f}) ●</span>'
+            "</figcaption></figure>")
     return "".join(cards)
 
 
