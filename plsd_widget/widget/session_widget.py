@@ -19,9 +19,10 @@ import traitlets
 
 from plsd_widget.config import FinetuneConfig
 from plsd_widget.palette import class_colors
-from plsd_widget.widget import gallery, inspect_panel, messages, tables
+from plsd_widget.widget import inspect_panel, messages, tables
 from plsd_widget.widget.autosave import Autosave
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.gallery import SHOW_CHOICES, shown_snapshot, sync_runs
 from plsd_widget.widget.geometry import class_grid, crowding_warning, packed_contours, square_bounds
 from plsd_widget.widget.outlines import encode_outlines
 from plsd_widget.widget.targets_sync import TargetsSync
@@ -115,7 +116,7 @@ class PLSDWidget(anywidget.AnyWidget):
     opacity = traitlets.Float(0.85, min=0.05, max=1.0).tag(sync=True)
     has_test = traitlets.Bool(False).tag(sync=True)
     # Figure 2 (widget/gallery.py): whose positions the view shows, and what PLSD fixed.
-    show = traitlets.Enum(gallery.SHOW_CHOICES, "current").tag(sync=True)
+    show = traitlets.Enum(SHOW_CHOICES, "current").tag(sync=True)
     has_baseline = traitlets.Bool(False).tag(sync=True)
     gallery = Buffer().tag(sync=True)  # one gallery packet; empty: no baseline to compare with
     gallery_split = traitlets.Unicode("").tag(sync=True)
@@ -144,7 +145,7 @@ class PLSDWidget(anywidget.AnyWidget):
         self._atlases = {}
         self._targets_sync = TargetsSync()
         self._sync_split()
-        gallery.sync_runs(self)
+        sync_runs(self)
         session.on("positions", lambda **_: self._sync_positions())
         session.on("targets", lambda **_: self._sync_edits())
         session.on("selection", lambda **_: self._sync_selection())
@@ -153,7 +154,7 @@ class PLSDWidget(anywidget.AnyWidget):
         session.on("metrics", lambda **_: setattr(self, "metrics_html", tables.metrics_html(session)))
         session.on("error", lambda message: setattr(self, "error", message))
         for event in ("positions", "metrics"):  # after each epoch, rollback and baseline
-            session.on(event, lambda **_: gallery.sync_runs(self))
+            session.on(event, lambda **_: sync_runs(self))
         self.on_msg(lambda _widget, content, buffers: messages.handle(self, content, buffers))
 
     @property
@@ -169,7 +170,7 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _shown(self):
         """Positions, labels and predictions of the split on display, through the run ``show`` picks."""
-        snapshot = gallery.shown_snapshot(self.session, self.show)
+        snapshot = shown_snapshot(self.session, self.show)
         if self.split == "train":
             return snapshot.positions, self.session.labels, snapshot.predictions
         return snapshot.test_positions, self.session.y_test, snapshot.test_predictions
