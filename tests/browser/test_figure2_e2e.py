@@ -18,6 +18,12 @@ NOTEBOOK = "e2e_figure2.ipynb"
 GALLERY = "document.querySelector('[data-testid=gallery]')"
 
 
+def screenshot(page, name):
+    """The page with the widget's toolbar and plot in view (JupyterLab scrolls the notebook, not the page)."""
+    page.eval_on_selector(ROOT_SELECTOR, "el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
 def test_baseline_show_choice_and_gallery_highlight(jupyter_lab, page):
     write_notebook(jupyter_lab.root, NOTEBOOK)
     try:
@@ -47,7 +53,7 @@ def test_baseline_show_choice_and_gallery_highlight(jupyter_lab, page):
                 f"() => document.querySelector('{ROOT_SELECTOR}').dataset.positionsChecksum !== '{plsd}'")
             wait_until(lambda: kernel_json(kernel, "view.show") == "baseline", 30, "show=baseline in Python")
             assert page.is_disabled("[data-testid=mode-move]"), "the baseline's positions are not for editing"
-            page.locator(ROOT_SELECTOR).first.screenshot(path=str(ARTIFACTS / "e2e_figure2_baseline.png"))
+            screenshot(page, "e2e_figure2_baseline.png")
             page.select_option("[data-testid=show]", "current")
             wait_for_data(page, "show", "current")
             wait_for_data(page, "positionsChecksum", plsd)
@@ -64,7 +70,7 @@ def test_baseline_show_choice_and_gallery_highlight(jupyter_lab, page):
             wait_for_data(page, "nPoints", kernel_json(kernel, "len(session.y_test)"))
             assert kernel_json(kernel, "view.split") == "test"
             assert "plsd-active" in first.get_attribute("class")
-            page.locator(ROOT_SELECTOR).first.screenshot(path=str(ARTIFACTS / "e2e_figure2_gallery.png"))
+            screenshot(page, "e2e_figure2_gallery.png")
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "e2e_figure2_failure.png"))
         raise
