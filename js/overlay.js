@@ -1,10 +1,12 @@
 // The 2D canvas over the WebGL scatter: density contours, edit targets as rings joined to
-// where the model puts each point now, and the preview of a drag / Alt+wheel gesture.
+// where the model puts each point now, a gallery item's highlight, and the preview of a drag /
+// Alt+wheel gesture.
 //
 // During a gesture the overlay shows two snapshots taken when it began, the static layer
 // (contours, edit rings) and the selected points, and moves the latter with a canvas
 // transform: redrawing 10k points per mouse move costs ~300 ms in software rendering, two
 // drawImage calls a few ms (benchmarks/RESULTS.md).
+import { drawHighlight } from "./gallery.js";
 import { editedPoint } from "./geometry.js";
 
 const SUBTYPE_COLORS = ["#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"];
@@ -14,7 +16,8 @@ const SUBTYPE_COLORS = ["#000000", "#d62728", "#1f77b4", "#2ca02c", "#9467bd", "
  * @param {object} opts
  * @param {object} opts.renderer the scatter (dataToScreen)
  * @param {string[]} opts.colors one CSS colour per class
- * @param {object} opts.state the view's state: positions, targets, labels, selection, edited, contours
+ * @param {object} opts.state the view's state: positions, targets, labels, selection, edited, contours,
+ *   split and highlight (a gallery item)
  * @param {() => boolean} opts.showContours
  */
 export function createOverlay(canvas, { renderer, colors, state, showContours }) {
@@ -64,6 +67,7 @@ export function createOverlay(canvas, { renderer, colors, state, showContours })
       g.beginPath(); g.arc(tx, ty, 3, 0, 2 * Math.PI); g.stroke();
     }
     g.globalAlpha = 1;
+    drawHighlight(g, renderer, state);
   }
 
   function drawSelection(g) {

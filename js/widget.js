@@ -7,6 +7,7 @@
 //   controls.js  toolbar, message bars, legend, exact-edit / training / look panels
 //   thumbnails.js hover tooltip and nearest-neighbour strip
 //   inspect.js   look inside: what to label next, subtypes, saliency maps
+//   gallery.js   Figure 2: the "show" choice (before / baseline / PLSD) and the "fixed by PLSD" gallery
 //   selection.js selection maths
 //   transport.js edit targets from the kernel as versioned deltas; outlines.js contours and
 //                subtypes; codecs.js the other binary traits
@@ -14,6 +15,7 @@
 import "./widget.css";
 import { checksum, decodeFloat32, decodeLabels, decodeUint32, encodeIndices } from "./codecs.js";
 import { createControls } from "./controls.js";
+import { createGallery } from "./gallery.js";
 import { createInspect } from "./inspect.js";
 import { MESSAGE, send } from "./messages.js";
 import { h, isDarkTheme } from "./dom.js";
@@ -38,10 +40,12 @@ function render({ model, el }) {
     mode: "lasso",
     suggested: new Uint32Array(0),
     subtypes: null,
+    split: "train",
+    highlight: null, // a gallery item shown in the plot (gallery.js)
   };
   let dark = isDarkTheme();
   const colors = model.get("colors");
-  const editing = () => model.get("split") === "train";
+  const editing = () => model.get("split") === "train" && model.get("show") === "current";
 
   // ---- DOM -----------------------------------------------------------------------------
   const controls = createControls(model, {
@@ -59,12 +63,14 @@ function render({ model, el }) {
     setSelection, selection: () => state.selection, needSelection, redraw: () => onInspectOverlay(),
   });
   controls.side.append(inspect.panel);
+  const gallery = createGallery(model, { highlight });
+  controls.toolbar.append(gallery.showControl);
   const glCanvas = h("canvas", { class: "plsd-gl" });
   const overlayCanvas = h("canvas", { class: "plsd-overlay", "data-testid": "overlay" });
   const plotBox = h("div", { class: "plsd-plot", "data-testid": "plot" }, [glCanvas, overlayCanvas]);
   const root = h("div", { class: "plsd-root", "data-testid": "plsd-widget", tabindex: "0" }, [
     controls.toolbar, ...controls.messages, h("div", { class: "plsd-main" }, [plotBox, controls.side]),
-    controls.neighbors, inspect.heatStrip, controls.metrics,
+    controls.neighbors, inspect.heatStrip, gallery.panel, controls.metrics,
   ]);
   if (dark) root.classList.add("plsd-dark");
   el.append(root);
@@ -134,7 +140,10 @@ function render({ model, el }) {
   // ---- selection ------------------------------------------------------------------------
   function sendSelection(indices) {
     if (!editing()) {
-      if (indices.length) controls.showError("Selections and edits work on the train split; switch the view back to train.");
+      if (indices.length) {
+        controls.showError("Selections and edits work on the train split's current (PLSD) positions; "
+          + "switch the view back to train and PLSD (current).");
+      }
       renderer.select([]);
       return;
     }
@@ -230,8 +239,21 @@ function render({ model, el }) {
     overlay.draw();
   }
 
+  // A gallery item: ring it where the plot shows it, on its split (gallery.js draws it).
+  function highlight(item) {
+    state.highlight = item;
+    root.dataset.highlighted = `${item.split}:${item.index}`;
+    if (model.get("split") !== item.split) {
+      model.set("split", item.split);
+      model.save_changes();
+    }
+    overlay.draw();
+  }
+
   function onSplit() {
-    root.dataset.split = model.get("split");
+    state.split = model.get("split");
+    root.dataset.split = state.split;
+    root.dataset.show = model.get("show");
     controls.setSplit(model.get("split"), model.get("has_test"), editing());
     if (!editing() && state.mode === "move") setMode("lasso");
     controls.onHistory();
@@ -246,7 +268,9 @@ function render({ model, el }) {
   }
 
   function onTraining() {
-    root.dataset.training = String(controls.onTraining());
+    const training = controls.onTraining();
+    gallery.onTraining(training);
+    root.dataset.training = String(training);
   }
 
   function onStatus() {
@@ -256,6 +280,7 @@ function render({ model, el }) {
   const handlers = [
     ...controls.handlers,
     ...inspect.handlers,
+    ...gallery.handlers,
     ["change:neighbor_heat", onNeighbors],
     ["change:positions", () => onPositions()],
     ["change:targets", onTargets],
@@ -264,6 +289,7 @@ function render({ model, el }) {
     ["change:labels", onLabels],
     ["change:thumbnails", () => { state.thumbnails = decodeLabels(model.get("thumbnails"), "uint8"); }],
     ["change:split", onSplit],
+    ["change:show", onSplit],
     ["change:neighbors_of", onNeighbors],
     ["change:neighbors", onNeighbors],
     ["change:contours", onContours],
@@ -288,6 +314,7 @@ function render({ model, el }) {
   onStatus();
   controls.init();
   inspect.init();
+  gallery.init();
   onPositions({ transition: false });
 
   return () => {

@@ -18,13 +18,12 @@ def run_headless(out: Path, config, save_session: Path | None = None) -> int:
     """Run the whole loop with a scripted edit and ``config``, print the tables, write the HTML report."""
     from plsd_widget.demo import default_session, scripted_edit
     from plsd_widget.progress import epoch_progress
-    from plsd_widget.report import write_report
+    from plsd_widget.report import write_session_report
 
     t0 = time.perf_counter()
     print("Training a small CNN on sklearn's digits and fitting a parametric t-SNE of layer 'latent' ...")
     session = default_session(verbose=True)
     print(f"  ready in {time.perf_counter() - t0:.1f} s: {len(session.y)} training points")
-    before = session.positions.copy()
     description = scripted_edit(session)
     print(f"Edit: {description}")
     if save_session is not None:
@@ -44,9 +43,10 @@ def run_headless(out: Path, config, save_session: Path | None = None) -> int:
     print(declutter)
     summary = (f"{description}; PLSD with λ={config.lam} for {config.epochs} epochs (unedited points held, anchor "
                f"{config.anchor:g}), vs a CE-only baseline.")
-    path = write_report(out, before=before, after=session.positions, labels=session.y,
-                        class_names=session.class_names, targets=session.targets,
-                        metrics=session.metrics, summary=summary, declutter=declutter)
+    fixed = session.fixed_by_plsd()
+    print(f"\nFixed by PLSD on the test split: {len(fixed.fixed)} image(s) the baseline gets wrong; "
+          f"broken: {len(fixed.broken)} the baseline gets right")
+    path = write_session_report(out, session, summary=summary, declutter=declutter)
     session.close()
     print(f"\nReport written to {path.resolve()} ({time.perf_counter() - t0:.1f} s in all)")
     return 0

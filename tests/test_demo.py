@@ -45,9 +45,12 @@ def test_headless_demo_prints_table_and_writes_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "F1 before" in printed and "F1 PLSD" in printed and "F1 baseline (CE)" in printed
     assert "kNN purity (k=10)" in printed and re.search(r"baseline \(CE\) +test +\d\.\d{3}", printed)
+    assert re.search(r"Fixed by PLSD on the test split: \d+ image\(s\)", printed)
     html = out.read_text()
-    assert html.count("<svg") == 2 and "plsd-metrics" in html and "plsd-declutter" in html
-    assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # Figure 2: before / baseline (CE) / PLSD, train and test, with contours; the gallery
+    assert html.count('<figure class="panel"') == 6 and html.count('class="contour"') >= 6
+    assert "<h2>Fixed by PLSD</h2>" in html and "plsd-metrics" in html and "plsd-declutter" in html
+    assert "<script" not in html and re.findall(r'(?:src|href)="(?!data:)', html) == []
 
 
 def _run_notebook(name, folder):
@@ -64,7 +67,8 @@ def test_quickstart_notebook_runs(tmp_path):
     nb, outputs = _run_notebook("01_quickstart.ipynb", tmp_path)
     widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widget_views) == 1
-    last = nb.cells[-2].outputs[-1]["data"]["text/html"]
+    compared = next(c for c in nb.cells if "session.run_baseline(block=True)" in c.source)
+    last = compared.outputs[-1]["data"]["text/html"]
     assert "F1 baseline (CE)" in last and "F1 PLSD" in last
 
 

@@ -147,15 +147,13 @@ def write_outputs(session, out: Path, edits_path: Path, force: bool, settings: d
 
 
 def _write_report(path: Path, session, declutter, edits_path: Path, settings: dict, config) -> None:
-    from plsd_widget.report import write_report
+    from plsd_widget.report import write_session_report
 
     baseline = ", against a cross-entropy baseline of as many epochs" if "baseline (CE)" in session.reports else ""
     summary = (f"Replay of {len(session.edits.edits)} edit(s) from {edits_path.name} (fingerprint "
                f"{settings['fingerprint']}): PLSD with λ={config.lam:g} for {config.epochs} epoch(s), "
                f"unedited points held (anchor {config.anchor:g}){baseline}; {settings['nproc']} process(es).")
-    write_report(path, before=session.edits.positions, after=session.positions, labels=session.y,
-                 class_names=session.class_names, targets=session.targets, metrics=session.metrics,
-                 summary=summary, declutter=declutter)
+    write_session_report(path, session, summary=summary, declutter=declutter)
 
 
 def read_result(out: Path) -> ReplayResult:

@@ -298,10 +298,26 @@ class Session(EditingFront, InspectionFront):
         return {run: snapshot.report for run, snapshot in self._views.runs().items()}
 
     @property
+    def baseline_snapshot(self) -> Snapshot | None:
+        """The CE baseline's :class:`~plsd_widget.session.snapshot.Snapshot` (positions, predictions, and
+        ``test_positions`` / ``test_predictions``), while its report stands (see ``run_baseline``); else None."""
+        return self._views.runs().get("baseline (CE)")
+
+    @property
     def baseline_positions(self) -> np.ndarray | None:
         """The CE baseline's embedding of ``x`` (n, 2), while its report stands (see ``run_baseline``); else None."""
-        baseline = self._views.runs().get("baseline (CE)")
+        baseline = self.baseline_snapshot
         return None if baseline is None else baseline.positions
+
+    def fixed_by_plsd(self, split: str = "test"):
+        """The images PLSD classifies right and the CE baseline wrong, and the reverse, with both positions.
+
+        See :func:`plsd_widget.fixed_by.session_fixed_by`; needs ``run_baseline()`` after the
+        last ``finetune``. ``split="train"`` reads the images PLSD was fine-tuned on instead.
+        """
+        from plsd_widget.fixed_by import session_fixed_by
+
+        return session_fixed_by(self, split)
 
     @property
     def metrics(self) -> MetricsTable:

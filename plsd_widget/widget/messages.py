@@ -24,6 +24,7 @@ direction_saliency  ``from``, ``to``: class names, or   points uint32[k] (none: 
 subtypes            ``class`` (null clears them)
 finetune                                               (runs ``finetune_config``)
 stop
+run_baseline                                           (CE only, as many epochs as PLSD: the gallery)
 ==================  =================================  =======================================
 
 A message the kernel refuses (a ``ValueError`` that says what to fix) is shown in the view's
@@ -137,6 +138,7 @@ HANDLERS = {
     "subtypes": lambda widget, content, buffers: inspect_panel.show_subtypes(widget, content),
     "finetune": finetune,
     "stop": lambda widget, content, buffers: widget.session.stop(),
+    "run_baseline": lambda widget, content, buffers: widget.session.run_baseline(),
 }
 
 

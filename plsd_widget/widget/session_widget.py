@@ -22,6 +22,7 @@ from plsd_widget.palette import class_colors
 from plsd_widget.widget import inspect_panel, messages, tables
 from plsd_widget.widget.autosave import Autosave
 from plsd_widget.widget.binary import Buffer, array_to_bytes, bytes_to_array, label_dtype
+from plsd_widget.widget.gallery import SHOW_CHOICES, shown_snapshot, sync_runs
 from plsd_widget.widget.geometry import class_grid, crowding_warning, packed_contours, square_bounds
 from plsd_widget.widget.outlines import encode_outlines
 from plsd_widget.widget.targets_sync import TargetsSync
@@ -33,7 +34,7 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 # The traits the view writes (controls.js, inspect.js, widget.js); the kernel owns every other one.
 VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "finetune_config", "point_size", "opacity",
-                         "saliency", "suggest_n", "suggest_balanced"})
+                         "saliency", "suggest_n", "suggest_balanced", "show"})
 
 
 def _bundle(name: str) -> pathlib.Path:
@@ -114,6 +115,11 @@ class PLSDWidget(anywidget.AnyWidget):
     point_size = traitlets.Float(4.0, min=0.5, max=40.0).tag(sync=True)
     opacity = traitlets.Float(0.85, min=0.05, max=1.0).tag(sync=True)
     has_test = traitlets.Bool(False).tag(sync=True)
+    # Figure 2 (widget/gallery.py): whose positions the view shows, and what PLSD fixed.
+    show = traitlets.Enum(SHOW_CHOICES, "current").tag(sync=True)
+    has_baseline = traitlets.Bool(False).tag(sync=True)
+    gallery = Buffer().tag(sync=True)  # one gallery packet; empty: no baseline to compare with
+    gallery_split = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, session, **kwargs):
         esm, css = _bundle("widget.js"), _bundle("widget.css")
@@ -139,6 +145,7 @@ class PLSDWidget(anywidget.AnyWidget):
         self._atlases = {}
         self._targets_sync = TargetsSync()
         self._sync_split()
+        sync_runs(self)
         session.on("positions", lambda **_: self._sync_positions())
         session.on("targets", lambda **_: self._sync_edits())
         session.on("selection", lambda **_: self._sync_selection())
@@ -146,6 +153,8 @@ class PLSDWidget(anywidget.AnyWidget):
         session.on("status", self._on_status)
         session.on("metrics", lambda **_: setattr(self, "metrics_html", tables.metrics_html(session)))
         session.on("error", lambda message: setattr(self, "error", message))
+        for event in ("positions", "metrics"):  # after each epoch, rollback and baseline
+            session.on(event, lambda **_: sync_runs(self))
         self.on_msg(lambda _widget, content, buffers: messages.handle(self, content, buffers))
 
     @property
@@ -156,21 +165,24 @@ class PLSDWidget(anywidget.AnyWidget):
     # ---- session -> view ------------------------------------------------------------
     @property
     def editing(self) -> bool:
-        """Whether the train split, the one edits apply to, is shown."""
-        return self.split == "train"
+        """Whether the train split's current positions, the ones edits apply to, are shown."""
+        return self.split == "train" and self.show == "current"
 
     def _shown(self):
-        """Positions, labels and predictions of the split on display."""
-        s = self.session
-        if self.editing:
-            return s.positions, s.labels, s.predictions
-        return s.test_positions, s.y_test, s.test_predictions
+        """Positions, labels and predictions of the split on display, through the run ``show`` picks."""
+        snapshot = shown_snapshot(self.session, self.show)
+        if self.split == "train":
+            return snapshot.positions, self.session.labels, snapshot.predictions
+        return snapshot.test_positions, self.session.y_test, snapshot.test_predictions
+
+    def atlas(self, split: str):
+        """``(atlas, side, channels)`` of the split's thumbnails (:func:`sprite_atlas`), made once."""
+        if split not in self._atlases:
+            self._atlases[split] = sprite_atlas(self.session.x if split == "train" else self.session.x_test)
+        return self._atlases[split]
 
     def _sync_split(self) -> None:
-        x = self.session.x if self.editing else self.session.x_test
-        if self.split not in self._atlases:
-            self._atlases[self.split] = sprite_atlas(x)
-        atlas, side, channels = self._atlases[self.split]
+        atlas, side, channels = self.atlas(self.split)
         with self.hold_sync():
             self.neighbors, self.neighbor_distances, self.neighbor_heat, self.neighbors_of = b"", b"", b"", -1
             self.suggested, self.selection_heat, self.selection_heat_captions = b"", b"", []
@@ -253,7 +265,15 @@ class PLSDWidget(anywidget.AnyWidget):
             raise traitlets.TraitError("this session has no test split; pass x_test and y_test to Session")
         return split
 
-    @traitlets.observe("split")
+    @traitlets.validate("show")
+    def _check_show(self, proposal):
+        show = proposal["value"]
+        if show == "baseline" and self.session.baseline_snapshot is None:
+            raise traitlets.TraitError("there is no CE baseline to show: run it first (the 'Run CE baseline' "
+                                       "button, or session.run_baseline() after the last finetune)")
+        return show
+
+    @traitlets.observe("split", "show")
     def _split_changed(self, change) -> None:
         self._sync_split()
 
@@ -266,8 +286,11 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def check_editing(self) -> None:
         """Refuse a selection or an edit while the (read-only) test split is shown."""
-        if not self.editing:
+        if self.split != "train":
             raise ValueError("selections and edits work on the train split; switch the view back to train")
+        if not self.editing:
+            raise ValueError(f"selections and edits work on the current (PLSD) positions; the view shows "
+                             f"{self.show!r}: switch show back to 'PLSD (current)'")
 
     def set_state(self, sync_data) -> None:
         """Take the traits a view wrote; show what is refused and send the kernel's values back.
