@@ -176,6 +176,7 @@ function render({ model, el }) {
 
   function onContours() {
     state.contours = decodeOutlines(model.get("contours"));
+    root.dataset.contoursChecksum = state.contours ? checksum(state.contours.vertices) : "";
     controls.onContoursToggle();
     overlay.draw();
   }
