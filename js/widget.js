@@ -5,6 +5,7 @@
 //   overlay.js   contours, edit rings and gesture previews on a 2D canvas
 //   gestures.js  Move drag, Alt+wheel contraction, keyboard shortcuts -> edit messages
 //   controls.js  toolbar, message bars, legend, exact-edit / training / look panels
+//   finetune.js  the fine-tuning inputs and the recipe selector (in the training panel)
 //   thumbnails.js hover tooltip and nearest-neighbour strip
 //   inspect.js   look inside: what to label next, subtypes, saliency maps
 //   selection.js selection maths
