@@ -60,6 +60,16 @@ class PLSDWidget(anywidget.AnyWidget):
 
     Attributes
     ----------
+    recipe : {"default", "paper", "custom"}
+        The fine-tuning recipe: setting a preset's name writes all its values into
+        ``finetune_config`` (:meth:`FinetuneConfig.preset`); the kernel sets it to the preset
+        the config equals, or ``"custom"``, whenever the config changes.
+    finetune_config : dict
+        ``FinetuneConfig.to_dict()`` of the next run (the view's inputs; "Fine-tune" runs it).
+    contour_level : str
+        Where the contours cut each class's density: a mass fraction such as ``"0.9"``
+        (a number is taken too) or ``"1/N"``, the paper's density threshold with N the points
+        of the split shown (:func:`plsd_widget.contours.density_contours`).
     autosave : Autosave
         Where the session's edits are autosaved, and an earlier session's edits offered
         back (``widget/autosave.py``).
