@@ -3,7 +3,25 @@
 // exact δ / κ, training, look) and the metrics table. Traits that only these show are kept
 // in sync here; everything the user does goes to `actions` or straight to the model.
 import { h } from "./dom.js";
+import { createFinetuneInputs, onEnter } from "./finetune.js";
 import { MESSAGE, send } from "./messages.js";
+
+/** The contour levels offered: a mass fraction of each class, or the paper's density 1/N. */
+export const CONTOUR_LEVELS = ["0.9", "0.5", "1/N"];
+
+const percent = (level) => `${+(100 * Number(level)).toFixed(1)} %`;
+
+/** The contour level's name in the selector, e.g. "90 % of each class" or "1/N (paper)". */
+export function contourLevelLabel(level) {
+  return level === "1/N" ? "1/N (paper)" : `${percent(level)} of each class`;
+}
+
+/** The contours checkbox's tooltip for a level (as the `contour_level` trait holds it). */
+export function contourLevelTitle(level) {
+  return level === "1/N"
+    ? "Per-class density contours where each class's density is 1/N, N the points of the split shown (the paper's)"
+    : `Per-class density contours (${percent(level)} of each class's mass)`;
+}
 
 export const MODES = [
   ["lasso", "Lasso", "Draw a lasso to select points"],
@@ -44,6 +62,10 @@ export function createControls(model, actions) {
     onclick: () => actions.exportPng() });
   const contoursToggle = h("input", { type: "checkbox", "data-testid": "show-contours" });
   contoursToggle.addEventListener("change", () => writeTrait("show_contours", contoursToggle.checked));
+  const contoursLabel = h("label", {}, [contoursToggle, " contours"]);
+  const contourLevel = h("select", { "data-testid": "contour-level", title: "Where the contours cut each class's " +
+    "density: around a share of its mass, or at the paper's density 1/N" });
+  contourLevel.addEventListener("change", () => writeTrait("contour_level", contourLevel.value));
   const split = h("select", { "data-testid": "split", title: "Which split the plot shows; edits apply to train" },
     [h("option", { value: "train", text: "train" }), h("option", { value: "test", text: "test (held out)" })]);
   split.addEventListener("change", () => writeTrait("split", split.value));
@@ -51,7 +73,7 @@ export function createControls(model, actions) {
   const toolbar = h("div", { class: "plsd-toolbar" }, [
     h("span", { class: "plsd-group" }, modeButtons), h("span", { class: "plsd-group" }, [undo, redo, reset]),
     h("span", { class: "plsd-group" }, [clear, invert, png]),
-    h("label", { title: "Per-class density contours (90 % of each class's mass)" }, [contoursToggle, " contours"]),
+    h("span", { class: "plsd-group" }, [contoursLabel, contourLevel]),
     h("label", { class: "plsd-split" }, ["show ", split]),
     selectionInfo,
   ]);
@@ -72,11 +94,7 @@ export function createControls(model, actions) {
 
   // ---- side panels -----------------------------------------------------------------------
   const legend = h("div", { class: "plsd-legend", "data-testid": "legend" });
-  const epochs = h("input", { type: "number", min: "1", step: "1", "data-testid": "epochs" });
-  const lam = h("input", { type: "number", min: "0", max: "1", step: "0.05", "data-testid": "lam" });
-  const lr = h("input", { type: "number", min: "0", step: "any", "data-testid": "lr" });
-  const editedOnly = h("input", { type: "checkbox", "data-testid": "edited-only" });
-  const editWeight = h("input", { type: "number", min: "0", step: "any", "data-testid": "edit-weight" });
+  const finetuneInputs = createFinetuneInputs(model, writeTrait);
   const finetune = h("button", { class: "plsd-primary", "data-testid": "finetune", text: "Fine-tune",
     onclick: () => send(model, MESSAGE.finetune) });
   const stop = h("button", { "data-testid": "stop", text: "Stop", onclick: () => send(model, MESSAGE.stop) });
@@ -84,11 +102,7 @@ export function createControls(model, actions) {
   const progressText = h("div", { class: "plsd-progress-text", "data-testid": "progress" });
   const status = h("div", { class: "plsd-status", "data-testid": "status" });
   const train = h("div", { class: "plsd-train" }, [
-    h("label", {}, ["Epochs ", epochs]),
-    h("label", { title: "Weight of the embedding term in (1-λ)·CE + λ·‖E(h) − y'‖²" }, ["λ ", lam]),
-    h("label", { title: "SGD learning rate (Nesterov momentum 0.9)" }, ["lr ", lr]),
-    h("label", { title: "Checked: the edited points are pulled to their targets, and a second term (anchor 3) holds the others where they are, so unedited classes do not drift. Unchecked: every point counts alike in one term, the unedited ones held in place" }, [editedOnly, " edited classes only"]),
-    h("label", { title: "Weight of the edited points' cross-entropy against the others' (1: all alike). The points you moved are the ones the view showed misplaced; 5 helped against a shortcut (see the README)" }, ["edit × ", editWeight]),
+    ...finetuneInputs.elements,
     h("div", { class: "plsd-buttons" }, [finetune, stop]),
     h("div", { class: "plsd-progress" }, [bar]), progressText, status,
   ]);
@@ -128,32 +142,9 @@ export function createControls(model, actions) {
     }
   }
 
-  // ---- inputs -> the fine-tuning config ------------------------------------------------------
-  // One trait holds FinetuneConfig.to_dict(); an input writes its field and the kernel checks
-  // the whole config: a value it refuses comes back as an error with the kernel's config.
-  const numberFields = [[epochs, "epochs"], [lam, "lam"], [lr, "lr"], [editWeight, "edit_weight"]];
-  const syncInputs = () => {
-    const config = model.get("finetune_config");
-    for (const [input, field] of numberFields) input.value = config[field];
-    editedOnly.checked = config.edited_only;
-  };
-  const writeField = (field, value) =>
-    writeTrait("finetune_config", { ...model.get("finetune_config"), [field]: value });
-  // JupyterLab's shortcuts take Enter in an output area (no "change" follows), so commit on
-  // Enter ourselves and keep the key from reaching the notebook.
-  const onEnter = (input, commit) => input.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") commit();
-  });
-  for (const [input, field] of numberFields) {
-    const commit = () => writeField(field, input.value.trim() === "" ? null : Number(input.value));
-    input.addEventListener("change", commit);
-    onEnter(input, commit);
-  }
   onEnter(deltaX, () => exactEdit(MESSAGE.shift));
   onEnter(deltaY, () => exactEdit(MESSAGE.shift));
   onEnter(kappa, () => exactEdit(MESSAGE.contract));
-  editedOnly.addEventListener("change", () => writeField("edited_only", editedOnly.checked));
 
   // ---- traits -> controls ----------------------------------------------------------------
   function showError(message) {
@@ -197,6 +188,13 @@ export function createControls(model, actions) {
   function onContoursToggle() {
     contoursToggle.checked = model.get("show_contours");
   }
+  function onContourLevel() {
+    const level = model.get("contour_level");
+    const levels = CONTOUR_LEVELS.includes(level) ? CONTOUR_LEVELS : [...CONTOUR_LEVELS, level]; // one set in Python
+    contourLevel.replaceChildren(...levels.map((value) => h("option", { value, text: contourLevelLabel(value) })));
+    contourLevel.value = level;
+    contoursLabel.title = contourLevelTitle(level);
+  }
   const showMetrics = () => { metrics.innerHTML = model.get("metrics_html"); };
 
   const handlers = [
@@ -209,7 +207,8 @@ export function createControls(model, actions) {
     ["change:recoverable", showRecoverable],
     ["change:can_undo", onHistory],
     ["change:can_redo", onHistory],
-    ["change:finetune_config", syncInputs],
+    ["change:contour_level", onContourLevel],
+    ...finetuneInputs.handlers,
   ];
 
   return {
@@ -229,7 +228,8 @@ export function createControls(model, actions) {
       onStyle();
       onProgress();
       onHistory();
-      syncInputs();
+      finetuneInputs.sync();
+      onContourLevel();
       showMetrics();
       showError(model.get("error"));
       showWarning();

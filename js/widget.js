@@ -5,6 +5,7 @@
 //   overlay.js   contours, edit rings and gesture previews on a 2D canvas
 //   gestures.js  Move drag, Alt+wheel contraction, keyboard shortcuts -> edit messages
 //   controls.js  toolbar, message bars, legend, exact-edit / training / look panels
+//   finetune.js  the fine-tuning inputs and the recipe selector (in the training panel)
 //   thumbnails.js hover tooltip and nearest-neighbour strip
 //   inspect.js   look inside: what to label next, subtypes, saliency maps
 //   gallery.js   Figure 2: the "show" choice (before / baseline / PLSD) and the "fixed by PLSD" gallery
@@ -185,6 +186,7 @@ function render({ model, el }) {
 
   function onContours() {
     state.contours = decodeOutlines(model.get("contours"));
+    root.dataset.contoursChecksum = state.contours ? checksum(state.contours.vertices) : "";
     controls.onContoursToggle();
     overlay.draw();
   }

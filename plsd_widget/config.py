@@ -198,6 +198,10 @@ class FinetuneConfig:
             raise ValueError(f"unknown preset {name!r}; use one of {list(PRESETS)}")
         return getattr(cls, name)()
 
+    def preset_name(self) -> str | None:
+        """The name of the preset (:data:`PRESETS`) whose values this config holds, or None."""
+        return next((name for name in PRESETS if self == FinetuneConfig.preset(name)), None)
+
     # ------------------------------------------------------------------ changes
     def replace(self, **changes) -> FinetuneConfig:
         """A copy with ``changes`` (field names) applied, checked as a new config is."""

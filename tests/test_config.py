@@ -24,6 +24,14 @@ def test_paper_preset_is_the_papers_recipe():
     assert set(PRESETS) == {"default", "paper"}
 
 
+def test_preset_name_is_the_preset_a_config_equals():
+    for name in PRESETS:
+        assert FinetuneConfig.preset(name).preset_name() == name
+        assert FinetuneConfig.from_json(FinetuneConfig.preset(name).to_json()).preset_name() == name
+    assert FinetuneConfig.paper().replace(anchor=3.0).preset_name() is None
+    assert FinetuneConfig(transform=lambda x: x).preset_name() is None  # an augmentation is no preset's
+
+
 def test_config_is_frozen():
     config = FinetuneConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plsd_widget.config import CONTOUR_LEVEL
 from plsd_widget.contours import grid_contours, pack_contours
 from plsd_widget.density import crowded_targets, grid_densities
 
@@ -29,14 +30,18 @@ def class_grid(positions: np.ndarray, labels: np.ndarray):
     return grid_densities(positions, codes, n_classes=len(present), grid_size=CONTOUR_GRID), present
 
 
-def class_contours(positions: np.ndarray, labels: np.ndarray):
-    """Packed density contours of the classes present in ``labels`` (see ``contours.pack_contours``)."""
-    return packed_contours(*class_grid(positions, labels))
+def class_contours(positions: np.ndarray, labels: np.ndarray, level=CONTOUR_LEVEL):
+    """Packed density contours of the classes present in ``labels`` (see ``contours.pack_contours``).
+
+    ``level`` is a mass fraction in (0, 1) or ``"1/N"``, N the points given
+    (:func:`plsd_widget.contours.density_contours`).
+    """
+    return packed_contours(*class_grid(positions, labels), level=level)
 
 
-def packed_contours(grid, present):
-    """Contours of a ``class_grid`` as one vertex buffer, offsets and class ids for the view."""
-    vertices, offsets, classes = pack_contours(grid_contours(grid))
+def packed_contours(grid, present, level=CONTOUR_LEVEL):
+    """Contours of a ``class_grid`` at ``level`` as one vertex buffer, offsets and class ids for the view."""
+    vertices, offsets, classes = pack_contours(grid_contours(grid, level))
     return vertices, offsets, present[classes].astype(np.uint16)
 
 

@@ -17,7 +17,8 @@ import anywidget
 import numpy as np
 import traitlets
 
-from plsd_widget.config import FinetuneConfig
+from plsd_widget.config import CONTOUR_LEVEL, PAPER_CONTOUR_LEVEL, PRESETS, FinetuneConfig
+from plsd_widget.contours import check_contour_level
 from plsd_widget.palette import class_colors
 from plsd_widget.widget import inspect_panel, messages, tables
 from plsd_widget.widget.autosave import Autosave
@@ -33,8 +34,9 @@ logger = logging.getLogger(__name__)
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROGRESS_INTERVAL_S = 0.25  # latest wins: at most a few progress pushes per second
 # The traits the view writes (controls.js, inspect.js, widget.js); the kernel owns every other one.
-VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "finetune_config", "point_size", "opacity",
-                         "saliency", "suggest_n", "suggest_balanced", "show"})
+VIEW_WRITES = frozenset({"selection", "split", "error", "show_contours", "contour_level", "finetune_config", "recipe",
+                         "point_size", "opacity", "saliency", "suggest_n", "suggest_balanced", "show"})
+CUSTOM_RECIPE = "custom"  # the recipe of a config that equals no preset
 
 
 def _bundle(name: str) -> pathlib.Path:
@@ -59,6 +61,16 @@ class PLSDWidget(anywidget.AnyWidget):
 
     Attributes
     ----------
+    recipe : {"default", "paper", "custom"}
+        The fine-tuning recipe: setting a preset's name writes all its values into
+        ``finetune_config`` (:meth:`FinetuneConfig.preset`); the kernel sets it to the preset
+        the config equals, or ``"custom"``, whenever the config changes.
+    finetune_config : dict
+        ``FinetuneConfig.to_dict()`` of the next run (the view's inputs; "Fine-tune" runs it).
+    contour_level : str
+        Where the contours cut each class's density: a mass fraction such as ``"0.9"``
+        (a number is taken too) or ``"1/N"``, the paper's density threshold with N the points
+        of the split shown (:func:`plsd_widget.contours.density_contours`).
     autosave : Autosave
         Where the session's edits are autosaved, and an earlier session's edits offered
         back (``widget/autosave.py``).
@@ -86,10 +98,18 @@ class PLSDWidget(anywidget.AnyWidget):
     selection = Buffer().tag(sync=True, echo_update=False)
     contours = Buffer().tag(sync=True)  # one outlines packet (widget/outlines.py)
     show_contours = traitlets.Bool(True).tag(sync=True)
+    # Where the contours cut each class's density: a mass fraction ("0.9") or the paper's "1/N".
+    contour_level = traitlets.Union([traitlets.Unicode(), traitlets.Float()],
+                                    default_value=str(CONTOUR_LEVEL)).tag(sync=True)
     can_undo = traitlets.Bool(False).tag(sync=True)
     can_redo = traitlets.Bool(False).tag(sync=True)
     # FinetuneConfig.to_dict() of the next run: the view writes a field at a time, the kernel checks all.
     finetune_config = traitlets.Dict(default_value=FinetuneConfig.default().to_dict()).tag(sync=True)
+    # The preset the config equals (picking one writes its values into finetune_config), or "custom".
+    recipe = traitlets.Enum((*PRESETS, CUSTOM_RECIPE), FinetuneConfig.default().preset_name()).tag(sync=True)
+    # Every preset's FinetuneConfig.to_dict(), for the recipe selector's descriptions (kernel-owned).
+    finetune_presets = traitlets.Dict(
+        default_value={name: FinetuneConfig.preset(name).to_dict() for name in PRESETS}).tag(sync=True)
     training = traitlets.Bool(False).tag(sync=True)
     progress = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("ready").tag(sync=True)
@@ -195,14 +215,19 @@ class PLSDWidget(anywidget.AnyWidget):
 
     def _sync_positions(self) -> None:
         positions, labels, predictions = self._shown()
-        grid, present = class_grid(positions, labels)
+        # The crowding warning reuses the train split's grid for every edit; a new contour level, the shown one's.
+        self._shown_grid = class_grid(positions, labels)
         if self.editing:
-            self._train_grid = grid, present  # the crowding warning reuses it for every edit
+            self._train_grid = self._shown_grid
         with self.hold_sync():
             self.positions = array_to_bytes(positions, np.float32)
             self.predictions = array_to_bytes(predictions, self.label_dtype)
-            self.contours = encode_outlines(*packed_contours(grid, present))
+            self._sync_contours()
             self._sync_warning()
+
+    def _sync_contours(self) -> None:
+        level = self.contour_level if self.contour_level == PAPER_CONTOUR_LEVEL else float(self.contour_level)
+        self.contours = encode_outlines(*packed_contours(*self._shown_grid, level=level))
 
     def _sync_warning(self) -> None:
         s = self.session
@@ -283,6 +308,42 @@ class PLSDWidget(anywidget.AnyWidget):
             return FinetuneConfig.from_dict(proposal["value"]).to_dict()
         except (TypeError, ValueError) as exc:  # a TraitError, so that set_state rolls the value back
             raise traitlets.TraitError(str(exc)) from exc
+
+    @traitlets.observe("finetune_config")
+    def _config_changed(self, change) -> None:
+        self.recipe = FinetuneConfig.from_dict(change["new"]).preset_name() or CUSTOM_RECIPE
+
+    @traitlets.validate("recipe")
+    def _check_recipe(self, proposal):
+        recipe = proposal["value"]
+        matching = FinetuneConfig.from_dict(self.finetune_config).preset_name()
+        if recipe == CUSTOM_RECIPE and matching is not None:
+            raise traitlets.TraitError(
+                f"the fine-tuning config holds the {matching!r} preset's values; change one of them (e.g. "
+                "widget.finetune_config = {**widget.finetune_config, 'lam': 0.3}) and the recipe turns custom")
+        return recipe
+
+    @traitlets.observe("recipe")
+    def _recipe_changed(self, change) -> None:
+        if change["new"] != CUSTOM_RECIPE:
+            self.finetune_config = FinetuneConfig.preset(change["new"]).to_dict()
+
+    @traitlets.validate("contour_level")
+    def _check_contour_level(self, proposal):
+        level = proposal["value"]
+        try:
+            level = float(level) if isinstance(level, str) else level  # "0.9" from the view's select
+        except ValueError:
+            pass  # "1/N", or a word that check_contour_level refuses by name
+        try:
+            return str(check_contour_level(level))
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(f"contour_level: {exc}") from exc
+
+    @traitlets.observe("contour_level")
+    def _contour_level_changed(self, change) -> None:
+        if hasattr(self, "_shown_grid"):  # not while __init__ takes a contour_level, before the first grid
+            self._sync_contours()
 
     def check_editing(self) -> None:
         """Refuse a selection or an edit while the (read-only) test split is shown."""

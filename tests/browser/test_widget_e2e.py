@@ -286,6 +286,9 @@ def test_selection_tools_contract_keyboard_and_png(jupyter_lab, page):
             page.screenshot(path=str(ARTIFACTS / "e2e_look_inside.png"))
 
             # Alt+wheel up over the plot contracts the selection toward its centroid (Eq. 2).
+            plot = page.locator("[data-testid=plot]").first
+            plot.scroll_into_view_if_needed()  # the look-inside clicks above may have scrolled the notebook
+            box = plot.bounding_box()
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.keyboard.down("Alt")
             page.mouse.wheel(0, -100)
