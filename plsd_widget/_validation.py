@@ -57,8 +57,8 @@ def _as_array(X, name: str, dtype=None, given: str | None = None) -> np.ndarray:
         raise TypeError(f"{name} must be numeric array-like, got {given or type(X).__name__}: {exc}") from exc
 
 
-def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
-    """Return integer class labels of shape (n_samples,), checking length and type."""
+def one_label_per_sample(y, n_samples: int, name: str = "y") -> np.ndarray:
+    """``y`` (a sequence, array or tensor) as a 1-D array of ``n_samples`` labels of any type, else raise."""
     if hasattr(y, "detach"):
         y = y.detach().cpu().numpy()
     arr = np.asarray(y)
@@ -69,6 +69,12 @@ def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
             f"{name} has {arr.shape[0]} labels but the data has {n_samples} samples; "
             "pass one label per sample"
         )
+    return arr
+
+
+def as_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
+    """Return integer class labels of shape (n_samples,), checking length and type."""
+    arr = one_label_per_sample(y, n_samples, name)
     if not np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)

@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from plsd_widget._validation import as_labels
+from plsd_widget._validation import as_labels, one_label_per_sample
 
 
 def _is_integer_like(arr: np.ndarray) -> bool:
     if np.issubdtype(arr.dtype, np.integer):
         return True
     return bool(np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all() and (arr == np.round(arr)).all())
-
-
-def _as_1d(y, n_samples: int, name: str) -> np.ndarray:
-    if hasattr(y, "detach"):
-        y = y.detach().cpu().numpy()
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {arr.shape}")
-    if arr.shape[0] != n_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but the data has {n_samples} samples; "
-                         "pass one label per sample")
-    return arr
 
 
 def _sorted_classes(values) -> list:
@@ -62,8 +50,8 @@ def encode_labels(y, n_samples: int, *, y_test=None, n_test: int = 0, class_name
     y_test_codes : ndarray of shape (n_test,), int64, or None
     names : list of str
     """
-    arr = _as_1d(y, n_samples, "y")
-    test = None if y_test is None else _as_1d(y_test, n_test, "y_test")
+    arr = one_label_per_sample(y, n_samples, "y")
+    test = None if y_test is None else one_label_per_sample(y_test, n_test, "y_test")
     if test is not None and _is_integer_like(arr) != _is_integer_like(test):
         raise TypeError(f"y and y_test must be labels of one kind, got {arr.dtype} and {test.dtype}; "
                         "pass both as class indices or both as class names")
