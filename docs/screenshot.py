@@ -7,9 +7,10 @@ rerun this after a change of the view:
     .venv/bin/python docs/screenshot.py        # after `make setup` (JupyterLab, Chromium)
 
 A notebook builds the demo session, makes the demo's scripted edit (the two classes the CNN
-confuses most, contracted and moved into empty space), fine-tunes three epochs and shows
-``session.widget()``; JupyterLab (on loopback) and Debian's Chromium (the browser tests' set-up,
-``tests/browser/jupyter.py``) render it, and the widget alone is saved.
+confuses most, contracted and moved into empty space: the targets show as rings joined to
+the points) and shows ``session.widget()``; JupyterLab (on loopback) and Debian's Chromium
+(the browser tests' set-up, ``tests/browser/jupyter.py``) render it, and the widget's toolbar,
+plot and sidebar are saved.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ WIDGET = "[data-testid=plsd-widget]"
 CELLS = [
     "from plsd_widget.demo import default_session, scripted_edit\n\n"
     "session = default_session()\n"
-    "print(scripted_edit(session))\n"
-    "session.finetune(epochs=3, block=True)",
+    "print(scripted_edit(session))",
     "session.widget()",
 ]
-VIEWPORT = {"width": 1200, "height": 900}
+VIEWPORT = {"width": 1300, "height": 1400}  # the whole widget in view
 
 
 def write_notebook(folder: Path) -> str:
@@ -65,7 +65,12 @@ def photograph(out: Path, timeout_s: float) -> None:
                 page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
                 page.wait_for_selector(f"{WIDGET}[data-ready=true]", timeout=timeout_s * 1000)
                 page.wait_for_timeout(2000)  # the contours and targets are drawn after the points
-                page.locator(WIDGET).screenshot(path=str(out))
+                page.locator(WIDGET).scroll_into_view_if_needed()
+                # the toolbar, the plot and the sidebar beside it; not the tables below
+                box = page.locator(WIDGET).bounding_box()
+                plot = page.locator(f"{WIDGET} [data-testid=plot]").bounding_box()
+                page.screenshot(path=str(out), clip={"x": box["x"], "y": box["y"], "width": box["width"],
+                                                     "height": plot["y"] + plot["height"] - box["y"] + 8})
                 browser.close()
         finally:
             server.stop()
