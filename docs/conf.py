@@ -57,6 +57,7 @@ html_show_sourcelink = False
 
 WIDGET_VIEW = '<script type="application/vnd.jupyter.widget-view+json">'
 SCREENSHOT = "/_static/widget.png"  # relative to the source folder; docs/screenshot.py refreshes it
+CAPTION = "The widget in JupyterLab, on the quick start's data (a screenshot: a static page cannot run it)."
 
 
 def widget_views_as_screenshot(app, doctree):
@@ -72,7 +73,7 @@ def widget_views_as_screenshot(app, doctree):
             continue
         figure = nodes.figure("", classes=["widget-screenshot"])
         figure += nodes.image(uri=SCREENSHOT, alt="The plsd_widget view in JupyterLab")
-        figure += nodes.caption("", "The widget in JupyterLab (a screenshot: a static page cannot run it).")
+        figure += nodes.caption("", CAPTION)
         doctree.set_id(figure)
         raw.replace_self(figure)
     if hasattr(app.env, "nb_metadata"):
