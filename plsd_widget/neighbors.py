@@ -118,7 +118,7 @@ class NeighborIndex:
     ----------
     n_samples_, n_features_in_ : int
         Shape of ``X``.
-    data_ : ndarray of shape (n_samples, n_components_)
+    data_ : ndarray of shape (n_samples, n_components)
         The indexed points after the transform; distances are measured between these.
 
     Examples
@@ -195,11 +195,11 @@ class NeighborIndex:
 
         Parameters
         ----------
-        Q : array-like of shape (n_queries, n_features_in_)
+        Q : array-like of shape (n_queries, n_features_in)
 
         Returns
         -------
-        ndarray of shape (n_queries, n_components_), float32
+        ndarray of shape (n_queries, n_components), float32
         """
         Q = as_float_array(Q, "Q")
         if Q.shape[1] != self.n_features_in_:
@@ -215,7 +215,7 @@ class NeighborIndex:
 
         Parameters
         ----------
-        Q : array-like of shape (n_queries, n_features_in_) or None, default=None
+        Q : array-like of shape (n_queries, n_features_in) or None, default=None
             Query points; None queries the indexed points themselves.
         k : int, default=10
             Neighbours per query: at most ``n_samples`` (``n_samples - 1`` when a

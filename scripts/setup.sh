@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: .venv with the CPU torch wheel, the JS bundle,
-# the package in editable mode, and (with --browser) Debian's Chromium for browser tests.
+# the package in editable mode, with --docs the documentation extra (Sphinx, myst-nb), and
+# with --browser Debian's Chromium for browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+want_docs=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) want_browser=1 ;;
+        --docs) want_docs=1 ;;
+        *) echo "usage: scripts/setup.sh [--browser] [--docs]" >&2; exit 2 ;;
+    esac
+done
 
 if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv with $($PYTHON --version)"
@@ -31,6 +39,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
     echo "==> installing plsd_widget (editable) with test and notebook extras"
     .venv/bin/python -m pip install -q -e ".[dev]"
     echo "$fingerprint" > "$stamp"
+fi
+
+docs_stamp=.venv/.plsd-docs-installed
+if [ "$want_docs" = 1 ] && [ "$(cat "$docs_stamp" 2>/dev/null)" != "$fingerprint" ]; then
+    echo "==> installing the docs extra (Sphinx, pydata-sphinx-theme, numpydoc, myst-nb)"
+    .venv/bin/python -m pip install -q -e ".[dev,docs]"
+    echo "$fingerprint" > "$docs_stamp"
 fi
 
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then

@@ -32,7 +32,7 @@ gradient, 0.07 for integrated gradients and -0.07 for the directional saliency
 (``tests/test_saliency.py`` asserts < 0.4, 0.25, 0.3 and 0.25 on 100 images); on
 MNIST (``benchmarks/saliency.py``, 500 test images) 0.27, 0.02, 0.04 and 0.00. The
 absolute gradient correlates most: the gradient magnitude of any convolutional
-network follows the digit's strokes and edges, whatever its weights, so |grad|
+network follows the digit's strokes and edges, whatever its weights, so ``|grad|``
 passes this check less clearly than the signed maps, integrated gradients and the
 directional map, which depend on the weights.
 
