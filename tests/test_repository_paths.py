@@ -25,8 +25,6 @@ ABSOLUTE_LOCAL_PATH = re.compile(
 #: Files allowed to name such a path, with the reason. Keep it short.
 ALLOWED = {
     "tests/test_repository_paths.py": "this test's own examples",
-    "benchmarks/saliency.py": "its usage line: fixed on branch h-saliency",  # fixed on branch h-saliency
-    "benchmarks/subtypes.py": "its usage line: fixed on branch h-saliency",  # fixed on branch h-saliency
 }
 
 
