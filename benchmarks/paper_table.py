@@ -370,12 +370,12 @@ def seed_line(name: str, reports, facts: dict) -> str:
             f"CE {facts['baseline_s']:.1f} s")
 
 
-def summarise(name: str, variant: Variant, seeds, runs: list, facts: list) -> dict:
-    """Print and return one variant's tables over the seeds that finished (PLSD did not diverge)."""
+def summarise(name: str, variant: Variant, seeds, runs: list, facts: list, *, verbose: bool = True) -> dict:
+    """One variant's tables over the seeds that finished (PLSD did not diverge); printed if ``verbose``."""
     done = [(seed, r, f) for seed, r, f in zip(seeds, runs, facts) if r is not None]
     out = {"config": variant.to_dict(), "seeds_done": [s for s, _, _ in done], "facts": facts,
            "failed": {str(s): f["error"] for s, r, f in zip(seeds, runs, facts) if r is None}}
-    if out["failed"]:
+    if out["failed"] and verbose:
         print(f"\n{name}: PLSD failed on seeds {list(out['failed'])}: {next(iter(out['failed'].values()))}")
     if not done:
         return out
@@ -384,7 +384,8 @@ def summarise(name: str, variant: Variant, seeds, runs: list, facts: list) -> di
     balanced = SeedTable(reports, CLASS_NAMES, GROUPS, contrast=("PLSD", "class-balanced CE"))
     clutter = seeds_markdown([{(run, split): s for run, splits in f["declutter"].items()
                                for split, s in splits.items()} for _, _, f in done])
-    print(f"\n{name}\n{table}\n\nPLSD vs class-balanced CE\n{balanced}\n\ndecluttering\n{clutter}")
+    if verbose:
+        print(f"\n{name}\n{table}\n\nPLSD vs class-balanced CE\n{balanced}\n\ndecluttering\n{clutter}")
     return out | {"markdown": table.to_markdown(), "markdown_vs_balanced": balanced.to_markdown(),
                   "declutter": clutter, "group_f1_per_seed": [group_f1(r) for r in reports]}
 
@@ -435,20 +436,30 @@ def main(argv=None):
             scaled.append({k: reports[k] for k in ("before", "baseline (CE)", "CE at lr·(1−λ)", "PLSD")})
         timings[seed]["seed_total_s"] = time.perf_counter() - t_start
         print(f"  after seed {seed}: {time.perf_counter() - t_start:.0f} s, load {os.getloadavg()}")
+        last = seed == args.seeds[-1]
+        if args.json or last:  # the seeds so far, written after each one: a run cut short keeps them
+            out = results(args, variants, per_variant, facts, scaled, timings, t_start, verbose=last)
+            if args.json:
+                args.json.write_text(json.dumps(out, indent=1, default=str))
+    return out
 
-    out = {"recipe": args.recipe, "seeds": args.seeds, "cnn_epochs": args.cnn_epochs,
+
+def results(args, variants, per_variant, facts, scaled, timings, t_start, *, verbose) -> dict:
+    """Everything measured so far as one JSON-able dict; the tables printed if ``verbose``."""
+    seeds = list(timings)
+    out = {"recipe": args.recipe, "seeds": seeds, "cnn_epochs": args.cnn_epochs,
            "targeted_per_class": args.targeted_per_class, "targeted": list(TARGETED), "timings": timings,
-           "configs": {name: summarise(name, variant, args.seeds, per_variant[name], facts[name])
+           "configs": {name: summarise(name, variant, seeds, per_variant[name], facts[name], verbose=verbose)
                        for name, variant in variants.items()}}
     if scaled:
         table = SeedTable(scaled, CLASS_NAMES, GROUPS, contrast=("PLSD", "CE at lr·(1−λ)"))
-        print(f"\ncontrol: CE at lr·(1−λ) = {OURS.lr * (1 - OURS.lam)}\n{table}")
+        if verbose:
+            print(f"\ncontrol: CE at lr·(1−λ) = {OURS.lr * (1 - OURS.lam)}\n{table}")
         out["ce_scaled_control"] = {"markdown": table.to_markdown(),
                                     "group_f1_per_seed": [group_f1(r) for r in scaled]}
     out |= {"load_end": os.getloadavg(), "total_s": time.perf_counter() - t_start}
-    print(f"\ntotal {out['total_s']:.0f} s, load at the end {os.getloadavg()}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1, default=str))
+    if verbose:
+        print(f"\ntotal {out['total_s']:.0f} s, load at the end {os.getloadavg()}")
     return out
 
 
