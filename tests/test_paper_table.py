@@ -1,4 +1,4 @@
-"""benchmarks/paper_table.py's recipes as FinetuneConfig values (no MNIST, no training)."""
+"""benchmarks/paper_table.py's recipes (paper_recipes.py) as FinetuneConfig values (no MNIST, no training)."""
 
 from pathlib import Path
 
@@ -36,7 +36,8 @@ def test_our_recipe_keeps_the_numbers_of_the_old_config(pt):
     """The values the table's own Config dataclass had (λ 0.5, 5 epochs, lr 0.01, batch 64, anchor 0)."""
     table = pt.CONFIGS["table"][1]
     assert table.finetune == FinetuneConfig(epochs=5, lam=0.5, lr=0.01, batch_size=64, anchor=0.0)
-    assert (table.kappa, table.shift, table.shift_factor, table.hold, table.baseline_lr) == (0.5, True, 1.0, False, None)
+    assert (table.kappa, table.shift, table.shift_factor, table.hold, table.baseline_lr) == \
+        (0.5, True, 1.0, False, None)
     assert pt.CONFIGS["anchor3"][1].finetune.anchor == 3.0 and pt.CONFIGS["all"][1].finetune.edited_only is False
     recipe = pt.RECIPES["ours"]
     assert (recipe.layer, recipe.perplexity, recipe.tsne_epochs) == ("latent", 30.0, 150)
