@@ -42,22 +42,47 @@ def train_classifier(
     epochs: int = 3,
     batch_size: int = 64,
     lr: float = 1e-3,
+    optimizer=torch.optim.Adam,
+    transform=None,
     random_state: int = 0,
 ) -> nn.Module:
-    """Train ``model`` with Adam on cross-entropy for a few epochs on CPU; returns it."""
+    """Train ``model`` on cross-entropy for a few epochs on CPU; returns it (in eval mode).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    images : ndarray of shape (n_samples, channels, height, width)
+    labels : ndarray of shape (n_samples,)
+    epochs, batch_size, lr
+        Epochs, batch size and learning rate.
+    optimizer : callable, default=torch.optim.Adam
+        ``optimizer(params, lr=lr) -> torch.optim.Optimizer``, e.g.
+        ``functools.partial(torch.optim.SGD, momentum=0.9, nesterov=True)`` (the paper's).
+    transform : callable, optional
+        ``transform(x_batch) -> x_batch`` applied to every batch (augmentation, e.g.
+        :func:`plsd_widget.augment.random_affine`).
+    random_state : int, default=0
+        Seeds the batch order through a local generator, and a fork of torch's global
+        generator for the run (what ``transform`` draws from by default); the caller's
+        global state is restored afterwards.
+    """
+    global_seed = int(np.random.SeedSequence(random_state).generate_state(1, np.uint64)[0] >> 1)
     gen = torch.Generator().manual_seed(random_state)
     x = torch.as_tensor(images, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.long)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = optimizer(model.parameters(), lr=lr)
     model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(global_seed)  # the CPU generator only: the fork restores it
+        for _ in range(epochs):
+            order = torch.randperm(len(x), generator=gen)
+            for start in range(0, len(x), batch_size):
+                idx = order[start : start + batch_size]
+                xb = x[idx] if transform is None else transform(x[idx])
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(xb), y[idx])
+                loss.backward()
+                opt.step()
     return model.eval()
 
 
