@@ -186,7 +186,8 @@ class FinetuneConfig:
         ``Session.embedding_scale``); the paper's literal Eq. 3 is in raw t-SNE units
         (``scale=1``), which diverges at this package's learning rates (README, "Departures
         from the paper"). The paper trained its classifier 5 epochs with affine augmentation
-        before these 7; that is the model you start from, not part of this recipe.
+        (:func:`plsd_widget.augment.random_affine`) before these 7; that is the model you
+        start from, not part of this recipe.
         """
         return cls(epochs=7, lam=0.1, lr=0.1, anchor=0.0, edited_only=True, batch_size=100, optimizer="sgd",
                    reduction="batch")
