@@ -163,7 +163,7 @@ def write_report(path, *, before, after, labels, class_names, targets, metrics, 
     decluttering = moved = ""
     if declutter is not None:
         moved = distance_closed(declutter)
-        moved = f'<p class="moved">{html.escape(moved)}</p>' if moved else ""
+        moved = f'<p class="moved">{html.escape(moved, quote=False)}</p>' if moved else ""
         legend = "".join(f"<li>{html.escape(line)}</li>" for line in declutter.legend())
         decluttering = f"<h2>Decluttering</h2>\n{declutter.to_html()}\n<ul class=\"notes\">{legend}</ul>"
     doc = f"""<!doctype html>

@@ -76,5 +76,6 @@ def test_write_report_says_how_far_the_edited_points_went(tmp_path):
     text = write_report(tmp_path / "r.html", before=before, after=after, labels=labels, class_names=["a", "b"],
                         targets=targets, metrics=metrics, declutter=DeclutterTable(runs, ["a", "b"])).read_text()
     assert text.index("</svg>") < text.index('<p class="moved">After PLSD') < text.index("<h2>Per-class")
+    assert "of the embedding's scale); the baseline (CE)" in text  # readable, not escaped
     del runs[("PLSD", "train")]
     assert distance_closed(DeclutterTable(runs, ["a", "b"])) == ""  # nothing fine-tuned: nothing to say
