@@ -111,11 +111,14 @@ def add_finetune_arguments(parser) -> None:
                            help=f"{what} (default: the preset's; 'default' has {getattr(default, field):g})")
 
 
-def finetune_config(args, parser):
-    """The ``FinetuneConfig`` that ``--preset`` / ``--config`` and the overrides describe; exit 2 if it cannot be read."""
+def finetune_config(args, parser, default=None):
+    """The ``FinetuneConfig`` that ``--preset`` / ``--config`` and the overrides describe; exit 2 if it cannot be read.
+
+    Without ``--preset`` or ``--config`` the overrides apply to ``default`` (None: the default recipe).
+    """
     from plsd_widget.config import FinetuneConfig, resolve_config
 
-    config = args.preset
+    config = args.preset if args.preset is not None else default
     if args.config is not None:
         try:
             config = FinetuneConfig.from_json(args.config.read_text(encoding="utf-8"))
@@ -197,7 +200,11 @@ def run_replay(args, config) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="plsd-widget", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the demo on the embedded default (sklearn digits)")
+    demo = sub.add_parser("demo", help="run the demo on the embedded default (sklearn digits)",
+                          description="Run the demo on the embedded default (sklearn digits). Without --preset or "
+                                      "--config it fine-tunes with the demo's recipe, plsd_widget.demo.DEMO_FINETUNE "
+                                      "(the default recipe for 10 epochs, so the edited classes get where they were "
+                                      "put); --epochs etc. override its fields.")
     demo.add_argument("--headless", action="store_true", help="no browser: scripted edit, table, HTML report")
     demo.add_argument("--out", type=Path, default=Path("plsd_report.html"), help="report path (headless)")
     demo.add_argument("--port", type=int, default=None, help="JupyterLab port")
@@ -209,7 +216,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo" and args.save_session is not None and not args.headless:
         parser.error("--save-session needs --headless (in JupyterLab, call session.save(DIR))")
-    config = finetune_config(args, parser)
+    default = None
+    if args.command == "demo":
+        from plsd_widget.demo import DEMO_FINETUNE
+
+        default = DEMO_FINETUNE
+    config = finetune_config(args, parser, default)
     if args.command == "replay":
         return run_replay(args, config)
     if args.headless:

@@ -19,9 +19,11 @@ def plan_edits(positions, labels, classes, *, kappa=0.5, shift=True, shift_facto
     For each class in turn: its radius after contraction ``r`` is the 90th percentile of
     its points' distances to the centroid times ``1 − kappa``; candidate centroids lie on
     a ``grid × grid`` lattice over the embedding's bounding box grown by 15 % per side;
-    a candidate is free when no point of a non-edited class, and no target already
-    placed, lies within ``r + margin · extent``. The nearest free candidate wins (the
-    one with most clearance if none is free). ``shift_factor`` scales the shift.
+    a candidate is free when no point of another class (edited or not: a class stays
+    where it is until fine-tuning moves it, and the view's crowding warning reads it
+    there), and no target already placed, lies within ``r + margin · extent``. The
+    nearest free candidate wins (the one with most clearance if none is free).
+    ``shift_factor`` scales the shift.
 
     Parameters
     ----------
@@ -52,11 +54,12 @@ def plan_edits(positions, labels, classes, *, kappa=0.5, shift=True, shift_facto
     lo, hi = Y.min(0) - 0.15 * extent, Y.max(0) + 0.15 * extent
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
     candidates = np.c_[gx.ravel(), gy.ravel()]
-    occupied = Y[~np.isin(labels, classes)]
     log = EditLog(positions)
+    placed = np.zeros(n, dtype=bool)
     description = []
     for c in classes:
         idx = np.flatnonzero(labels == c)
+        occupied = np.vstack([Y[labels != c], log.targets()[placed & (labels != c)]])
         pts = Y[idx]
         centre = pts.mean(0)
         if kappa:
@@ -66,14 +69,14 @@ def plan_edits(positions, labels, classes, *, kappa=0.5, shift=True, shift_facto
         if shift:
             radius = np.quantile(np.linalg.norm(pts - centre, axis=1), 0.9) * (1 - kappa)
             clearance = (neighbors(occupied, candidates, k=1)[1][:, 0] if len(occupied)
-                         else np.full(len(candidates), np.inf))  # every class moved: all of it is free
+                         else np.full(len(candidates), np.inf))  # a single class: all of it is free
             free = clearance >= radius + margin * extent.max()
             ok = bool(free.any())
             dest = (candidates[free][np.argmin(np.linalg.norm(candidates[free] - centre, axis=1))] if ok
                     else candidates[np.argmax(clearance)])
             delta = (dest - centre) * shift_factor
             log.add(make_edit("shift", idx, n, delta=tuple(delta), label=str(c)))
-        occupied = np.vstack([occupied, log.targets()[idx]])
+        placed[idx] = True
         description.append({"class": int(c), "kappa": float(kappa), "delta": [round(float(d), 2) for d in delta],
                             "clearance_ok": ok})
     return log, description

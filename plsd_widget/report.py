@@ -97,6 +97,25 @@ def legend_html(class_names, colors) -> str:
     return f'<div class="legend">{items}</div>'
 
 
+def distance_closed(declutter) -> str:
+    """How far the edited points went toward their targets under PLSD, in one sentence, or ``""``.
+
+    Reads the training split's distance to the targets (:func:`plsd_widget.declutter.target_distance`,
+    in units of the embedding's scale) of the "before" and "PLSD" runs of ``declutter``
+    (a :class:`~plsd_widget.declutter.DeclutterTable`); ``""`` without both or without edits.
+    """
+    scores = {run: declutter.scores.get((run, "train"), {}).get("distance", np.nan)
+              for run in ("before", "baseline (CE)", "PLSD")}
+    before, after = scores["before"], scores["PLSD"]
+    if not (np.isfinite(before) and np.isfinite(after) and before > 0):
+        return ""
+    line = (f"After PLSD fine-tuning the edited training points closed {1 - after / before:.0%} of their distance "
+            f"to the targets ({before:.2f} → {after:.2f} of the embedding's scale)")
+    if np.isfinite(scores["baseline (CE)"]):
+        line += f"; the baseline (CE), which does not see the edit, ends at {scores['baseline (CE)']:.2f}"
+    return line + "."
+
+
 def write_report(path, *, before, after, labels, class_names, targets, metrics, summary: str = "",
                  declutter=None, splits=None, fixed=None, fixed_images=None, contour_level=PAPER_CONTOUR_LEVEL) -> Path:
     """Write the report to ``path`` and return it: one self-contained HTML file.
@@ -115,7 +134,8 @@ def write_report(path, *, before, after, labels, class_names, targets, metrics, 
     summary : str
         A line describing the run (the edit, λ, epochs).
     declutter : DeclutterTable, optional
-        Shown under "Decluttering" with a line per column saying what it means.
+        Shown under "Decluttering" with a line per column saying what it means; under the
+        panels, how far the edited points went toward their targets (:func:`distance_closed`).
     splits : list of SplitRuns, optional
         The panels of Figure 2 (:func:`plsd_widget.report_figure.session_splits`): before /
         baseline (CE) / PLSD, train and test; by default the train split's ``before`` and
@@ -140,8 +160,10 @@ def write_report(path, *, before, after, labels, class_names, targets, metrics, 
     gallery = ""
     if fixed is not None:
         gallery = f"<h2>Fixed by PLSD</h2>\n{gallery_html(fixed, fixed_images, class_names, colors, bounds)}"
-    decluttering = ""
+    decluttering = moved = ""
     if declutter is not None:
+        moved = distance_closed(declutter)
+        moved = f'<p class="moved">{html.escape(moved, quote=False)}</p>' if moved else ""
         legend = "".join(f"<li>{html.escape(line)}</li>" for line in declutter.legend())
         decluttering = f"<h2>Decluttering</h2>\n{declutter.to_html()}\n<ul class=\"notes\">{legend}</ul>"
     doc = f"""<!doctype html>
@@ -161,12 +183,14 @@ table.plsd-metrics, table.plsd-declutter {{ border-collapse: collapse; font-size
 table.plsd-metrics th, table.plsd-metrics td, table.plsd-declutter th, table.plsd-declutter td {{
   border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; }}
 .notes {{ font-size: 0.85rem; color: #555; }}
+.moved {{ font-weight: 600; }}
 </style></head><body>
 <h1>Projective Latent Space Decluttering</h1>
 <p>{html.escape(summary)}</p>
 {legend_html(class_names, colors)}
 <h2>Embeddings: before, baseline (CE), PLSD</h2>
 {panels}
+{moved}
 <h2>Per-class metrics</h2>
 {metrics.to_html()}
 {gallery}
@@ -183,7 +207,8 @@ def write_session_report(path, session, *, summary: str = "", declutter=None,
     """:func:`write_report` of a session: Figure 2's panels of every run it has done, and the gallery.
 
     The gallery needs the baseline (``session.run_baseline()`` after the last ``finetune``);
-    it reads the test split, or the training split (and says so) without one.
+    it reads the test split, or the training split (and says so) without one. ``declutter``
+    defaults to ``session.declutter`` once the session has fine-tuned.
     """
     from plsd_widget.report_figure import session_splits
 
@@ -192,6 +217,8 @@ def write_session_report(path, session, *, summary: str = "", declutter=None,
         split = "test" if session.y_test is not None else "train"
         fixed = session.fixed_by_plsd(split)
         images = session.x_test if split == "test" else session.x
+    if declutter is None and len(session.checkpoints) > 1:
+        declutter = session.declutter
     return write_report(path, before=session.edits.positions, after=session.positions, labels=session.y,
                         class_names=session.class_names, targets=session.targets, metrics=session.metrics,
                         summary=summary, declutter=declutter, splits=session_splits(session), fixed=fixed,

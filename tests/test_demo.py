@@ -23,6 +23,19 @@ def test_demo_rejects_bad_arguments_before_any_work(capsys, args, message):
     assert message in captured.err and captured.out == ""
 
 
+def test_demo_fine_tunes_with_its_own_recipe_unless_told(monkeypatch):
+    import plsd_widget.cli as cli
+    from plsd_widget.config import FinetuneConfig
+    from plsd_widget.demo import DEMO_FINETUNE
+
+    used = []
+    monkeypatch.setattr(cli, "run_headless", lambda out, config, save_session: used.append(config) or 0)
+    for args in ([], ["--epochs", "2"], ["--preset", "default"]):
+        assert cli.main(["demo", "--headless", *args]) == 0
+    assert used == [DEMO_FINETUNE, DEMO_FINETUNE.replace(epochs=2), FinetuneConfig.default()]
+    assert DEMO_FINETUNE.epochs == 10 and DEMO_FINETUNE.replace(epochs=3) == FinetuneConfig.default()
+
+
 def test_most_confused_pair_needs_a_confusion(session):
     import torch
 
@@ -50,6 +63,9 @@ def test_headless_demo_prints_table_and_writes_report(tmp_path, capsys):
     # Figure 2: before / baseline (CE) / PLSD, train and test, with contours; the gallery
     assert html.count('<figure class="panel"') == 6 and html.count('class="contour"') >= 6
     assert "<h2>Fixed by PLSD</h2>" in html and "plsd-metrics" in html and "plsd-declutter" in html
+    closed = re.search(r"the edited training points closed (\d+)% of their distance to the targets "
+                       r"\((\d\.\d\d) → (\d\.\d\d) of the embedding's scale\)", html)
+    assert closed and float(closed.group(3)) < float(closed.group(2))  # under the panels: how far the edit went
     assert "<script" not in html and re.findall(r'(?:src|href)="(?!data:)', html) == []
 
 
@@ -67,6 +83,10 @@ def test_quickstart_notebook_runs(tmp_path):
     nb, outputs = _run_notebook("01_quickstart.ipynb", tmp_path)
     widget_views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(widget_views) == 1
+    edited = next(c for c in nb.cells if "scripted_edit(session)" in c.source)
+    printed = "".join(o.get("text", "") for o in edited.outputs)
+    assert "into empty space" in printed  # the planner's edit, not one class dropped onto another
+    assert "crowding warning: none, every target lies in empty space" in printed
     compared = next(c for c in nb.cells if "session.run_baseline(block=True)" in c.source)
     last = compared.outputs[-1]["data"]["text/html"]
     assert "F1 baseline (CE)" in last and "F1 PLSD" in last

@@ -24,6 +24,9 @@ def test_planned_targets_land_away_from_other_classes(rng):
         t = targets[y == c]
         clearance = np.sqrt(((t[:, None] - others[None]) ** 2).sum(-1)).min(axis=1)
         assert (clearance >= margin).mean() >= 0.9  # no target on top of another class (90 % radius cleared)
+    for c, other in ((4, 5), (5, 4)):  # nor on the other edited class, which stays put until fine-tuning
+        clearance = np.sqrt(((targets[y == c][:, None] - Y[y == other][None]) ** 2).sum(-1)).min(axis=1)
+        assert (clearance >= margin).mean() >= 0.9
     c4, c5 = targets[y == 4].mean(0), targets[y == 5].mean(0)
     assert np.linalg.norm(c4 - c5) > 3  # and the two confused classes went to different places
     spread = np.linalg.norm(targets[y == 4] - c4, axis=1).mean()

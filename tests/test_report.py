@@ -57,3 +57,25 @@ def test_write_report_shows_the_declutter_table_with_its_legend(tmp_path):
     assert text.index("plsd-metrics") < text.index("<h2>Decluttering</h2>") < text.index('<table class="plsd-declutter">')
     assert text.count("<li>") == 4 and "kNN purity (k=10): share" in text
     assert "<h2>Decluttering" not in write_report(tmp_path / "plain.html", **kwargs).read_text()
+
+
+def test_write_report_says_how_far_the_edited_points_went(tmp_path):
+    from plsd_widget.declutter import DeclutterTable
+    from plsd_widget.report import distance_closed
+
+    before, labels, targets = _edited_points(40)
+    after = before.copy()
+    after[:5] = before[:5] + 0.75  # a quarter of the way left to go
+    runs = {("before", "train"): (before, labels, targets), ("PLSD", "train"): (after, labels, targets)}
+    line = distance_closed(DeclutterTable(runs, ["a", "b"]))
+    assert line.startswith("After PLSD fine-tuning the edited training points closed 75% of their distance")
+    assert "baseline" not in line
+    runs[("baseline (CE)", "train")] = (before, labels, targets)
+    assert "the baseline (CE), which does not see the edit, ends at" in distance_closed(DeclutterTable(runs, ["a", "b"]))
+    metrics = MetricsTable({"before": class_report(labels, labels, 2)}, ["a", "b"])
+    text = write_report(tmp_path / "r.html", before=before, after=after, labels=labels, class_names=["a", "b"],
+                        targets=targets, metrics=metrics, declutter=DeclutterTable(runs, ["a", "b"])).read_text()
+    assert text.index("</svg>") < text.index('<p class="moved">After PLSD') < text.index("<h2>Per-class")
+    assert "of the embedding's scale); the baseline (CE)" in text  # readable, not escaped
+    del runs[("PLSD", "train")]
+    assert distance_closed(DeclutterTable(runs, ["a", "b"])) == ""  # nothing fine-tuned: nothing to say
