@@ -84,3 +84,50 @@ def test_site_loads_nothing_from_the_network(site):
     pages = list(site.rglob("*.html"))
     assert len(pages) >= 5 + 8
     assert not [p.relative_to(site) for p in pages if remote.search(p.read_text())]
+
+
+# What each tutorial shows, read from the notebooks the build executed (at PLSD_DOCS_SMALL's size).
+def executed(site, name):
+    """``(notebook, outputs of its code cells, their printed text, their HTML)`` as the build ran it."""
+    nb = nbformat.read(site.parent / "jupyter_execute" / "tutorials" / f"{name}.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    return nb, outputs, printed, html
+
+
+def test_quickstart_edits_into_empty_space_and_compares_with_the_baseline(site):
+    nb, _, _, _ = executed(site, "01_quickstart")
+    edited = next(c for c in nb.cells if "scripted_edit(session)" in c.source)
+    printed = "".join(o.get("text", "") for o in edited.outputs)
+    assert "into empty space" in printed  # the planner's edit, not one class dropped onto another
+    assert "crowding warning: none, every target lies in empty space" in printed
+    compared = next(c for c in nb.cells if "session.run_baseline(block=True)" in c.source)
+    last = compared.outputs[-1]["data"]["text/html"]
+    assert "F1 baseline (CE)" in last and "F1 PLSD" in last
+
+
+def test_parametric_tsne_tutorial_shows_both_encoders(site):
+    _, outputs, printed, _ = executed(site, "03_parametric_tsne")
+    assert "TSNEEncoder" in printed and "LocalExpertsEncoder with 8 regions" in printed
+    assert "gradient w.r.t. the input: (4, 64)" in printed
+    assert sum(o.get("data", {}).get("text/html", "").count("<svg") for o in outputs) == 2
+
+
+def test_shortcut_tutorial_moves_strays_and_compares(site):
+    _, _, printed, html = executed(site, "04_fix_a_shortcut")
+    assert "digit 4: " in printed and "strays moved" in printed and "oracle: unshifted" in printed
+    assert "F1 baseline (CE)" in html and "F1 PLSD" in html and "kNN purity (k=10)" in html
+    assert html.count("<svg") >= 2 + 6 + 1  # two embeddings, six marked 4s and at least one unmarked
+
+
+def test_look_inside_tutorial_measures_what_it_says(site):
+    _, _, printed, html = executed(site, "05_look_inside")
+    assert len(re.findall(r"precision@10 = [01]\.\d{3}", printed)) == 6
+    fps, randomly = (float(v) for v in re.findall(r"closest pair (\d+\.\d+)", printed)[::2])
+    assert fps > randomly  # furthest-point picks stay further apart than random ones
+    assert len(re.findall(r"mean Spearman -?[01]\.\d{3}", printed)) == 2
+    steps = re.search(r"each 4's move along 4s -> 9s, a small step along its map: \[([^\]]*)\]", printed)
+    assert steps and all(float(v) > 0 for v in steps.group(1).split())  # the map's sign: toward the 9s
+    assert re.search(r"digit 7: k = \d", printed) and "ARI against the mirrored half" in printed
+    assert html.count("<polyline") >= 1 and html.count("<figure") >= 9 + 20 + 16
