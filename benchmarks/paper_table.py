@@ -66,7 +66,6 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +79,7 @@ from plsd_widget.density import crowded_points, grid_densities
 from plsd_widget.edit_planner import plan_edits
 from plsd_widget.embedding import ParametricTSNE
 from plsd_widget.finetune import PLSDTrainer, balanced_weights
-from plsd_widget.finetune.trainer import OPTIMIZERS
+from plsd_widget.finetune.optimizers import make_optimizer
 from plsd_widget.metrics import MetricsTable, SeedTable, class_report
 from plsd_widget.models import seeded_model, train_classifier
 from plsd_widget.session import embed_through
@@ -128,10 +127,9 @@ def imbalanced_subset(seed: int, per_class: int = 400, targeted_per_class: int =
 
 def train_start_model(seed: int, x, y, config: FinetuneConfig) -> torch.nn.Module:
     """The seed's start CNN trained on cross-entropy as ``config`` says (epochs, lr, batch, optimizer, transform)."""
-    cls, defaults = OPTIMIZERS[config.optimizer]
-    optimizer = partial(cls, **{**defaults, **config.optimizer_kwargs})
     return train_classifier(seeded_model(image_size=28, random_state=seed), x, y, epochs=config.epochs,
-                            batch_size=config.batch_size, lr=config.lr, optimizer=optimizer,
+                            batch_size=config.batch_size, lr=config.lr,
+                            optimizer=lambda params, lr: make_optimizer(config.replace(lr=lr), params),
                             transform=config.transform, random_state=seed)
 
 

@@ -7,6 +7,7 @@ from torch import nn
 
 from plsd_widget.activations import extract_activations
 from plsd_widget.finetune import PLSDTrainer, embedding_scale, plsd_loss
+from plsd_widget.finetune.optimizers import make_optimizer
 
 
 @pytest.fixture
@@ -354,12 +355,12 @@ def test_bad_data_sources(trained_cnn, encoder, data, data_arg, kwargs, error, m
 
 # ---------------------------------------------------------------- optimiser and schedule
 def test_default_optimizer_is_sgd_nesterov(trained_cnn, encoder):
-    opt = PLSDTrainer(trained_cnn, "latent", encoder, lr=0.02)._make_optimizer(list(trained_cnn.parameters()))
+    opt = make_optimizer(PLSDTrainer(trained_cnn, "latent", encoder, lr=0.02).config, list(trained_cnn.parameters()))
     assert isinstance(opt, torch.optim.SGD)
     group = opt.param_groups[0]
     assert group["nesterov"] and group["momentum"] == 0.9 and group["lr"] == 0.02
-    opt = PLSDTrainer(trained_cnn, "latent", encoder, optimizer="adamw", optimizer_kwargs={"weight_decay": 0.5}
-                      )._make_optimizer(list(trained_cnn.parameters()))
+    opt = make_optimizer(PLSDTrainer(trained_cnn, "latent", encoder, optimizer="adamw",
+                                     optimizer_kwargs={"weight_decay": 0.5}).config, list(trained_cnn.parameters()))
     assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.5
 
 

@@ -18,17 +18,7 @@ from plsd_widget.widget.geometry import class_contours
 from plsd_widget.widget.messages import handle
 from plsd_widget.widget.outlines import decode_outlines
 from tests.test_hostile_widget import FrontEnd, RecordingComm
-
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    """Widgets autosave edits in the working directory: keep each test's to itself."""
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def widget(session):
-    return session.widget()
+from tests.test_widget import in_tmp_dir, widget  # noqa: F401 (fixtures: autosave in tmp; a session's widget)
 
 
 @pytest.fixture

@@ -31,13 +31,8 @@ from plsd_widget.devices import resolve_device
 from plsd_widget.distributed import any_rank, is_distributed, shard, sum_over_ranks, world
 from plsd_widget.finetune.data import cross_entropy_weights, draw_batches, make_source
 from plsd_widget.finetune.loss import batch_totals, embedding_scale, plsd_loss
+from plsd_widget.finetune.optimizers import make_optimizer
 
-#: The optimisers a config names; SGD gets the paper's Nesterov momentum 0.9.
-OPTIMIZERS = {
-    "sgd": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
-    "adam": (torch.optim.Adam, {}),
-    "adamw": (torch.optim.AdamW, {}),
-}
 #: Rows the encoder embeds at once when ``fit`` computes the current positions.
 ENCODE_CHUNK = 65536
 
@@ -234,7 +229,7 @@ class PLSDTrainer:
             raise ValueError(f"{what}the model has no trainable parameters (all have requires_grad=False); "
                              "unfreeze the layers to fine-tune")
         encoder = copy.deepcopy(self.encoder).to(device).eval().requires_grad_(False)
-        optimizer = self._make_optimizer(params)
+        optimizer = make_optimizer(self.config, params)
         scheduler = self.config.scheduler(optimizer) if self.config.scheduler is not None else None
         if scheduler is not None and not callable(getattr(scheduler, "step", None)):
             raise TypeError(f"scheduler(optimizer) must return an LR scheduler with .step(), got "
@@ -397,19 +392,3 @@ class PLSDTrainer:
         if config.edited_only:
             return full, finite, ~finite
         return full, np.ones(len(full), dtype=bool), None
-
-    def _make_optimizer(self, params) -> torch.optim.Optimizer:
-        config = self.config
-        if callable(config.optimizer):
-            optimizer = config.optimizer(params, lr=config.lr)
-            if not isinstance(optimizer, torch.optim.Optimizer):
-                raise TypeError(f"optimizer(params, lr=lr) must return a torch.optim.Optimizer, got "
-                                f"{type(optimizer).__name__}")
-            return optimizer
-        cls, defaults = OPTIMIZERS[config.optimizer]
-        try:
-            return cls(params, lr=config.lr, **{**defaults, **config.optimizer_kwargs})
-        except TypeError as exc:
-            raise TypeError(f"optimizer_kwargs {dict(config.optimizer_kwargs)} do not fit {cls.__name__}: "
-                            f"{exc}") from exc
-
