@@ -729,3 +729,9 @@ def test_equivalent_lam_makes_the_two_reductions_proportional():
     # the figures the README quotes: the paper's 0.1 over 120 of 2,920 points, this package's 0.5
     assert equivalent_lam(0.1, 120 / 2920, to="edited") == pytest.approx(0.0045, abs=1e-4)
     assert equivalent_lam(0.5, 120 / 2920, to="batch") == pytest.approx(0.96, abs=0.005)
+
+
+def test_embedding_scale_is_the_rms_radius_and_refuses_a_single_point():
+    assert embedding_scale([[0.0, 0.0], [6.0, 8.0]]) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="pass a positive scale"):
+        embedding_scale(np.ones((4, 2)))
